@@ -1,0 +1,31 @@
+// Test tiers: `unit` runs pure logic in Node; `gpu` runs kernels on the real WebGPU of headless Chromium
+// (SwiftShader on machines without a GPU) through pages served by the Vite dev server.
+import { defineConfig } from '@playwright/test';
+import { chromiumArgs, chromiumPath } from './scripts/browser.mjs';
+
+const port = Number(process.env.TEST_PORT ?? 5183);
+
+export default defineConfig({
+  testDir: 'tests',
+  timeout: 120_000,
+  workers: 1,
+  fullyParallel: false,
+  reporter: process.env.CI ? [['list'], ['line']] : 'list',
+  projects: [
+    { name: 'unit', testDir: 'tests/unit' },
+    {
+      name: 'gpu',
+      testDir: 'tests/gpu',
+      use: {
+        baseURL: `http://localhost:${port}`,
+        launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
+      },
+    },
+  ],
+  webServer: {
+    command: `npx vite --port ${port} --strictPort`,
+    url: `http://localhost:${port}/tests/gpu/harness.html`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 60_000,
+  },
+});

@@ -1,0 +1,23 @@
+// The page the GPU tests drive: it exposes every kernel probe on `window.harness`, and tells the test
+// side it is ready. Probes live in tests/gpu/probes/, one file per kernel family.
+import { describeErrorForTest } from './describe-error.ts';
+import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
+import { deviceProbe } from './probes/device.ts';
+
+export const harness = {
+  describeErrorForTest,
+  device: deviceProbe,
+  avgPool: avgPoolProbe,
+  avgPoolWrongSize: avgPoolWrongSizeProbe,
+};
+
+export type Harness = typeof harness;
+
+declare global {
+  interface Window {
+    harness: Harness;
+  }
+}
+
+window.harness = harness;
+document.body.dataset.ready = 'true';
