@@ -1,4 +1,5 @@
 // The benchmark cases, in run order. fma_ceiling runs first: the others report fractions of it.
 import type { BenchCase } from '../types.ts';
+import { fmaCeilingCase } from './fma-ceiling.ts';
 
-export const benchCases: BenchCase[] = [];
+export const benchCases: BenchCase[] = [fmaCeilingCase];

@@ -3,10 +3,12 @@
 import { describeErrorForTest } from './describe-error.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
+import { ortSharedProbe } from './probes/ort-shared.ts';
 
 export const harness = {
   describeErrorForTest,
   device: deviceProbe,
+  ortShared: ortSharedProbe,
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
 };
