@@ -1,9 +1,11 @@
 // The page the GPU tests drive: it exposes every kernel probe on `window.harness`, and tells the test
 // side it is ready. Probes live in tests/gpu/probes/, one file per kernel family.
 import { describeErrorForTest } from './describe-error.ts';
+import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
+import { vqNearestProbes } from './probes/vq-nearest.ts';
 
 export const harness = {
   describeErrorForTest,
@@ -11,6 +13,8 @@ export const harness = {
   ortShared: ortSharedProbe,
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
+  ...attentionProbes,
+  ...vqNearestProbes,
 };
 
 export type Harness = typeof harness;
