@@ -5,7 +5,6 @@ import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
-import { vqNearestProbes } from './probes/vq-nearest.ts';
 
 export const harness = {
   describeErrorForTest,
@@ -14,7 +13,6 @@ export const harness = {
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
   ...attentionProbes,
-  ...vqNearestProbes,
 };
 
 export type Harness = typeof harness;
