@@ -10,7 +10,7 @@ export default defineConfig({
   timeout: 120_000,
   workers: 1,
   fullyParallel: false,
-  reporter: process.env.CI ? [['list'], ['line']] : 'list',
+  reporter: [['list'], ['./tests/summary-reporter.ts']],
   projects: [
     { name: 'unit', testDir: 'tests/unit' },
     {
