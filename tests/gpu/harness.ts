@@ -5,6 +5,7 @@ import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
+import { vqNearestProbes } from './probes/vq-nearest.ts';
 
 export const harness = {
   describeErrorForTest,
@@ -13,6 +14,7 @@ export const harness = {
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
   ...attentionProbes,
+  ...vqNearestProbes,
 };
 
 export type Harness = typeof harness;
