@@ -1,5 +1,6 @@
 // The benchmark cases, in run order. fma_ceiling runs first: the others report fractions of it.
 import type { BenchCase } from '../types.ts';
+import { attentionCase } from './attention.ts';
 import { fmaCeilingCase } from './fma-ceiling.ts';
 
-export const benchCases: BenchCase[] = [fmaCeilingCase];
+export const benchCases: BenchCase[] = [fmaCeilingCase, attentionCase];

@@ -164,3 +164,10 @@ export function attentionReference(
       }
   return out;
 }
+
+/** Multiply-adds ×2 of one batch row: q·k and p·v for every (query, causal position, head). */
+export function attentionFlops(qHeads: number, headDim: number, position: number, tokens: number): number {
+  let positions = 0;
+  for (let t = 0; t < tokens; t++) positions += position + t + 1;
+  return 4 * qHeads * headDim * positions;
+}
