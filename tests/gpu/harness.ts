@@ -5,6 +5,7 @@ import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
+import { sampleProbes } from './probes/sample.ts';
 import { vqNearestProbes } from './probes/vq-nearest.ts';
 
 export const harness = {
@@ -15,6 +16,7 @@ export const harness = {
   avgPoolWrongSize: avgPoolWrongSizeProbe,
   ...attentionProbes,
   ...vqNearestProbes,
+  ...sampleProbes,
 };
 
 export type Harness = typeof harness;

@@ -1,0 +1,201 @@
+// Token sampling on the GPU (shaders/sample_*.wgsl): guidance, temperature, token range, top-k, top-p
+// and the draw with a caller-supplied uniform per row, in one submit, leaving only the chosen ids (u32
+// per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
+// file does not generate the uniforms (the caller's seeded generator does).
+//
+// Candidate path (top-k in 1..CAP, temperature > 0), per output row:
+//   clear → histogram of key bits 31..20 → pick the bin holding the k-th largest → histogram of bits
+//   19..8 inside it → pick again → compact every token with key ≥ that 256-key bucket's floor (≥ k
+//   tokens, ties included, usually a handful more) → finish: bitonic sort in workgroup memory, top-k,
+//   top-p, draw.
+// General path (greedy, top-k disabled or > CAP, or more candidates than CAP): finish alone scans the
+// token range by binary search on the draw order; exact but one reduction per bit (slower).
+import commonSource from '../../shaders/sample_common.wgsl?raw';
+import compactSource from '../../shaders/sample_compact.wgsl?raw';
+import finishSource from '../../shaders/sample_finish.wgsl?raw';
+import histogramSource from '../../shaders/sample_histogram.wgsl?raw';
+import logitsSource from '../../shaders/sample_logits.wgsl?raw';
+import selectSource from '../../shaders/sample_select.wgsl?raw';
+import { GpuLimitError, InvalidArgumentError, InvalidInputError } from '../errors.ts';
+import { foldWorkgroups, type CommandRecorder, type GpuContext } from '../gpu/context.ts';
+import type { KernelDefinition } from '../gpu/kernel.ts';
+import { checkUniforms, planSample, type SamplePlan, type SampleSettings, type SampleShape } from './sample-reference.ts';
+
+const selectModule = `${commonSource}\n${selectSource}`;
+const withLogits = (stage: string): string => `${commonSource}\n${logitsSource}\n${stage}`;
+
+export const sampleClearKernel: KernelDefinition = { name: 'sample.clear', source: selectModule, entryPoint: 'clear' };
+export const samplePickBinKernel: KernelDefinition = { name: 'sample.pick_bin', source: selectModule, entryPoint: 'pick_bin' };
+export const sampleHistogramKernel: KernelDefinition = { name: 'sample.histogram', source: withLogits(histogramSource), entryPoint: 'histogram' };
+export const sampleCompactKernel: KernelDefinition = { name: 'sample.compact', source: withLogits(compactSource), entryPoint: 'compact' };
+export const sampleFinishKernel: KernelDefinition = { name: 'sample.finish', source: withLogits(finishSource), entryPoint: 'finish' };
+
+/** Written for a row whose token range holds no finite value. */
+export const SAMPLE_NO_TOKEN = 0xffffffff;
+
+const WORKGROUP_SIZE = 256;
+const ITEMS = 16;
+const BINS = 4096;
+const STATE = 8;
+
+/** Candidates the finish kernel sorts in workgroup memory: 2048 where 8 bytes each plus the reduction
+ *  arrays fit, else 1024. */
+export function sampleCandidateCapacity(ctx: GpuContext): number {
+  const reduction = WORKGROUP_SIZE * 12 + 8;
+  return ctx.info.limits.maxComputeWorkgroupStorageSize >= 2048 * 8 + reduction ? 2048 : 1024;
+}
+
+function idBits(span: number): number {
+  return span <= 1 ? 1 : 32 - Math.clz32(span - 1);
+}
+
+function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape, cap: number): void {
+  const { limits } = ctx.info;
+  const logitBytes = shape.batch * shape.vocab * 4;
+  if (logitBytes > limits.maxStorageBufferBindingSize) {
+    throw new GpuLimitError('maxStorageBufferBindingSize', logitBytes, limits.maxStorageBufferBindingSize);
+  }
+  const scratch = Math.max(plan.rows.length * 2 * BINS * 4, plan.rows.length * cap * 8);
+  if (scratch > limits.maxStorageBufferBindingSize) {
+    throw new GpuLimitError('maxStorageBufferBindingSize', scratch, limits.maxStorageBufferBindingSize);
+  }
+  const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * ITEMS));
+  const most = Math.max(chunks, plan.rows.length);
+  if (most > limits.maxComputeWorkgroupsPerDimension) {
+    throw new GpuLimitError('maxComputeWorkgroupsPerDimension', most, limits.maxComputeWorkgroupsPerDimension);
+  }
+}
+
+/** Records the sampling of `logits` [batch, vocab] (f32) into `ids` (u32, one per output row: batch rows,
+ *  or one per guidance pair). `uniforms`: one u ∈ [0, 1) per output row. Nothing is read back; rows whose
+ *  range has no finite value get SAMPLE_NO_TOKEN. */
+export function recordSample(
+  ctx: GpuContext,
+  rec: CommandRecorder,
+  shape: SampleShape,
+  settings: SampleSettings,
+  logits: GPUBuffer,
+  uniforms: ArrayLike<number>,
+  ids: GPUBuffer,
+): void {
+  const plan = planSample(shape, settings);
+  checkUniforms(plan, uniforms);
+  const rows = plan.rows.length;
+  if (logits.size < shape.batch * shape.vocab * 4) {
+    throw new InvalidArgumentError(`sample: logits buffer of ${logits.size} bytes is smaller than [${shape.batch}, ${shape.vocab}] f32`);
+  }
+  if (ids.size < rows * 4) throw new InvalidArgumentError(`sample: ids buffer of ${ids.size} bytes is smaller than ${rows} u32`);
+  const cap = sampleCandidateCapacity(ctx);
+  checkLimits(ctx, plan, shape, cap);
+
+  const info = new Uint32Array(rows * 4);
+  const bits = new Float32Array(1);
+  plan.rows.forEach((row, r) => {
+    bits[0] = uniforms[r] as number;
+    info.set([row.cond, row.uncond, new Uint32Array(bits.buffer)[0] as number, 0], r * 4);
+  });
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const rowInfo = ctx.pool.acquire(info.byteLength, usage, 'sample.rowInfo');
+  ctx.device.queue.writeBuffer(rowInfo, 0, info);
+  const hist = ctx.pool.acquire(rows * 2 * BINS * 4, GPUBufferUsage.STORAGE, 'sample.hist');
+  const state = ctx.pool.acquire(rows * STATE * 4, GPUBufferUsage.STORAGE, 'sample.state');
+  const cand = ctx.pool.acquire(rows * cap * 8, GPUBufferUsage.STORAGE, 'sample.cand');
+
+  const general = plan.greedy || plan.topK === 0 || plan.topK > cap;
+  const base = {
+    vocab: shape.vocab,
+    lo: plan.lo,
+    hi: plan.hi,
+    topK: plan.topK,
+    topP: plan.topP,
+    invTemp: plan.invTemp,
+    greedy: plan.greedy ? 1 : 0,
+    guided: plan.guided ? 1 : 0,
+    guidance: plan.guidance,
+    rows,
+    general: general ? 1 : 0,
+    level: 0,
+    idBits: idBits(plan.hi - plan.lo),
+  };
+  const maxGroups = ctx.info.limits.maxComputeWorkgroupsPerDimension;
+  const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * ITEMS));
+  const scan = { WORKGROUP_SIZE, ITEMS };
+  if (!general) {
+    rec.dispatch({
+      kernel: sampleClearKernel,
+      spec: { constants: { WORKGROUP_SIZE } },
+      uniforms: base,
+      bindings: [hist, state],
+      workgroups: foldWorkgroups(Math.ceil((rows * 2 * BINS) / WORKGROUP_SIZE), maxGroups),
+    });
+    for (const level of [0, 1]) {
+      rec.dispatch({
+        kernel: sampleHistogramKernel,
+        spec: { constants: scan },
+        uniforms: { ...base, level },
+        bindings: [logits, rowInfo, hist, state],
+        workgroups: [chunks, rows],
+      });
+      rec.dispatch({
+        kernel: samplePickBinKernel,
+        spec: { constants: { WORKGROUP_SIZE } },
+        uniforms: { ...base, level },
+        bindings: [hist, state],
+        workgroups: [rows],
+      });
+    }
+    rec.dispatch({
+      kernel: sampleCompactKernel,
+      spec: { constants: { ...scan, CAP: cap } },
+      uniforms: base,
+      bindings: [logits, rowInfo, state, cand],
+      workgroups: [chunks, rows],
+    });
+  }
+  rec.dispatch({
+    kernel: sampleFinishKernel,
+    spec: { constants: { WORKGROUP_SIZE, CAP: cap } },
+    uniforms: base,
+    bindings: [logits, rowInfo, state, cand, ids],
+    workgroups: [rows],
+  });
+  for (const buffer of [rowInfo, hist, state, cand]) ctx.pool.release(buffer);
+}
+
+/** Samples and reads back the ids (4 bytes per output row). `logits`: a GPU buffer [batch, vocab] f32,
+ *  or the values to upload. Throws InvalidInputError when a row's range has no finite value. */
+export async function sample(
+  ctx: GpuContext,
+  shape: SampleShape,
+  settings: SampleSettings,
+  logits: GPUBuffer | Float32Array,
+  uniforms: ArrayLike<number>,
+): Promise<number[]> {
+  const plan = planSample(shape, settings);
+  checkUniforms(plan, uniforms);
+  let input: GPUBuffer;
+  let uploaded = false;
+  if (logits instanceof Float32Array) {
+    if (logits.length !== shape.batch * shape.vocab) {
+      throw new InvalidInputError(`sample: ${logits.length} logits for a [${shape.batch}, ${shape.vocab}] shape`);
+    }
+    input = ctx.upload(logits, GPUBufferUsage.STORAGE, 'sample.logits');
+    uploaded = true;
+  } else {
+    input = logits;
+  }
+  const bytes = plan.rows.length * 4;
+  const ids = ctx.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'sample.ids');
+  try {
+    const rec = ctx.recorder('sample');
+    recordSample(ctx, rec, shape, settings, input, uniforms, ids);
+    const staging = rec.copyToStaging(ids, 0, bytes);
+    rec.submit();
+    const result = Array.from(new Uint32Array(await ctx.mapStaging(staging, bytes)));
+    if (result.includes(SAMPLE_NO_TOKEN)) throw new InvalidInputError('sample: no finite logit in the token range');
+    return result;
+  } finally {
+    ctx.pool.release(ids);
+    if (uploaded) input.destroy();
+  }
+}
