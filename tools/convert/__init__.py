@@ -1,0 +1,1 @@
+"""tools.convert: official Tar checkpoints → browser model packages (see docs/model-format.md)."""

@@ -1,0 +1,43 @@
+"""`npm run make-tiny`: writes tiny random checkpoints in the official formats (tools/tiny/<component>.py),
+converts them with tools.convert into the tiny package (public/models/tiny/), and stores the torch
+reference's golden outputs for fixed inputs (tests/fixtures/goldens/<component>.safetensors).
+
+Each tools/tiny/<component>.py provides:
+    write_checkpoint(folder, seed) -> path of the checkpoint (file or folder) in the official format
+    goldens(checkpoint_path) -> {name: tensor}: fixed inputs ("input.*") and reference outputs ("output.*")
+"""
+import argparse
+import importlib
+import os
+import tempfile
+
+import torch
+
+from tools.convert.__main__ import COMPONENTS
+from tools.convert.goldens import save_goldens
+from tools.convert.package import PackageWriter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.path.join(ROOT, "public", "models", "tiny"))
+    parser.add_argument("--goldens", default=os.path.join(ROOT, "tests", "fixtures", "goldens"))
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--only", nargs="*", choices=COMPONENTS, default=list(COMPONENTS))
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    os.makedirs(args.goldens, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work, PackageWriter(args.out, "tar-tiny-random") as writer:
+        for name in args.only:
+            tiny = importlib.import_module(f"tools.tiny.{name}")
+            checkpoint = tiny.write_checkpoint(os.path.join(work, name), args.seed)
+            importlib.import_module(f"tools.convert.{name}").convert(writer, checkpoint)
+            save_goldens(os.path.join(args.goldens, f"{name}.safetensors"), tiny.goldens(checkpoint), name)
+            print(f"{name}: checkpoint, package component and goldens written")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Converter tests (python3 -m unittest discover -s tools/tests -t .)."""
