@@ -2,7 +2,7 @@
 // query row (batch b, token t, query head h) and one slice of `chunk` cache positions, and computes over the
 // causal part of its slice (positions ≤ position + t) the online-softmax partials: the running max m of the
 // scaled scores, the sum l of exp(score - m), and the unnormalised weighted sum of values. Grouped-query:
-// query head h reads kv head h / (qHeads / kvHeads). Positions are taken four at a time (a vec4 of scores);
+// query head h reads kv head h / (qHeads / kvHeads). Positions are taken eight at a time (two vec4s of scores);
 // the hot loops are plain vec4 loads, no workgroup memory, no barriers. attention_combine.wgsl merges the
 // slices; this pass does not normalise.
 
@@ -16,7 +16,7 @@ struct Params {
   maxLen: u32,
   position: u32,  // P: cache position of the first query token
   splits: u32,    // slices per query row
-  chunk: u32,     // cache positions per slice (a multiple of 4)
+  chunk: u32,     // cache positions per slice (a multiple of 8)
   total: u32,     // batch · T · qHeads · splits
   scale: f32,
 }
@@ -60,30 +60,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       partialValues[outBase + d] = vec4<f32>(0.0);
     }
   }
-  for (var p = start; p < end; p += 4u) {
+  for (var p = start; p < end; p += 8u) {
     // Positions past `end` re-read the last valid one and get weight 0.
     let last = end - 1u;
     let k0 = (cacheBase + p) * hd4;
     let k1 = (cacheBase + min(p + 1u, last)) * hd4;
     let k2 = (cacheBase + min(p + 2u, last)) * hd4;
     let k3 = (cacheBase + min(p + 3u, last)) * hd4;
+    let k4 = (cacheBase + min(p + 4u, last)) * hd4;
+    let k5 = (cacheBase + min(p + 5u, last)) * hd4;
+    let k6 = (cacheBase + min(p + 6u, last)) * hd4;
+    let k7 = (cacheBase + min(p + 7u, last)) * hd4;
     var s = vec4<f32>(0.0);
+    var u = vec4<f32>(0.0);
     for (var d = 0u; d < hd4; d++) {
       let qv = query[qBase + d];
       s += vec4<f32>(dot(qv, vec4<f32>(keyCache[k0 + d])), dot(qv, vec4<f32>(keyCache[k1 + d])),
                      dot(qv, vec4<f32>(keyCache[k2 + d])), dot(qv, vec4<f32>(keyCache[k3 + d])));
+      u += vec4<f32>(dot(qv, vec4<f32>(keyCache[k4 + d])), dot(qv, vec4<f32>(keyCache[k5 + d])),
+                     dot(qv, vec4<f32>(keyCache[k6 + d])), dot(qv, vec4<f32>(keyCache[k7 + d])));
     }
-    let valid = vec4<u32>(p, p + 1u, p + 2u, p + 3u) < vec4<u32>(end);
-    s = select(vec4<f32>(EMPTY), s * params.scale, valid);
-    let mNew = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+    s = select(vec4<f32>(EMPTY), s * params.scale, vec4<u32>(p, p + 1u, p + 2u, p + 3u) < vec4<u32>(end));
+    u = select(vec4<f32>(EMPTY), u * params.scale, vec4<u32>(p + 4u, p + 5u, p + 6u, p + 7u) < vec4<u32>(end));
+    let top = max(s, u);
+    let mNew = max(m, max(max(top.x, top.y), max(top.z, top.w)));
     let correction = exp(m - mNew);
     let e = exp(s - vec4<f32>(mNew));
-    l = l * correction + (e.x + e.y) + (e.z + e.w);
+    let f = exp(u - vec4<f32>(mNew));
+    l = l * correction + dot(e + f, vec4<f32>(1.0));
     for (var d = 0u; d < hd4; d++) {
       let o = outBase + d;
       partialValues[o] = partialValues[o] * correction
         + e.x * vec4<f32>(valueCache[k0 + d]) + e.y * vec4<f32>(valueCache[k1 + d])
-        + e.z * vec4<f32>(valueCache[k2 + d]) + e.w * vec4<f32>(valueCache[k3 + d]);
+        + e.z * vec4<f32>(valueCache[k2 + d]) + e.w * vec4<f32>(valueCache[k3 + d])
+        + f.x * vec4<f32>(valueCache[k4 + d]) + f.y * vec4<f32>(valueCache[k5 + d])
+        + f.z * vec4<f32>(valueCache[k6 + d]) + f.w * vec4<f32>(valueCache[k7 + d]);
     }
     m = mNew;
   }

@@ -30,7 +30,7 @@ export interface SplitPlan {
   rows: number;
   /** Slices of the cache positions per query row. */
   splits: number;
-  /** Cache positions per slice (a multiple of 4). */
+  /** Cache positions per slice (a multiple of 8, the positions the kernel takes per step). */
   chunk: number;
 }
 
@@ -81,7 +81,7 @@ export function planSplits(shape: KvCacheShape, call: AttentionCall): SplitPlan 
   const rows = shape.batch * call.tokens * call.qHeads;
   const length = call.position + call.tokens;
   const wanted = Math.max(1, Math.min(Math.ceil(TARGET_INVOCATIONS / rows), Math.ceil(length / MIN_CHUNK)));
-  const chunk = Math.ceil(Math.ceil(length / wanted) / 4) * 4;
+  const chunk = Math.ceil(Math.ceil(length / wanted) / 8) * 8;
   return { rows, splits: Math.ceil(length / chunk), chunk };
 }
 
