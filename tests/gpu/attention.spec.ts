@@ -146,6 +146,26 @@ for (const c of cases) {
   });
 }
 
+test('attention: f16 cache storage (adapters with shader-f16 only)', async ({ harnessPage }) => {
+  const hasF16 = await harnessPage.evaluate(async () => (await navigator.gpu.requestAdapter())?.features.has('shader-f16') ?? false);
+  test.skip(!hasF16, 'this adapter has no shader-f16; the f16 variant is verified only where it has');
+  const spec: AttentionCaseSpec = {
+    cache: { batch: 2, kvHeads: 2, maxLen: 40, headDim: 128 },
+    qHeads: 12,
+    seed: 21,
+    storage: 'f16',
+    calls: [
+      { tokens: 5, position: 0 },
+      { tokens: 1, position: 5 },
+    ],
+  };
+  const result = await harnessPage.evaluate((s) => window.harness.attention(s), spec);
+  expect(result.storage).toBe('f16');
+  expect(result.outputs.map((o) => o.mismatches)).toEqual([0, 0]);
+  expect(result.keys.mismatches).toBe(0);
+  expect(result.values.mismatches).toBe(0);
+});
+
 test('attention: typed errors before any GPU work, f32 cache chosen without shader-f16', async ({ harnessPage }) => {
   const report = await harnessPage.evaluate(() => window.harness.attentionErrors());
   const invalidArgument = { name: 'InvalidArgumentError', code: 'invalid-argument' };

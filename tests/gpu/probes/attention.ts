@@ -9,6 +9,8 @@ import {
   type SplitPlan,
 } from '../../../src/kernels/attention-reference.ts';
 import { attention, KvCache, preferredCacheStorage } from '../../../src/kernels/attention.ts';
+import type { StorageType } from '../../../src/gpu/kernel.ts';
+import { fromHalfBits, toHalfBits } from '../../../src/util/half.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
 import { compareArrays, type Closeness } from '../compare.ts';
 import { describeErrorForTest, type ThrownError } from '../describe-error.ts';
@@ -26,6 +28,9 @@ export interface AttentionCaseSpec {
   calls: { tokens: number; position: number }[];
   atol?: number;
   rtol?: number;
+  /** Cache storage (default f32). For f16 the probe rounds K/V to binary16 first, so the reference sees
+   *  the values the cache holds. */
+  storage?: StorageType;
 }
 
 export interface AttentionCaseResult {
@@ -40,14 +45,16 @@ export interface AttentionCaseResult {
 export async function attentionProbe(spec: AttentionCaseSpec): Promise<AttentionCaseResult> {
   const ctx = await gpu();
   const random = new SeededRandom(spec.seed);
-  const cache = new KvCache(ctx, spec.cache);
+  const cache = new KvCache(ctx, spec.cache, spec.storage ?? 'f32');
   const cpu = createCpuKvCache(spec.cache);
+  const stored = (x: number): number => (cache.storage === 'f16' ? fromHalfBits(toHalfBits(x)) : x);
+  const kvNormals = (length: number): Float32Array => random.normals(length).map(stored);
   const { batch, kvHeads, maxLen, headDim } = spec.cache;
   if (spec.prefill) {
     for (let row = 0; row < batch * kvHeads; row++)
       for (let i = 0; i < spec.prefill * headDim; i++) {
-        cpu.keys[row * maxLen * headDim + i] = random.normal();
-        cpu.values[row * maxLen * headDim + i] = random.normal();
+        cpu.keys[row * maxLen * headDim + i] = stored(random.normal());
+        cpu.values[row * maxLen * headDim + i] = stored(random.normal());
       }
     cache.fill(cpu.keys, cpu.values);
   }
@@ -60,22 +67,22 @@ export async function attentionProbe(spec: AttentionCaseSpec): Promise<Attention
     for (const step of spec.calls) {
       const call: AttentionCall = { qHeads: spec.qHeads, ...step, ...(spec.scale === undefined ? {} : { scale: spec.scale }) };
       const q = random.normals(batch * step.tokens * spec.qHeads * headDim, spec.qScale ?? 1);
-      const k = random.normals(batch * step.tokens * kvHeads * headDim);
-      const v = random.normals(batch * step.tokens * kvHeads * headDim);
+      const k = kvNormals(batch * step.tokens * kvHeads * headDim);
+      const v = kvNormals(batch * step.tokens * kvHeads * headDim);
       const actual = await attention(ctx, cache, call, q, k, v);
       const expected = attentionReference(cpu, call, q, k, v);
       allFinite &&= actual.every(Number.isFinite);
       outputs.push(compareArrays(actual, expected, atol, rtol));
       plans.push(planSplits(spec.cache, call));
     }
-    const stored = await cache.read();
+    const contents = await cache.read();
     return {
       storage: cache.storage,
       plans,
       outputs,
       allFinite,
-      keys: compareArrays(stored.keys, cpu.keys, 0, 0),
-      values: compareArrays(stored.values, cpu.values, 0, 0),
+      keys: compareArrays(contents.keys, cpu.keys, 0, 0),
+      values: compareArrays(contents.values, cpu.values, 0, 0),
     };
   } finally {
     cache.destroy();
