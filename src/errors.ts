@@ -6,7 +6,8 @@ export type TarErrorCode =
   | 'gpu-limit'
   | 'device-lost'
   | 'invalid-input'
-  | 'invalid-argument';
+  | 'invalid-argument'
+  | 'invalid-manifest';
 
 export class TarError extends Error {
   readonly code: TarErrorCode;
@@ -62,5 +63,18 @@ export class InvalidArgumentError extends TarError {
   constructor(message: string) {
     super('invalid-argument', message);
     this.name = 'InvalidArgumentError';
+  }
+}
+
+/** A model package's manifest.json breaks docs/model-format.md; `issues` lists every problem, each as
+ * `<field path>: <what is wrong>` (e.g. `components.llm.config.kvHeads: expected a positive integer, got -1`). */
+export class ManifestError extends TarError {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    const shown = issues.slice(0, 10).join('; ');
+    const more = issues.length > 10 ? ` (and ${issues.length - 10} more)` : '';
+    super('invalid-manifest', `invalid model manifest: ${shown}${more}`);
+    this.name = 'ManifestError';
+    this.issues = issues;
   }
 }

@@ -1,0 +1,300 @@
+// parseManifest: a valid package manifest (the sizes of docs/model-format.md) passes; each class of problem
+// is rejected with a ManifestError whose message names the field path.
+import { expect, test } from '@playwright/test';
+import { ManifestError, TarError } from '../../src/errors.ts';
+import { parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
+
+const SHA = 'ab'.repeat(32);
+
+function file(path: string, bytes = 1000) {
+  return { path, bytes, sha256: SHA };
+}
+
+/** A manifest like the one the converter writes for Tar-1.5B (float16 storage). */
+function validManifest(): Record<string, any> {
+  const codebook = 65536 * 1536 * 2;
+  return {
+    format: 'tar-webgpu-package',
+    formatVersion: 1,
+    modelId: 'tar-1.5b',
+    storage: 'float16',
+    files: [
+      file('ardtok/condition_embed.onnx'),
+      file('ardtok/model.onnx'),
+      file('ardtok/model.onnx.data', 1_300_000_000),
+      file('ardtok/token_embed.onnx'),
+      file('llm/model.onnx'),
+      file('llm/model.onnx.data', 1_000_000_000),
+      file('llm/tokenizer.json'),
+      file('tatok/codebook.bin', codebook),
+      file('tatok/decode_table.bin', codebook),
+      file('tatok/decoder.onnx'),
+      file('tatok/decoder_positions.bin', 979 * 1152 * 2),
+      file('tatok/encoder.onnx'),
+      file('tatok/encoder.onnx.data', 800_000_000),
+      file('tatok/project.onnx'),
+      file('vq/decoder.onnx'),
+    ],
+    components: {
+      tatok: {
+        config: {
+          imageSize: 384, patchSize: 14, gridSize: 27, encoderHiddenSize: 1152, encoderLayers: 26,
+          encoderHeads: 16, encoderIntermediateSize: 4304, layerNormEps: 1e-6, codebookSize: 65536,
+          codeDim: 1536, poolScales: [1, 2, 3], decoderHiddenSize: 1152, decoderLayers: 3, decoderHeads: 12,
+          decoderIntermediateSize: 3072,
+          preprocess: { resize: 'bilinear', antialias: false, rescale: 'x / 127.5 - 1' },
+        },
+        files: {
+          encoder: 'tatok/encoder.onnx', encoderData: 'tatok/encoder.onnx.data', project: 'tatok/project.onnx',
+          codebook: 'tatok/codebook.bin', decodeTable: 'tatok/decode_table.bin', decoder: 'tatok/decoder.onnx',
+          decoderPositions: 'tatok/decoder_positions.bin',
+        },
+        tables: {
+          codebook: { dtype: 'float16', shape: [65536, 1536] },
+          decodeTable: { dtype: 'float16', shape: [65536, 1536] },
+          decoderPositions: { dtype: 'float16', shape: [979, 1152] },
+        },
+      },
+      llm: {
+        config: {
+          hiddenSize: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, intermediateSize: 8960,
+          rmsNormEps: 1e-6, ropeTheta: 1e6, vocabSize: 217206, tieWordEmbeddings: true, maxPositionEmbeddings: 32768,
+        },
+        tokens: {
+          imageStartTag: 151665, imageEndTag: 151666, scaleTokenBase: 151667, scaleTokenCount: 3,
+          imageTokenBase: 151670, imageTokenCount: 65536, imStart: 151644, imEnd: 151645, eos: [151645, 151643],
+          pad: 151643,
+        },
+        systemPrompt: 'You are a helpful assistant.',
+        files: { model: 'llm/model.onnx', modelData: 'llm/model.onnx.data', tokenizer: 'llm/tokenizer.json' },
+      },
+      ardtok: {
+        config: {
+          name: 'llama-abs-LP', modelType: 'clip_cond', dim: 1280, layers: 30, heads: 20, kvHeads: 20, headDim: 64,
+          intermediateSize: 3584, normEps: 1e-5, vocabSize: 16384, condDim: 1152, maxSeqLen: 256, maxPrefixLen: 729,
+          imageSize: 256,
+        },
+        files: {
+          conditionEmbed: 'ardtok/condition_embed.onnx', tokenEmbed: 'ardtok/token_embed.onnx',
+          model: 'ardtok/model.onnx', modelData: 'ardtok/model.onnx.data',
+        },
+      },
+      vq: {
+        config: { codebookSize: 16384, codeDim: 8, downsample: 16, zChannels: 256 },
+        files: { decoder: 'vq/decoder.onnx' },
+      },
+    },
+    sampling: {
+      textToImage: { temperature: 1.0, topP: 0.95, topK: 1200 },
+      detokenizer: { cfgScale: 4.0, temperature: 1.0, topK: 0, topP: 1.0 },
+      chat: { temperature: 0.7, topP: 0.8, topK: 20, maxNewTokens: 512, repetitionPenalty: 1.0 },
+    },
+  };
+}
+
+/** The issues parseManifest reports for `m` (fails the test when it accepts it). */
+function issuesOf(m: unknown): readonly string[] {
+  try {
+    parseManifest(m);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ManifestError);
+    expect(e).toBeInstanceOf(TarError);
+    expect((e as ManifestError).code).toBe('invalid-manifest');
+    expect((e as ManifestError).name).toBe('ManifestError');
+    return (e as ManifestError).issues;
+  }
+  throw new Error('parseManifest accepted an invalid manifest');
+}
+
+function rejects(edit: (m: Record<string, any>) => void, ...expected: string[]): void {
+  const m = validManifest();
+  edit(m);
+  const issues = issuesOf(m);
+  for (const text of expected) {
+    expect(issues.some((i) => i.includes(text)), `expected an issue containing ${JSON.stringify(text)}, got ${JSON.stringify(issues)}`).toBe(true);
+  }
+}
+
+test('a valid manifest passes and comes back typed', () => {
+  const m = parseManifest(validManifest());
+  expect(m.components.llm?.config.kvHeads).toBe(2);
+  expect(m.components.tatok?.tables.decoderPositions.shape).toEqual([979, 1152]);
+  expect(tableByteLength(m.components.tatok!.tables.codebook)).toBe(65536 * 1536 * 2);
+  // Any non-empty subset of the components is a package.
+  const only = validManifest();
+  delete only.components.tatok;
+  delete only.components.ardtok;
+  expect(Object.keys(parseManifest(only).components)).toEqual(['llm', 'vq']);
+  // Unknown extra fields are kept, not rejected.
+  const extra = validManifest();
+  extra.components.llm.config.slidingWindow = 4096;
+  expect((parseManifest(extra).components.llm?.config as any).slidingWindow).toBe(4096);
+});
+
+test('the message names the field path, as in the format doc', () => {
+  const m = validManifest();
+  m.components.llm.config.kvHeads = -1;
+  expect(() => parseManifest(m)).toThrow('components.llm.config.kvHeads: expected a positive integer, got -1');
+});
+
+test('not an object, wrong format, wrong version', () => {
+  expect(issuesOf(null)).toEqual(['manifest: expected a JSON object, got null']);
+  expect(issuesOf([1])[0]).toContain('manifest: expected a JSON object, got an array');
+  rejects((m) => (m.format = 'onnx'), 'format: expected "tar-webgpu-package", got "onnx"');
+  rejects((m) => (m.formatVersion = 2), 'formatVersion: this engine reads version 1, got 2');
+  rejects((m) => delete m.formatVersion, 'formatVersion:');
+  rejects((m) => (m.storage = 'bfloat16'), 'storage: expected "float32" or "float16", got "bfloat16"');
+  rejects((m) => (m.modelId = ''), 'modelId: expected a non-empty string');
+});
+
+test('file entries: relative paths without "..", sha256 of 64 hex, non-negative integer bytes, no duplicates', () => {
+  rejects((m) => (m.files[0].path = '/etc/passwd'), 'files[0].path: "/etc/passwd" must be relative');
+  rejects((m) => (m.files[0].path = 'ardtok/../../secret'), 'files[0].path: "ardtok/../../secret" must not contain ".."');
+  rejects((m) => (m.files[0].path = '..'), 'files[0].path: ".." must not contain ".."');
+  rejects((m) => (m.files[0].path = 'a\\b'), 'files[0].path: "a\\\\b" must use "/"');
+  rejects((m) => (m.files[0].path = 'a//b'), 'files[0].path: "a//b" has an empty or "." segment');
+  rejects((m) => (m.files[0].path = ''), 'files[0].path: expected a non-empty string');
+  rejects((m) => (m.files[1].sha256 = 'xyz'), 'files[1].sha256: expected 64 lower-case hex digits, got "xyz"');
+  rejects((m) => (m.files[1].sha256 = 'AB'.repeat(32)), 'files[1].sha256: expected 64 lower-case hex digits');
+  rejects((m) => (m.files[2].bytes = -5), 'files[2].bytes: expected a non-negative integer, got -5');
+  rejects((m) => (m.files[2].bytes = 1.5), 'files[2].bytes: expected a non-negative integer, got 1.5');
+  rejects((m) => (m.files[2].bytes = '10'), 'files[2].bytes: expected a non-negative integer, got "10"');
+  rejects((m) => m.files.push(file('vq/decoder.onnx')), 'files[15].path: "vq/decoder.onnx" is listed twice');
+  rejects((m) => m.files.push(file('manifest.json')), 'files[15].path: the manifest does not list itself');
+  rejects((m) => (m.files = {}), 'files: expected an array of file entries, got an object');
+  rejects((m) => (m.files[3] = 'x'), 'files[3]: expected an object, got "x"');
+  expect(packagePathProblem('tatok/encoder.onnx')).toBeNull();
+  expect(packagePathProblem('C:/x')).toContain('drive letter');
+  expect(packagePathProblem('./x')).toContain('"." segment');
+});
+
+test('every component role path is listed in files, and required roles exist', () => {
+  rejects((m) => m.files.splice(14, 1), 'components.vq.files.decoder: "vq/decoder.onnx" is not in the top-level files list');
+  rejects((m) => delete m.components.llm.files.tokenizer, 'components.llm.files.tokenizer: required role is missing');
+  rejects((m) => delete m.components.tatok.files.project, 'components.tatok.files.project: required role is missing');
+  rejects((m) => delete m.components.ardtok.files.tokenEmbed, 'components.ardtok.files.tokenEmbed: required role is missing');
+  rejects((m) => (m.components.vq.files.decoder = '../vq/decoder.onnx'), 'components.vq.files.decoder: "../vq/decoder.onnx" must not contain ".."');
+  rejects((m) => (m.components.vq.files.decoder = 7), 'components.vq.files.decoder: expected a path, got 7');
+  rejects((m) => (m.components.llm.files.modelData = 'llm/tokenizer.json'), 'components.llm.files.modelData: expected "llm/model.onnx.data"');
+  rejects((m) => delete m.components.vq.files, 'components.vq.files: expected an object, got nothing (missing)');
+});
+
+test('components: a non-empty subset of the known ones', () => {
+  rejects((m) => (m.components = {}), 'components: expected at least one of tatok, llm, ardtok, vq');
+  rejects((m) => (m.components.sana = { config: {}, files: {} }), 'components.sana: unknown component');
+  rejects((m) => (m.components.vq = []), 'components.vq: expected an object, got an array of 0');
+  rejects((m) => delete m.components, 'components: expected an object, got nothing (missing)');
+});
+
+test('tables: dtype, shape, byte size of the file, shape from the config', () => {
+  rejects((m) => (m.components.tatok.tables.codebook.dtype = 'int8'), 'components.tatok.tables.codebook.dtype: expected "float32" or "float16", got "int8"');
+  rejects((m) => (m.components.tatok.tables.codebook.shape = [65536, -1]), 'components.tatok.tables.codebook.shape: expected a non-empty array of positive integers');
+  rejects((m) => (m.components.tatok.tables.codebook.shape = []), 'components.tatok.tables.codebook.shape: expected a non-empty array');
+  rejects(
+    (m) => (m.files[7].bytes -= 2),
+    `components.tatok.tables.codebook: float16 [65536, 1536] needs ${65536 * 1536 * 2} bytes, but tatok/codebook.bin has ${65536 * 1536 * 2 - 2}`,
+  );
+  rejects(
+    (m) => (m.components.tatok.tables.decoderPositions.dtype = 'float32'),
+    'components.tatok.tables.decoderPositions: float32 [979, 1152] needs',
+  );
+  rejects((m) => delete m.components.tatok.tables.decodeTable, 'components.tatok.tables.decodeTable: required table is missing');
+  rejects((m) => delete m.components.tatok.tables, 'components.tatok.tables: expected an object');
+  rejects(
+    (m) => (m.components.tatok.tables.extra = { dtype: 'float32', shape: [2] }),
+    'components.tatok.tables.extra: table has no file: components.tatok.files.extra is missing',
+  );
+  rejects((m) => {
+    m.components.tatok.tables.codebook.shape = [65536, 768];
+    m.files[7].bytes = 65536 * 768 * 2;
+  }, 'components.tatok.tables.codebook.shape: expected [65536, 1536] from the config, got [65536, 768]');
+  rejects((m) => {
+    m.components.tatok.config.poolScales = [1, 2];
+  }, 'components.tatok.tables.decoderPositions.shape: expected [898, 1152] from the config, got [979, 1152]');
+});
+
+test('configs: positive integer counts, eps > 0, head splits, grid size', () => {
+  rejects((m) => (m.components.llm.config.layers = 0), 'components.llm.config.layers: expected a positive integer, got 0');
+  rejects((m) => (m.components.llm.config.hiddenSize = 1536.5), 'components.llm.config.hiddenSize: expected a positive integer, got 1536.5');
+  rejects((m) => (m.components.llm.config.rmsNormEps = 0), 'components.llm.config.rmsNormEps: expected a finite number > 0, got 0');
+  rejects((m) => (m.components.llm.config.ropeTheta = 'big'), 'components.llm.config.ropeTheta: expected a finite number > 0, got "big"');
+  rejects((m) => (m.components.llm.config.tieWordEmbeddings = 1), 'components.llm.config.tieWordEmbeddings: expected true or false, got 1');
+  rejects((m) => (m.components.llm.config.kvHeads = 5), 'components.llm.config.kvHeads: 5 does not divide heads 12');
+  rejects((m) => (m.components.llm.config.headDim = 64), 'components.llm.config.headDim: heads 12 × headDim 64 = 768, but hiddenSize is 1536');
+  rejects((m) => (m.components.ardtok.config.headDim = 32), 'components.ardtok.config.headDim: heads 20 × headDim 32 = 640, but dim is 1280');
+  rejects((m) => (m.components.ardtok.config.kvHeads = 3), 'components.ardtok.config.kvHeads: 3 does not divide heads 20');
+  rejects((m) => (m.components.ardtok.config.normEps = -1e-5), 'components.ardtok.config.normEps: expected a finite number > 0, got -0.00001');
+  rejects((m) => delete m.components.ardtok.config.maxPrefixLen, 'components.ardtok.config.maxPrefixLen: expected a positive integer, got nothing (missing)');
+  rejects((m) => (m.components.ardtok.config.modelType = 3), 'components.ardtok.config.modelType: expected a string, got 3');
+  rejects((m) => (m.components.vq.config.codeDim = null), 'components.vq.config.codeDim: expected a positive integer, got null');
+  rejects((m) => (m.components.tatok.config.layerNormEps = 0), 'components.tatok.config.layerNormEps: expected a finite number > 0, got 0');
+  rejects((m) => (m.components.tatok.config.gridSize = 28), 'components.tatok.config.gridSize: expected floor(imageSize 384 / patchSize 14) = 27, got 28');
+  rejects((m) => (m.components.tatok.config.encoderHeads = 7), 'components.tatok.config.encoderHeads: 7 does not divide encoderHiddenSize 1152');
+  rejects((m) => (m.components.tatok.config.decoderHeads = 7), 'components.tatok.config.decoderHeads: 7 does not divide decoderHiddenSize 1152');
+  rejects((m) => (m.components.tatok.config.poolScales = [1, 0]), 'components.tatok.config.poolScales[1]: expected a positive integer, got 0');
+  rejects((m) => (m.components.tatok.config.poolScales = [1, 28]), 'components.tatok.config.poolScales[1]: scale 28 leaves no token of a 27×27 grid');
+  rejects((m) => (m.components.tatok.config.poolScales = []), 'components.tatok.config.poolScales: expected a non-empty array');
+  rejects((m) => (m.components.tatok.config.poolScales = [1, 1, 3]), 'components.tatok.config.poolScales: has a repeated scale');
+  rejects((m) => (m.components.tatok.config.preprocess.antialias = 'no'), 'components.tatok.config.preprocess.antialias: expected true or false, got "no"');
+  rejects((m) => delete m.components.llm.config, 'components.llm.config: expected an object, got nothing (missing)');
+});
+
+test('token ids: integers inside vocabSize, ranges inside vocabSize', () => {
+  rejects((m) => (m.components.llm.tokens.imEnd = 217206), 'components.llm.tokens.imEnd: token id 217206 is outside vocabSize 217206');
+  rejects((m) => (m.components.llm.tokens.pad = -1), 'components.llm.tokens.pad: expected a token id (integer ≥ 0), got -1');
+  rejects((m) => (m.components.llm.tokens.imageStartTag = 1.5), 'components.llm.tokens.imageStartTag: expected a token id (integer ≥ 0), got 1.5');
+  rejects((m) => (m.components.llm.tokens.eos = []), 'components.llm.tokens.eos: expected a non-empty array of token ids');
+  rejects((m) => (m.components.llm.tokens.eos = [151645, 999999]), 'components.llm.tokens.eos[1]: token id 999999 is outside vocabSize 217206');
+  rejects(
+    (m) => (m.components.llm.tokens.imageTokenBase = 151671),
+    'components.llm.tokens.imageTokenCount: imageTokenBase 151671 + imageTokenCount 65536 = 217207 exceeds vocabSize 217206',
+  );
+  rejects((m) => (m.components.llm.tokens.scaleTokenCount = 0), 'components.llm.tokens.scaleTokenCount: expected a positive integer, got 0');
+  rejects((m) => (m.components.llm.systemPrompt = 5), 'components.llm.systemPrompt: expected a string, got 5');
+  // An empty system prompt is allowed (a model trained without one).
+  const m = validManifest();
+  m.components.llm.systemPrompt = '';
+  expect(parseManifest(m).components.llm?.systemPrompt).toBe('');
+});
+
+test('numbers shared across components must agree', () => {
+  rejects((m) => {
+    m.components.llm.tokens.imageTokenCount = 1000;
+  }, 'components.llm.tokens.imageTokenCount: 1000 ≠ components.tatok.config.codebookSize 65536');
+  rejects((m) => (m.components.llm.tokens.scaleTokenCount = 2), 'components.llm.tokens.scaleTokenCount: 2 scale tokens, but components.tatok.config.poolScales reaches 3');
+  rejects((m) => (m.components.ardtok.config.condDim = 1024), 'components.ardtok.config.condDim: 1024 ≠ components.tatok.config.decoderHiddenSize 1152');
+  rejects((m) => (m.components.ardtok.config.vocabSize = 8192), 'components.ardtok.config.vocabSize: 8192 ≠ components.vq.config.codebookSize 16384');
+  rejects((m) => (m.components.ardtok.config.maxSeqLen = 1024), 'components.ardtok.config.maxSeqLen: 1024 ≠ (imageSize 256 / vq downsample 16)²');
+  // Without the other component there is nothing to compare.
+  const m = validManifest();
+  delete m.components.tatok;
+  m.components.llm.tokens.imageTokenCount = 1000;
+  expect(() => parseManifest(m)).not.toThrow();
+});
+
+test('sampling defaults: ranges', () => {
+  rejects((m) => (m.sampling.textToImage.topP = 0), 'sampling.textToImage.topP: expected a number in (0, 1], got 0');
+  rejects((m) => (m.sampling.textToImage.topP = 1.01), 'sampling.textToImage.topP: expected a number in (0, 1], got 1.01');
+  rejects((m) => (m.sampling.textToImage.topK = -1), 'sampling.textToImage.topK: expected a non-negative integer, got -1');
+  rejects((m) => (m.sampling.textToImage.temperature = -0.5), 'sampling.textToImage.temperature: expected a finite number ≥ 0, got -0.5');
+  rejects((m) => (m.sampling.detokenizer.cfgScale = Infinity), 'sampling.detokenizer.cfgScale: expected a finite number ≥ 0, got Infinity');
+  rejects((m) => (m.sampling.chat.maxNewTokens = 0), 'sampling.chat.maxNewTokens: expected a positive integer, got 0');
+  rejects((m) => (m.sampling.chat.repetitionPenalty = 0), 'sampling.chat.repetitionPenalty: expected a finite number > 0, got 0');
+  rejects((m) => delete m.sampling.chat, 'sampling.chat: expected an object, got nothing (missing)');
+  rejects((m) => delete m.sampling, 'sampling: expected an object, got nothing (missing)');
+  // Temperature 0 (greedy) and top-k 0 (off) are valid.
+  const m = validManifest();
+  m.sampling.chat.temperature = 0;
+  m.sampling.chat.topK = 0;
+  expect(() => parseManifest(m)).not.toThrow();
+});
+
+test('every problem is reported at once', () => {
+  const m = validManifest();
+  m.components.llm.config.kvHeads = -1;
+  m.files[0].sha256 = 'nope';
+  m.sampling.chat.topP = 2;
+  const issues = issuesOf(m);
+  expect(issues).toHaveLength(3);
+  expect(issues[0]).toContain('files[0].sha256');
+});
