@@ -71,7 +71,10 @@ def read_checkpoint(path):
     if not os.path.isfile(path):
         raise ConversionError(f"{path}: no such file (expected ta_tok.pth)")
     try:
-        ckpt = torch.load(path, map_location="cpu")
+        try:  # the file holds an EasyDict: a full unpickle is needed (torch ≥ 2.6 defaults to weights_only)
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        except TypeError:  # torch without the weights_only argument
+            ckpt = torch.load(path, map_location="cpu")
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, AttributeError,
             ModuleNotFoundError, ImportError, UnicodeDecodeError) as e:
         raise ConversionError(f"{path}: not a torch pickle ({type(e).__name__}: {e}); expected ta_tok.pth") from e

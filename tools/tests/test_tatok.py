@@ -447,6 +447,21 @@ class TATokErrorsTest(unittest.TestCase):
         args = tiny.tiny_args(teacher=os.path.join(self.folder, tiny.TEACHER_FOLDER))
         conv.load_tatok(self.write(args=args))
 
+    def test_official_architecture_from_args_and_teacher_id(self):
+        """The released args (TAR_SPEC §1.1) with the built-in so400m teacher → the documented numbers."""
+        args = tiny.tiny_args(teacher="google/siglip2-so400m-patch14-384")
+        args.update({"input_size": 384, "bottleneck_token_num": 729})
+        del args["decoder_depth"]  # not in the released args: default 3
+        args["bottleneck"]["args"]["bottleneck_dim"] = 1536
+        args["bottleneck"]["args"]["regularizer"]["args"]["codebook_size"] = 65536
+        arch = conv.architecture(args, {}, os.path.join(self.folder, "ta_tok.pth"))
+        self.assertEqual((arch["image_size"], arch["patch_size"], arch["hidden"], arch["heads"], arch["intermediate"],
+                          arch["layers"], arch["kept_layers"], arch["eps"]), (384, 14, 1152, 16, 4304, 27, 26, 1e-6))
+        self.assertEqual((arch["code_dim"], arch["codebook_size"]), (1536, 65536))
+        self.assertEqual((arch["decoder_hidden"], arch["decoder_heads"], arch["decoder_intermediate"],
+                          arch["decoder_layers"], arch["decoder_num_patches"]), (1152, 12, 3072, 3, 256))
+        self.assertEqual(conv.position_offsets(27), ([27, 13, 9], [0, 729, 898]))
+
     def test_unsupported_quantiser_and_scale_layer(self):
         args = tiny.tiny_args()
         args["bottleneck"]["args"]["regularizer"]["name"] = "vq"
