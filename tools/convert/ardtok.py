@@ -33,17 +33,24 @@ def load_torch_pickle(path):
         raise ConversionError(f"{path}: not a torch checkpoint (torch.load failed: {type(e).__name__}: {e})") from e
 
 
+def describe_keys(obj, limit=8):
+    """A short description of what a checkpoint holds: its first keys (sorted), or its type."""
+    if not isinstance(obj, Mapping):
+        return type(obj).__name__
+    keys = sorted(map(str, obj.keys()))
+    more = f" ... ({len(keys)} keys)" if len(keys) > limit else ""
+    return "[" + ", ".join(repr(k) for k in keys[:limit]) + more + "]"
+
+
 def read_checkpoint(path):
     """-> (name, args dict, state dict), or ConversionError naming what is wrong with the structure."""
     ckpt = load_torch_pickle(path)
     where = f"{path}: expected a dict {{'model': {{'name', 'args', 'sd'}}}} (AR-DTok checkpoint)"
     if not isinstance(ckpt, Mapping) or "model" not in ckpt:
-        found = sorted(map(str, ckpt.keys())) if isinstance(ckpt, Mapping) else type(ckpt).__name__
-        raise ConversionError(f"{where}; found {found}")
+        raise ConversionError(f"{where}; found {describe_keys(ckpt)}")
     spec = ckpt["model"]
     if not isinstance(spec, Mapping) or any(k not in spec for k in ("name", "args", "sd")):
-        found = sorted(map(str, spec.keys())) if isinstance(spec, Mapping) else type(spec).__name__
-        raise ConversionError(f"{where}; found ['model'] = {found}")
+        raise ConversionError(f"{where}; found ['model'] = {describe_keys(spec)}")
     args, sd = spec["args"], spec["sd"]
     if args is None:
         args = {}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .ardtok import load_torch_pickle
+from .ardtok import describe_keys, load_torch_pickle
 from .checks import load_checked
 from .errors import ConversionError
 from .reference.vq import NUM_GROUPS, VQDecoderModel
@@ -26,9 +26,8 @@ SKIPPED_PREFIXES = ("encoder.", "quant_conv.", "quantize.codebook_used")
 def read_state_dict(path):
     ckpt = load_torch_pickle(path)
     if not isinstance(ckpt, Mapping) or "model" not in ckpt or not isinstance(ckpt["model"], Mapping):
-        found = sorted(map(str, ckpt.keys())) if isinstance(ckpt, Mapping) else type(ckpt).__name__
         raise ConversionError(f"{path}: expected a dict with the VQ state dict under 'model' (LlamaGen "
-                              f"vq_ds16_t2i.pt); found {found}")
+                              f"vq_ds16_t2i.pt); found {describe_keys(ckpt)}")
     sd = dict(ckpt["model"])
     if not all(torch.is_tensor(v) for v in sd.values()):
         raise ConversionError(f"{path}: ckpt['model'] is not a state dict of tensors")

@@ -213,7 +213,7 @@ class ArdtokTest(unittest.TestCase):
                                       "tokenEmbed": "ardtok/token_embed.onnx", "model": "ardtok/model.onnx"})
         cfg = c["config"]
         self.assertEqual((cfg["dim"], cfg["layers"], cfg["heads"], cfg["kvHeads"], cfg["headDim"]), (64, 2, 4, 4, 16))
-        self.assertEqual((cfg["vocabSize"], cfg["condDim"], cfg["maxSeqLen"], cfg["maxPrefixLen"]), (64, 48, 16, 16))
+        self.assertEqual((cfg["vocabSize"], cfg["condDim"], cfg["maxSeqLen"], cfg["maxPrefixLen"]), (64, 48, 16, 64))
         self.assertEqual((cfg["intermediateSize"], cfg["gridSize"], cfg["imageSize"]), (192, 4, 64))
         self.assertEqual(cfg["modelType"], "clip_cond")
         total = sum(f["bytes"] for f in self.manifest["files"])
@@ -315,7 +315,7 @@ class ArdtokTest(unittest.TestCase):
         path = self.write("keys.pth", {"model": spec})
         self.assertConversionError(path, "missing key layers.1.feed_forward.w3.weight (expected shape [192, 64])",
                                    "unexpected key layers.0.attention.bias (shape [3])",
-                                   "key abs_pe has shape [1, 40, 64], expected [1, 31, 64]")
+                                   "key abs_pe has shape [1, 40, 64], expected [1, 79, 64]")
 
     def test_wrong_files(self):
         text = os.path.join(self.tmp.name, "not.pth")
@@ -324,7 +324,8 @@ class ArdtokTest(unittest.TestCase):
         self.assertConversionError(text, "not a torch checkpoint")
         self.assertConversionError(os.path.join(self.tmp.name, "absent.pth"), "no such file")
         self.assertConversionError(self.write("vq_like.pth", {"model": {"decoder.conv_in.weight": torch.zeros(1)}}),
-                                   "expected a dict {'model': {'name', 'args', 'sd'}}")
+                                   "expected a dict {'model': {'name', 'args', 'sd'}}",
+                                   "found ['model'] = ['decoder.conv_in.weight']")
         self.assertConversionError(self.write("list.pth", [1, 2]), "found list")
 
     def test_bad_name_model_type_and_args(self):

@@ -211,6 +211,11 @@ class VqTest(unittest.TestCase):
         self.assertConversionError(self.write("flat.pt", {"decoder.conv_in.weight": torch.zeros(1)}),
                                    "expected a dict with the VQ state dict under 'model'",
                                    "found ['decoder.conv_in.weight']")
+        sd = torch.load(self.ckpt)["model"]
+        with self.assertRaises(ConversionError) as ctx:
+            conv.build_checked(self.write("flat_full.pt", sd))
+        self.assertIn(f"... ({len(sd)} keys)", str(ctx.exception))
+        self.assertLess(len(str(ctx.exception)), 600)
         self.assertConversionError(self.write("ardtok_like.pt", {"model": {"name": "x", "args": {}, "sd": {}}}),
                                    "ckpt['model'] is not a state dict of tensors")
 

@@ -2,7 +2,8 @@
 
 Sizes: dim 64, 2 layers, 4 heads (head dim 16, kv heads = heads as in the released models), SwiGLU hidden
 find_multiple(int(2*4*64/3), multiple_of=32) = 192, vocab 64 (= tiny VQ codebook), cond_dim 48 (= tiny TA-Tok
-decoder hidden size), cls_token_num 16, max_seq_len 16 (a 4x4 VQ grid -> 64 px). The registry name is
+decoder hidden size), cls_token_num 64 (= the most TA-Tok tokens of the tiny TA-Tok: its 8x8 grid at pool
+scale 1, so every scale fits the position table), max_seq_len 16 (a 4x4 VQ grid -> 64 px). The registry name is
 'llama-abs-S'; n_layer/n_head/dim come from args (see tools/convert/ardtok.py: args override the registry)."""
 import os
 
@@ -14,11 +15,11 @@ from tools.convert.reference.ardtok import generate_reference
 NAME = "llama-abs-S"
 ARGS = {
     "n_layer": 2, "n_head": 4, "dim": 64, "multiple_of": 32, "norm_eps": 1e-5,
-    "model_type": "clip_cond", "cond_dim": 48, "vocab_size": 64, "cls_token_num": 16, "max_seq_len": 16,
+    "model_type": "clip_cond", "cond_dim": 48, "vocab_size": 64, "cls_token_num": 64, "max_seq_len": 16,
     "use_fixed_pe": False, "class_dropout_prob": 0.1, "token_dropout_p": 0.1,
 }
 CFG_SCALE = 4.0
-PREFIX_LEN = 9          # a 3x3 TA-Tok grid (any N <= cls_token_num works)
+PREFIX_LEN = 16         # the tiny TA-Tok's 4x4 grid at pool scale 2 (any N <= cls_token_num works)
 DECODE_TOKENS = [5, 42]  # fixed image tokens fed after the prefix (instead of sampling)
 
 
