@@ -12,6 +12,7 @@ other unknown key is an error, as is a missing key or a wrong shape.
 """
 import json
 import os
+import warnings
 
 import torch
 
@@ -184,9 +185,12 @@ def load_weights(folder, reference, tied):
     skipped = [k for k in state_dict if k.startswith(SKIPPED_PREFIXES) or k.endswith(SKIPPED_SUFFIXES)]
     for key in skipped:
         del state_dict[key]
-    if skipped:
-        print(f"llm: skipped {len(skipped)} tensors on purpose (model.vision_tower.*: the TA-Tok tower saved with "
-              "the LLM, unused by it; *.rotary_emb.inv_freq: derived)")
+    tower = sum(k.startswith(SKIPPED_PREFIXES) for k in skipped)
+    if tower:
+        print(f"llm: skipped {tower} model.vision_tower.* tensors on purpose (the TA-Tok tower LLaVA-style training "
+              "saves with the LLM; the LLM does not use it)")
+    if len(skipped) > tower:
+        print(f"llm: skipped {len(skipped) - tower} *.rotary_emb.inv_freq buffers (derived from rope_theta)")
     if tied and "lm_head.weight" in state_dict:
         head = state_dict.pop("lm_head.weight")
         embed = state_dict.get("model.embed_tokens.weight")
@@ -225,7 +229,8 @@ def export_model(writer, reference, relative="llm/model.onnx"):
     for name in outputs[1:]:
         dynamic[name] = {0: "batch", 2: "total_sequence"}
     module = Qwen2ForExport(reference).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         return writer.export_onnx(relative, module, export_inputs(config), inputs, outputs, dynamic)
 
 
