@@ -22,12 +22,13 @@ struct Params {
 alias StoreT = f32;
 
 override WORKGROUP_SIZE: u32 = 64u;
-// Codebook rows per invocation (≤ MAX_ROWS) and vec4 groups of queries per invocation (≤ MAX_QUERY_VECS):
-// each invocation keeps ROWS × 4·QUERY_VECS dot products in registers.
+// Codebook rows per invocation (1–8) and vec4 groups of queries per invocation (1–4): each invocation
+// keeps ROWS × 4·QUERY_VECS dot products in named variables. The hot loop is written out for the largest
+// tile with `if (ROWS > r)` guards, which fold away once the override constants are known (an indexed
+// array of accumulators is kept in memory by SwiftShader: ~5× slower).
 override ROWS: u32 = 4u;
 override QUERY_VECS: u32 = 1u;
-const MAX_ROWS = 8u;
-const MAX_QUERY_VECS = 2u;
+const MAX_QUERY_VECS = 4u;
 const LOWEST = -3.4028234e38;  // -FLT_MAX: every finite dot ties or beats it
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,71 +37,220 @@ const LOWEST = -3.4028234e38;  // -FLT_MAX: every finite dot ties or beats it
 @group(0) @binding(3) var<storage, read_write> partialDot: array<f32>;   // [queryPad, totalBlocks]
 @group(0) @binding(4) var<storage, read_write> partialRow: array<u32>;   // [queryPad, totalBlocks]
 
-var<workgroup> bestDot: array<f32, WORKGROUP_SIZE>;
-var<workgroup> bestRow: array<u32, WORKGROUP_SIZE>;
+var<workgroup> bestDot: array<vec4<f32>, WORKGROUP_SIZE * MAX_QUERY_VECS>;  // [QUERY_VECS, WORKGROUP_SIZE]
+var<workgroup> bestRow: array<vec4<u32>, WORKGROUP_SIZE * MAX_QUERY_VECS>;
 
-// a beats b: larger dot, or the same dot at a lower row.
-fn better(dotA: f32, rowA: u32, dotB: f32, rowB: u32) -> bool {
-  return dotA > dotB || (dotA == dotB && rowA < rowB);
+// Per lane: does (dotA, rowA) beat (dotB, rowB)? Larger dot, or the same dot at a lower row.
+fn better(dotA: vec4<f32>, rowA: vec4<u32>, dotB: vec4<f32>, rowB: vec4<u32>) -> vec4<bool> {
+  return (dotA > dotB) | ((dotA == dotB) & (rowA < rowB));
+}
+
+// The best (dot, row) of one invocation so far for one vec4 of queries. Rows arrive in increasing order,
+// so a strict > keeps the lowest row of a tie.
+struct Best {
+  dot: vec4<f32>,
+  row: vec4<u32>,
+}
+
+fn consider(best: Best, row: u32, acc: vec4<f32>) -> Best {
+  let take = acc > best.dot;
+  return Best(select(best.dot, acc, take), select(best.row, vec4<u32>(row), take));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let block = wid.x + wid.y * nwg.x;
-  let inRange = block < params.blocksX;
   // Rows of this invocation: firstRow + r·WORKGROUP_SIZE (adjacent invocations read adjacent words).
   let firstRow = min(block, params.blocksX - 1u) * WORKGROUP_SIZE * ROWS + lid;
   let groupVecs = params.queryPad / 4u;
   let firstVec = wid.z * QUERY_VECS;
 
-  var acc: array<vec4<f32>, MAX_ROWS * MAX_QUERY_VECS>;
-  for (var i = 0u; i < MAX_ROWS * MAX_QUERY_VECS; i++) {
-    acc[i] = vec4<f32>(0.0);
-  }
+  var a0_0 = vec4<f32>(0.0); var a0_1 = vec4<f32>(0.0); var a0_2 = vec4<f32>(0.0); var a0_3 = vec4<f32>(0.0);
+  var a1_0 = vec4<f32>(0.0); var a1_1 = vec4<f32>(0.0); var a1_2 = vec4<f32>(0.0); var a1_3 = vec4<f32>(0.0);
+  var a2_0 = vec4<f32>(0.0); var a2_1 = vec4<f32>(0.0); var a2_2 = vec4<f32>(0.0); var a2_3 = vec4<f32>(0.0);
+  var a3_0 = vec4<f32>(0.0); var a3_1 = vec4<f32>(0.0); var a3_2 = vec4<f32>(0.0); var a3_3 = vec4<f32>(0.0);
+  var a4_0 = vec4<f32>(0.0); var a4_1 = vec4<f32>(0.0); var a4_2 = vec4<f32>(0.0); var a4_3 = vec4<f32>(0.0);
+  var a5_0 = vec4<f32>(0.0); var a5_1 = vec4<f32>(0.0); var a5_2 = vec4<f32>(0.0); var a5_3 = vec4<f32>(0.0);
+  var a6_0 = vec4<f32>(0.0); var a6_1 = vec4<f32>(0.0); var a6_2 = vec4<f32>(0.0); var a6_3 = vec4<f32>(0.0);
+  var a7_0 = vec4<f32>(0.0); var a7_1 = vec4<f32>(0.0); var a7_2 = vec4<f32>(0.0); var a7_3 = vec4<f32>(0.0);
   for (var d = 0u; d < params.dim; d++) {
     let cBase = d * params.stride + firstRow;
     let qBase = d * groupVecs + firstVec;
-    for (var r = 0u; r < ROWS; r++) {
-      let c = vec4<f32>(f32(codebook[cBase + r * WORKGROUP_SIZE]));
-      for (var v = 0u; v < QUERY_VECS; v++) {
-        acc[r * MAX_QUERY_VECS + v] = fma(c, queriesT[qBase + v], acc[r * MAX_QUERY_VECS + v]);
-      }
+    let q0 = queriesT[qBase];
+    var q1 = vec4<f32>(0.0);
+    if (QUERY_VECS > 1u) {
+      q1 = queriesT[qBase + 1u];
+    }
+    var q2 = vec4<f32>(0.0);
+    if (QUERY_VECS > 2u) {
+      q2 = queriesT[qBase + 2u];
+    }
+    var q3 = vec4<f32>(0.0);
+    if (QUERY_VECS > 3u) {
+      q3 = queriesT[qBase + 3u];
+    }
+    let c0 = vec4<f32>(f32(codebook[cBase]));
+    a0_0 = fma(c0, q0, a0_0);
+    if (QUERY_VECS > 1u) { a0_1 = fma(c0, q1, a0_1); }
+    if (QUERY_VECS > 2u) { a0_2 = fma(c0, q2, a0_2); }
+    if (QUERY_VECS > 3u) { a0_3 = fma(c0, q3, a0_3); }
+    if (ROWS > 1u) {
+      let c1 = vec4<f32>(f32(codebook[cBase + 1u * WORKGROUP_SIZE]));
+      a1_0 = fma(c1, q0, a1_0);
+      if (QUERY_VECS > 1u) { a1_1 = fma(c1, q1, a1_1); }
+      if (QUERY_VECS > 2u) { a1_2 = fma(c1, q2, a1_2); }
+      if (QUERY_VECS > 3u) { a1_3 = fma(c1, q3, a1_3); }
+    }
+    if (ROWS > 2u) {
+      let c2 = vec4<f32>(f32(codebook[cBase + 2u * WORKGROUP_SIZE]));
+      a2_0 = fma(c2, q0, a2_0);
+      if (QUERY_VECS > 1u) { a2_1 = fma(c2, q1, a2_1); }
+      if (QUERY_VECS > 2u) { a2_2 = fma(c2, q2, a2_2); }
+      if (QUERY_VECS > 3u) { a2_3 = fma(c2, q3, a2_3); }
+    }
+    if (ROWS > 3u) {
+      let c3 = vec4<f32>(f32(codebook[cBase + 3u * WORKGROUP_SIZE]));
+      a3_0 = fma(c3, q0, a3_0);
+      if (QUERY_VECS > 1u) { a3_1 = fma(c3, q1, a3_1); }
+      if (QUERY_VECS > 2u) { a3_2 = fma(c3, q2, a3_2); }
+      if (QUERY_VECS > 3u) { a3_3 = fma(c3, q3, a3_3); }
+    }
+    if (ROWS > 4u) {
+      let c4 = vec4<f32>(f32(codebook[cBase + 4u * WORKGROUP_SIZE]));
+      a4_0 = fma(c4, q0, a4_0);
+      if (QUERY_VECS > 1u) { a4_1 = fma(c4, q1, a4_1); }
+      if (QUERY_VECS > 2u) { a4_2 = fma(c4, q2, a4_2); }
+      if (QUERY_VECS > 3u) { a4_3 = fma(c4, q3, a4_3); }
+    }
+    if (ROWS > 5u) {
+      let c5 = vec4<f32>(f32(codebook[cBase + 5u * WORKGROUP_SIZE]));
+      a5_0 = fma(c5, q0, a5_0);
+      if (QUERY_VECS > 1u) { a5_1 = fma(c5, q1, a5_1); }
+      if (QUERY_VECS > 2u) { a5_2 = fma(c5, q2, a5_2); }
+      if (QUERY_VECS > 3u) { a5_3 = fma(c5, q3, a5_3); }
+    }
+    if (ROWS > 6u) {
+      let c6 = vec4<f32>(f32(codebook[cBase + 6u * WORKGROUP_SIZE]));
+      a6_0 = fma(c6, q0, a6_0);
+      if (QUERY_VECS > 1u) { a6_1 = fma(c6, q1, a6_1); }
+      if (QUERY_VECS > 2u) { a6_2 = fma(c6, q2, a6_2); }
+      if (QUERY_VECS > 3u) { a6_3 = fma(c6, q3, a6_3); }
+    }
+    if (ROWS > 7u) {
+      let c7 = vec4<f32>(f32(codebook[cBase + 7u * WORKGROUP_SIZE]));
+      a7_0 = fma(c7, q0, a7_0);
+      if (QUERY_VECS > 1u) { a7_1 = fma(c7, q1, a7_1); }
+      if (QUERY_VECS > 2u) { a7_2 = fma(c7, q2, a7_2); }
+      if (QUERY_VECS > 3u) { a7_3 = fma(c7, q3, a7_3); }
     }
   }
 
-  // For each of this invocation's queries: best over its rows, then over the workgroup.
-  for (var v = 0u; v < QUERY_VECS; v++) {
-    for (var k = 0u; k < 4u; k++) {
-      var bDot = LOWEST;
-      var bRow = 0xffffffffu;
-      for (var r = 0u; r < ROWS; r++) {
-        let local = firstRow + r * WORKGROUP_SIZE;
-        let row = params.baseRow + local;
-        let value = acc[r * MAX_QUERY_VECS + v][k];
-        if (local < params.chunkRows && better(value, row, bDot, bRow)) {
-          bDot = value;
-          bRow = row;
-        }
+  var best0 = Best(vec4<f32>(LOWEST), vec4<u32>(0xffffffffu));
+  var best1 = Best(vec4<f32>(LOWEST), vec4<u32>(0xffffffffu));
+  var best2 = Best(vec4<f32>(LOWEST), vec4<u32>(0xffffffffu));
+  var best3 = Best(vec4<f32>(LOWEST), vec4<u32>(0xffffffffu));
+  {
+    let local = firstRow;
+    if (local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a0_0);
+      best1 = consider(best1, params.baseRow + local, a0_1);
+      best2 = consider(best2, params.baseRow + local, a0_2);
+      best3 = consider(best3, params.baseRow + local, a0_3);
+    }
+  }
+  {
+    let local = firstRow + 1u * WORKGROUP_SIZE;
+    if (ROWS > 1u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a1_0);
+      best1 = consider(best1, params.baseRow + local, a1_1);
+      best2 = consider(best2, params.baseRow + local, a1_2);
+      best3 = consider(best3, params.baseRow + local, a1_3);
+    }
+  }
+  {
+    let local = firstRow + 2u * WORKGROUP_SIZE;
+    if (ROWS > 2u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a2_0);
+      best1 = consider(best1, params.baseRow + local, a2_1);
+      best2 = consider(best2, params.baseRow + local, a2_2);
+      best3 = consider(best3, params.baseRow + local, a2_3);
+    }
+  }
+  {
+    let local = firstRow + 3u * WORKGROUP_SIZE;
+    if (ROWS > 3u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a3_0);
+      best1 = consider(best1, params.baseRow + local, a3_1);
+      best2 = consider(best2, params.baseRow + local, a3_2);
+      best3 = consider(best3, params.baseRow + local, a3_3);
+    }
+  }
+  {
+    let local = firstRow + 4u * WORKGROUP_SIZE;
+    if (ROWS > 4u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a4_0);
+      best1 = consider(best1, params.baseRow + local, a4_1);
+      best2 = consider(best2, params.baseRow + local, a4_2);
+      best3 = consider(best3, params.baseRow + local, a4_3);
+    }
+  }
+  {
+    let local = firstRow + 5u * WORKGROUP_SIZE;
+    if (ROWS > 5u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a5_0);
+      best1 = consider(best1, params.baseRow + local, a5_1);
+      best2 = consider(best2, params.baseRow + local, a5_2);
+      best3 = consider(best3, params.baseRow + local, a5_3);
+    }
+  }
+  {
+    let local = firstRow + 6u * WORKGROUP_SIZE;
+    if (ROWS > 6u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a6_0);
+      best1 = consider(best1, params.baseRow + local, a6_1);
+      best2 = consider(best2, params.baseRow + local, a6_2);
+      best3 = consider(best3, params.baseRow + local, a6_3);
+    }
+  }
+  {
+    let local = firstRow + 7u * WORKGROUP_SIZE;
+    if (ROWS > 7u && local < params.chunkRows) {
+      best0 = consider(best0, params.baseRow + local, a7_0);
+      best1 = consider(best1, params.baseRow + local, a7_1);
+      best2 = consider(best2, params.baseRow + local, a7_2);
+      best3 = consider(best3, params.baseRow + local, a7_3);
+    }
+  }
+
+  // Best over the workgroup, all of this invocation's queries at once.
+  bestDot[0u * WORKGROUP_SIZE + lid] = best0.dot;
+  bestRow[0u * WORKGROUP_SIZE + lid] = best0.row;
+  bestDot[1u * WORKGROUP_SIZE + lid] = best1.dot;
+  bestRow[1u * WORKGROUP_SIZE + lid] = best1.row;
+  bestDot[2u * WORKGROUP_SIZE + lid] = best2.dot;
+  bestRow[2u * WORKGROUP_SIZE + lid] = best2.row;
+  bestDot[3u * WORKGROUP_SIZE + lid] = best3.dot;
+  bestRow[3u * WORKGROUP_SIZE + lid] = best3.row;
+  workgroupBarrier();
+  for (var step = WORKGROUP_SIZE / 2u; step > 0u; step >>= 1u) {
+    if (lid < step) {
+      for (var v = 0u; v < QUERY_VECS; v++) {
+        let mine = v * WORKGROUP_SIZE + lid;
+        let other = mine + step;
+        let take = better(bestDot[other], bestRow[other], bestDot[mine], bestRow[mine]);
+        bestDot[mine] = select(bestDot[mine], bestDot[other], take);
+        bestRow[mine] = select(bestRow[mine], bestRow[other], take);
       }
-      bestDot[lid] = bDot;
-      bestRow[lid] = bRow;
-      workgroupBarrier();
-      for (var step = WORKGROUP_SIZE / 2u; step > 0u; step >>= 1u) {
-        if (lid < step && better(bestDot[lid + step], bestRow[lid + step], bestDot[lid], bestRow[lid])) {
-          bestDot[lid] = bestDot[lid + step];
-          bestRow[lid] = bestRow[lid + step];
-        }
-        workgroupBarrier();
-      }
-      let q = (firstVec + v) * 4u + k;
-      if (lid == 0u && inRange && q < params.queryPad) {
-        let at = q * params.totalBlocks + params.blockBase + block;
-        partialDot[at] = bestDot[0];
-        partialRow[at] = bestRow[0];
-      }
-      workgroupBarrier();
+    }
+    workgroupBarrier();
+  }
+  if (block < params.blocksX) {
+    for (var j = lid; j < 4u * QUERY_VECS; j += WORKGROUP_SIZE) {
+      let v = j / 4u;
+      let at = ((firstVec + v) * 4u + j % 4u) * params.totalBlocks + params.blockBase + block;
+      partialDot[at] = bestDot[v * WORKGROUP_SIZE][j % 4u];
+      partialRow[at] = bestRow[v * WORKGROUP_SIZE][j % 4u];
     }
   }
 }
-

@@ -2,5 +2,6 @@
 import type { BenchCase } from '../types.ts';
 import { attentionCase } from './attention.ts';
 import { fmaCeilingCase } from './fma-ceiling.ts';
+import { vqNearestCase } from './vq-nearest.ts';
 
-export const benchCases: BenchCase[] = [fmaCeilingCase, attentionCase];
+export const benchCases: BenchCase[] = [fmaCeilingCase, attentionCase, vqNearestCase];

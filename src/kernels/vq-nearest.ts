@@ -12,6 +12,7 @@ import { GpuLimitError, InvalidArgumentError, InvalidInputError } from '../error
 import { foldWorkgroups, type CommandRecorder, type GpuContext } from '../gpu/context.ts';
 import type { KernelDefinition, StorageType } from '../gpu/kernel.ts';
 import { toHalfArray } from '../util/half.ts';
+import { chooseQueryVecs, planChunks, type ChunkPlan } from './vq-nearest-plan.ts';
 
 export const vqPrepareKernel: KernelDefinition = { name: 'vq_nearest.prepare', source: prepareSource, entryPoint: 'main' };
 export const vqPartialKernel: KernelDefinition = { name: 'vq_nearest.partial', source: partialSource, entryPoint: 'partial' };
@@ -20,16 +21,17 @@ export const vqReduceKernel: KernelDefinition = { name: 'vq_nearest.reduce', sou
 /** Register tile of the partial pass: each invocation holds `rows` × 4·`queryVecs` dot products. */
 export interface VqTile {
   workgroupSize: number;
-  /** Codebook rows per invocation, 1–8. */
+  /** Codebook rows per invocation, 1–8 (fixed per codebook: it sets the chunks' padding). */
   rows: number;
-  /** vec4 groups of queries per invocation, 1–2. */
-  queryVecs: number;
+  /** vec4 groups of queries per invocation, 1–4; default: chosen per call by `chooseQueryVecs`. */
+  queryVecs?: number;
 }
 
-/** Fastest of the shapes tried on SwiftShader (see bench/cases/vq-nearest.ts); a GPU may prefer others. */
-export const DEFAULT_TILE: VqTile = { workgroupSize: 64, rows: 4, queryVecs: 1 };
+/** Fastest of the shapes tried on SwiftShader at N=81, K=8192, D=1536 (tried: rows 2–8 × queryVecs
+ *  1–4, workgroups of 32–128); a GPU may prefer others. */
+export const DEFAULT_TILE: VqTile = { workgroupSize: 64, rows: 8 };
 const MAX_ROWS = 8;
-const MAX_QUERY_VECS = 2;
+const MAX_QUERY_VECS = 4;
 const SMALL_WORKGROUP = 64;
 const NOT_FINITE = 0xffffffff;
 /** Rows of a codebook accepted as unit length: | |row| − 1 | ≤ this (zero rows are accepted too). */
@@ -45,13 +47,8 @@ export interface CodebookOptions {
   tile?: VqTile;
 }
 
-export interface CodebookChunk {
+export interface CodebookChunk extends ChunkPlan {
   buffer: GPUBuffer;
-  /** Global index of the first row. */
-  baseRow: number;
-  rows: number;
-  /** Stored rows: `rows` padded to a multiple of the tile's rows per workgroup. */
-  stride: number;
 }
 
 export interface GpuCodebook {
@@ -84,7 +81,7 @@ function validateTile(tile: VqTile, ctx: GpuContext): void {
   if (!Number.isInteger(tile.rows) || tile.rows < 1 || tile.rows > MAX_ROWS) {
     throw new InvalidArgumentError(`vq_nearest: tile.rows = ${tile.rows} must be 1–${MAX_ROWS}`);
   }
-  if (!Number.isInteger(tile.queryVecs) || tile.queryVecs < 1 || tile.queryVecs > MAX_QUERY_VECS) {
+  if (tile.queryVecs !== undefined && (!Number.isInteger(tile.queryVecs) || tile.queryVecs < 1 || tile.queryVecs > MAX_QUERY_VECS)) {
     throw new InvalidArgumentError(`vq_nearest: tile.queryVecs = ${tile.queryVecs} must be 1–${MAX_QUERY_VECS}`);
   }
 }
@@ -103,6 +100,12 @@ function validateCodebookRows(rows: Float32Array, size: number, dim: number): vo
       throw new InvalidInputError(`vq_nearest: codebook row ${k} has norm ${norm}; rows must be L2-normalised`);
     }
   }
+}
+
+function padOne(values: Float32Array): Float32Array {
+  const out = new Float32Array(values.length + 1);
+  out.set(values);
+  return out;
 }
 
 /** Uploads a codebook [K, D] (row-major, unit rows) once, as chunks of transposed rows. */
@@ -130,18 +133,13 @@ export function createCodebook(
   const elementBytes = storage === 'f16' ? 2 : 4;
   const blockRows = tile.workgroupSize * tile.rows;
   const limit = Math.min(ctx.info.limits.maxStorageBufferBindingSize, ctx.info.limits.maxBufferSize);
-  const maxChunkRows = Math.floor(limit / (dim * elementBytes) / blockRows) * blockRows;
-  if (maxChunkRows < 1) throw new GpuLimitError('maxStorageBufferBindingSize', blockRows * dim * elementBytes, limit);
-  if (options.chunkRows !== undefined) positiveInteger('chunkRows', options.chunkRows);
-  const chunkRows = Math.min(options.chunkRows ?? maxChunkRows, maxChunkRows);
+  const plan = planChunks(size, dim, elementBytes, blockRows, limit, options.chunkRows);
 
   const chunks: CodebookChunk[] = [];
   let totalBlocks = 0;
-  for (let baseRow = 0; baseRow < size; baseRow += chunkRows) {
-    const count = Math.min(chunkRows, size - baseRow);
-    const stride = Math.ceil(count / blockRows) * blockRows;
+  for (const { baseRow, rows: count, stride } of plan) {
     const buffer = ctx.device.createBuffer({
-      size: stride * dim * elementBytes,
+      size: Math.ceil((stride * dim * elementBytes) / 4) * 4,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       label: `vq_nearest.codebook[${chunks.length}]`,
     });
@@ -154,7 +152,8 @@ export function createCodebook(
         for (let j = 0; j < dims; j++) slab[j * stride + r] = rows[src + j] as number;
       }
       const part = slab.subarray(0, dims * stride);
-      const data = storage === 'f16' ? toHalfArray(part) : part;
+      // writeBuffer moves whole 4-byte words: an odd count of halves gets one zero half more.
+      const data = storage === 'f16' ? toHalfArray(part.length % 2 ? padOne(part) : part) : part;
       ctx.device.queue.writeBuffer(buffer, d0 * stride * elementBytes, data.buffer, data.byteOffset, data.byteLength);
     }
     chunks.push({ buffer, baseRow, rows: count, stride });
@@ -197,7 +196,8 @@ export function recordNearest(
     throw new InvalidInputError(`vq_nearest: queries buffer holds ${queries.size} bytes, expected N·D·4 = ${count * dim * 4}`);
   }
   const limits = ctx.info.limits;
-  const queryTile = 4 * tile.queryVecs;
+  const queryVecs = tile.queryVecs ?? chooseQueryVecs(count, MAX_QUERY_VECS);
+  const queryTile = 4 * queryVecs;
   const queryPad = Math.ceil(count / queryTile) * queryTile;
   const queryGroups = queryPad / queryTile;
   const bindingLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
@@ -226,7 +226,7 @@ export function recordNearest(
   const blockRows = tile.workgroupSize * tile.rows;
   const spec = {
     storage: codebook.storage,
-    constants: { WORKGROUP_SIZE: tile.workgroupSize, ROWS: tile.rows, QUERY_VECS: tile.queryVecs },
+    constants: { WORKGROUP_SIZE: tile.workgroupSize, ROWS: tile.rows, QUERY_VECS: queryVecs },
   };
   let blockBase = 0;
   for (const chunk of codebook.chunks) {
