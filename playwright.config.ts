@@ -13,6 +13,7 @@ export default defineConfig({
   reporter: [['list'], ['./tests/summary-reporter.ts']],
   projects: [
     { name: 'unit', testDir: 'tests/unit' },
+    { name: 'parity', testDir: 'tests/parity' },
     {
       name: 'gpu',
       testDir: 'tests/gpu',

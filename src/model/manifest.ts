@@ -46,6 +46,13 @@ export interface TatokConfig {
   decoderLayers: number;
   decoderHeads: number;
   decoderIntermediateSize: number;
+  decoderLayerNormEps: number;
+  /** Pooled grid p = floor(gridSize / s) of each pool scale, poolScales order. */
+  decoderPositionGrids: number[];
+  /** First row of each scale's p² rows in the decoderPositions table. */
+  decoderPositionOffsets: number[];
+  /** The checkpoint's args.pool_scale; one of poolScales. */
+  defaultPoolScale: number;
   preprocess: { resize: string; antialias: boolean; rescale: string };
 }
 
@@ -106,6 +113,8 @@ export interface ArdtokConfig {
   maxSeqLen: number;
   /** abs_pe rows = maxSeqLen + maxPrefixLen - 1. */
   maxPrefixLen: number;
+  /** sqrt(maxSeqLen): side of the VQ code grid. */
+  gridSize: number;
   imageSize: number;
 }
 
@@ -442,6 +451,25 @@ function checkTatok(c: Checker, comp: Json, at: string, listed: Map<string, File
       c.fail(`${p}.poolScales`, 'has a repeated scale');
     }
   }
+  c.positiveNumber(cfg, 'decoderLayerNormEps', `${p}.decoderLayerNormEps`);
+  const defaultScale = n('defaultPoolScale');
+  if (scalesOk) {
+    const list = scales as number[];
+    if (defaultScale !== undefined && !list.includes(defaultScale)) {
+      c.fail(`${p}.defaultPoolScale`, `${defaultScale} is not one of poolScales [${list.join(', ')}]`);
+    }
+    if (gridSize !== undefined) {
+      const grids = list.map((s) => Math.floor(gridSize / s));
+      const offsets = grids.map((_, i) => grids.slice(0, i).reduce((sum, g) => sum + g * g, 0));
+      const same = (v: unknown, want: number[]) => Array.isArray(v) && v.length === want.length && v.every((x, i) => x === want[i]);
+      if (!same(cfg.decoderPositionGrids, grids)) {
+        c.fail(`${p}.decoderPositionGrids`, `expected [${grids.join(', ')}] (floor(gridSize / s) per pool scale), got ${describe(cfg.decoderPositionGrids)}${Array.isArray(cfg.decoderPositionGrids) ? ` [${cfg.decoderPositionGrids.join(', ')}]` : ''}`);
+      }
+      if (!same(cfg.decoderPositionOffsets, offsets)) {
+        c.fail(`${p}.decoderPositionOffsets`, `expected [${offsets.join(', ')}] (running sum of p²), got ${describe(cfg.decoderPositionOffsets)}${Array.isArray(cfg.decoderPositionOffsets) ? ` [${cfg.decoderPositionOffsets.join(', ')}]` : ''}`);
+      }
+    }
+  }
   const pre = c.object(cfg, 'preprocess', `${p}.preprocess`);
   if (pre) {
     c.string(pre, 'resize', `${p}.preprocess.resize`);
@@ -505,8 +533,13 @@ function checkArdtok(c: Checker, comp: Json, at: string, listed: Map<string, Fil
   c.string(cfg, 'name', `${p}.name`);
   c.string(cfg, 'modelType', `${p}.modelType`);
   checkHeads(c, cfg, p, 'dim');
-  for (const k of ['layers', 'intermediateSize', 'vocabSize', 'condDim', 'maxSeqLen', 'maxPrefixLen', 'imageSize']) {
+  for (const k of ['layers', 'intermediateSize', 'vocabSize', 'condDim', 'maxPrefixLen', 'imageSize']) {
     c.positiveInt(cfg, k, `${p}.${k}`);
+  }
+  const seqLen = c.positiveInt(cfg, 'maxSeqLen', `${p}.maxSeqLen`);
+  const grid = c.positiveInt(cfg, 'gridSize', `${p}.gridSize`);
+  if (seqLen !== undefined && grid !== undefined && grid * grid !== seqLen) {
+    c.fail(`${p}.gridSize`, `gridSize² = ${grid * grid}, but maxSeqLen is ${seqLen}`);
   }
   c.positiveNumber(cfg, 'normEps', `${p}.normEps`);
 }
@@ -542,6 +575,11 @@ function checkAcrossComponents(c: Checker, comps: Json): void {
     }
   }
   agree(['ardtok', 'config', 'condDim'], ['tatok', 'config', 'decoderHiddenSize'], 'the TA-Tok decoder features condition the de-tokenizer');
+  const tatokGrid = num(['tatok', 'config', 'gridSize']);
+  const prefix = num(['ardtok', 'config', 'maxPrefixLen']);
+  if (tatokGrid !== undefined && prefix !== undefined && tatokGrid * tatokGrid > prefix) {
+    c.fail('components.ardtok.config.maxPrefixLen', `${prefix} prefix rows cannot hold the ${tatokGrid}² = ${tatokGrid * tatokGrid} TA-Tok tokens of pool scale 1 (components.tatok.config.gridSize)`);
+  }
   agree(['ardtok', 'config', 'vocabSize'], ['vq', 'config', 'codebookSize'], 'the de-tokenizer emits VQ codes');
   const ardImage = num(['ardtok', 'config', 'imageSize']);
   const down = num(['vq', 'config', 'downsample']);

@@ -41,7 +41,8 @@ function validManifest(): Record<string, any> {
           imageSize: 384, patchSize: 14, gridSize: 27, encoderHiddenSize: 1152, encoderLayers: 26,
           encoderHeads: 16, encoderIntermediateSize: 4304, layerNormEps: 1e-6, codebookSize: 65536,
           codeDim: 1536, poolScales: [1, 2, 3], decoderHiddenSize: 1152, decoderLayers: 3, decoderHeads: 12,
-          decoderIntermediateSize: 3072,
+          decoderIntermediateSize: 3072, decoderLayerNormEps: 1e-6, decoderPositionGrids: [27, 13, 9],
+          decoderPositionOffsets: [0, 729, 898], defaultPoolScale: 1,
           preprocess: { resize: 'bilinear', antialias: false, rescale: 'x / 127.5 - 1' },
         },
         files: {
@@ -72,7 +73,7 @@ function validManifest(): Record<string, any> {
         config: {
           name: 'llama-abs-LP', modelType: 'clip_cond', dim: 1280, layers: 30, heads: 20, kvHeads: 20, headDim: 64,
           intermediateSize: 3584, normEps: 1e-5, vocabSize: 16384, condDim: 1152, maxSeqLen: 256, maxPrefixLen: 729,
-          imageSize: 256,
+          gridSize: 16, imageSize: 256,
         },
         files: {
           conditionEmbed: 'ardtok/condition_embed.onnx', tokenEmbed: 'ardtok/token_embed.onnx',
@@ -210,6 +211,8 @@ test('tables: dtype, shape, byte size of the file, shape from the config', () =>
   }, 'components.tatok.tables.codebook.shape: expected [65536, 1536] from the config, got [65536, 768]');
   rejects((m) => {
     m.components.tatok.config.poolScales = [1, 2];
+    m.components.tatok.config.decoderPositionGrids = [27, 13];
+    m.components.tatok.config.decoderPositionOffsets = [0, 729];
   }, 'components.tatok.tables.decoderPositions.shape: expected [898, 1152] from the config, got [979, 1152]');
 });
 
@@ -235,6 +238,11 @@ test('configs: positive integer counts, eps > 0, head splits, grid size', () => 
   rejects((m) => (m.components.tatok.config.poolScales = [1, 28]), 'components.tatok.config.poolScales[1]: scale 28 leaves no token of a 27×27 grid');
   rejects((m) => (m.components.tatok.config.poolScales = []), 'components.tatok.config.poolScales: expected a non-empty array');
   rejects((m) => (m.components.tatok.config.poolScales = [1, 1, 3]), 'components.tatok.config.poolScales: has a repeated scale');
+  rejects((m) => (m.components.tatok.config.decoderLayerNormEps = -1), 'components.tatok.config.decoderLayerNormEps: expected a finite number > 0, got -1');
+  rejects((m) => (m.components.tatok.config.defaultPoolScale = 4), 'components.tatok.config.defaultPoolScale: 4 is not one of poolScales [1, 2, 3]');
+  rejects((m) => (m.components.tatok.config.decoderPositionGrids = [27, 14, 9]), 'components.tatok.config.decoderPositionGrids: expected [27, 13, 9] (floor(gridSize / s) per pool scale), got an array of 3 [27, 14, 9]');
+  rejects((m) => delete m.components.tatok.config.decoderPositionOffsets, 'components.tatok.config.decoderPositionOffsets: expected [0, 729, 898] (running sum of p²), got nothing (missing)');
+  rejects((m) => (m.components.ardtok.config.gridSize = 15), 'components.ardtok.config.gridSize: gridSize² = 225, but maxSeqLen is 256');
   rejects((m) => (m.components.tatok.config.preprocess.antialias = 'no'), 'components.tatok.config.preprocess.antialias: expected true or false, got "no"');
   rejects((m) => delete m.components.llm.config, 'components.llm.config: expected an object, got nothing (missing)');
 });
@@ -264,7 +272,11 @@ test('numbers shared across components must agree', () => {
   rejects((m) => (m.components.llm.tokens.scaleTokenCount = 2), 'components.llm.tokens.scaleTokenCount: 2 scale tokens, but components.tatok.config.poolScales reaches 3');
   rejects((m) => (m.components.ardtok.config.condDim = 1024), 'components.ardtok.config.condDim: 1024 ≠ components.tatok.config.decoderHiddenSize 1152');
   rejects((m) => (m.components.ardtok.config.vocabSize = 8192), 'components.ardtok.config.vocabSize: 8192 ≠ components.vq.config.codebookSize 16384');
-  rejects((m) => (m.components.ardtok.config.maxSeqLen = 1024), 'components.ardtok.config.maxSeqLen: 1024 ≠ (imageSize 256 / vq downsample 16)²');
+  rejects((m) => {
+    m.components.ardtok.config.maxSeqLen = 1024;
+    m.components.ardtok.config.gridSize = 32;
+  }, 'components.ardtok.config.maxSeqLen: 1024 ≠ (imageSize 256 / vq downsample 16)²');
+  rejects((m) => (m.components.ardtok.config.maxPrefixLen = 700), 'components.ardtok.config.maxPrefixLen: 700 prefix rows cannot hold the 27² = 729 TA-Tok tokens');
   // Without the other component there is nothing to compare.
   const m = validManifest();
   delete m.components.tatok;
