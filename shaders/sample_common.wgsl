@@ -23,8 +23,9 @@ struct Params {
 
 const BINS: u32 = 4096u;        // histogram bins per level (12 key bits)
 const NO_TOKEN: u32 = 0xffffffffu;
-// state: [rows, STATE] u32 — 0: level-0 bin, 1: count above it, 2: candidate threshold key,
-// 3: compacted candidates, 4: count of keys ≥ the threshold
+// state: [rows, STATE] u32 — 0: level-0 bin (NO_TOKEN: fewer than k valid keys), 1: count above it,
+// 2: candidate threshold key, 3: candidate-list length, 4: count of keys ≥ the threshold,
+// 5: bucket-list appends (gather), 6: bucket-list appends (refill)
 const STATE: u32 = 8u;
 
 fn keyOf(x: f32) -> u32 {

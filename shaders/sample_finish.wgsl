@@ -1,6 +1,7 @@
 // Sampling, the draw (after sample_common.wgsl and sample_logits.wgsl): one workgroup per output row.
 // Candidate path: the ≤ CAP candidates (every token whose key ≥ the row's threshold, hence every token
-// at or above the k-th largest, ties included) are sorted in workgroup memory into draw order (key
+// at or above the k-th largest, ties included: the candidate list plus the bucket-list entries ≥ the
+// threshold) are sorted in workgroup memory into draw order (key
 // descending, id ascending; bitonic), then one thread applies top-k, top-p and the draw in f32 with
 // compensated sums. General path (greedy, top-k disabled, or too many candidates): the same steps over
 // the whole token range by binary search on the 64-bit order (key, hi − 1 − id), one reduction per bit.
@@ -8,9 +9,10 @@
 
 override WORKGROUP_SIZE: u32 = 256u;  // a power of two
 override CAP: u32 = 2048u;            // candidates that fit in workgroup memory
+override BUCKET: u32 = 16384u;        // bucket-list entries per row
 
 @group(0) @binding(3) var<storage, read> state: array<u32>;        // [rows, STATE]
-@group(0) @binding(4) var<storage, read> cand: array<u32>;         // [rows, CAP, 2]: key, id
+@group(0) @binding(4) var<storage, read> cand: array<u32>;         // [rows, CAP + BUCKET, 2]: key, id
 @group(0) @binding(5) var<storage, read_write> ids: array<u32>;    // [rows]
 
 var<workgroup> sortKey: array<u32, CAP>;  // later: bits of the unnormalised probabilities
@@ -20,6 +22,7 @@ var<workgroup> redA: array<u32, WORKGROUP_SIZE>;
 var<workgroup> redB: array<u32, WORKGROUP_SIZE>;
 var<workgroup> modeVar: u32;
 var<workgroup> sizeVar: u32;
+var<workgroup> fillCount: atomic<u32>;
 
 struct Stats {
   mass: f32,
@@ -59,10 +62,11 @@ fn reduceStats(lid: u32, mass: f32, count: u32) -> Stats {
 
 // Mass exp(x − xmax) (when withMass) and count of the row's finite tokens whose order lies in [low, high].
 fn rangeStats(row: u32, lid: u32, low: vec2<u32>, high: vec2<u32>, xmax: f32, withMass: bool) -> Stats {
+  let offsets = rowOffsets(row);
   var mass = 0.0;
   var count = 0u;
   for (var i = params.lo + lid; i < params.hi; i += WORKGROUP_SIZE) {
-    let c = vec2<u32>(tokenKey(row, i), params.hi - 1u - i);
+    let c = vec2<u32>(tokenKey(offsets, i), params.hi - 1u - i);
     if (c.x != 0u && !less(c, low) && !less(high, c)) {
       count += 1u;
       if (withMass) {
@@ -75,9 +79,10 @@ fn rangeStats(row: u32, lid: u32, low: vec2<u32>, high: vec2<u32>, xmax: f32, wi
 
 // The largest order (key, hi − 1 − id) among the row's finite tokens; (0, 0) when there is none.
 fn topOrder(row: u32, lid: u32) -> vec2<u32> {
+  let offsets = rowOffsets(row);
   var best = vec2<u32>(0u, 0u);
   for (var i = params.lo + lid; i < params.hi; i += WORKGROUP_SIZE) {
-    let c = vec2<u32>(tokenKey(row, i), params.hi - 1u - i);
+    let c = vec2<u32>(tokenKey(offsets, i), params.hi - 1u - i);
     if (c.x != 0u) {
       best = maxOrder(best, c);
     }
@@ -179,14 +184,29 @@ fn candidatePath(row: u32, lid: u32) {
   while (size < n) {
     size <<= 1u;
   }
-  for (var i = lid; i < size; i += WORKGROUP_SIZE) {
-    if (i < n) {
-      sortKey[i] = cand[(row * CAP + i) * 2u];
-      sortId[i] = cand[(row * CAP + i) * 2u + 1u];
-    } else {
-      sortKey[i] = 0u;
-      sortId[i] = NO_TOKEN;
+  let s = row * STATE;
+  let listed = min(state[s + 3u], CAP);
+  var bucketed = state[s + 5u];
+  if (bucketed > BUCKET) {
+    bucketed = state[s + 6u];
+  }
+  let threshold = state[s + 2u];
+  let base = row * (CAP + BUCKET);
+  for (var i = lid; i < listed; i += WORKGROUP_SIZE) {
+    sortKey[i] = cand[(base + i) * 2u];
+    sortId[i] = cand[(base + i) * 2u + 1u];
+  }
+  for (var i = lid; i < bucketed; i += WORKGROUP_SIZE) {
+    let key = cand[(base + CAP + i) * 2u];
+    if (key >= threshold) {
+      let slot = listed + atomicAdd(&fillCount, 1u);
+      sortKey[slot] = key;
+      sortId[slot] = cand[(base + CAP + i) * 2u + 1u];
     }
+  }
+  for (var i = n + lid; i < size; i += WORKGROUP_SIZE) {
+    sortKey[i] = 0u;
+    sortId[i] = NO_TOKEN;
   }
   workgroupBarrier();
   for (var block = 2u; block <= size; block <<= 1u) {
@@ -270,7 +290,8 @@ fn finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
       mode = 0u;
     }
     modeVar = mode;
-    sizeVar = min(state[s + 3u], CAP);
+    sizeVar = state[s + 4u];
+    atomicStore(&fillCount, 0u);
   }
   if (workgroupUniformLoad(&modeVar) == 0u) {
     candidatePath(row, lid);

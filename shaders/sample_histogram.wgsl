@@ -1,43 +1,47 @@
-// Sampling, key histogram (after sample_common.wgsl and sample_logits.wgsl): each workgroup counts the
-// keys of one chunk of one row's token range in workgroup memory and adds its non-zero bins to the
-// row's global histogram. Level 0 bins key bits 31..20; level 1 bins bits 19..8 of the keys whose
-// level-0 bin is the one `pick_bin` chose. Grid: (chunks, rows).
+// Sampling, level-0 key histogram (after sample_common.wgsl and sample_logits.wgsl): each workgroup
+// counts key bits 31..20 of one chunk of one row's token range into the row's global histogram (the
+// level-1 histogram is built by sample_compact.wgsl while it gathers). With
+// LOCAL_HIST the counts go to workgroup memory first and only non-zero bins are added globally (the
+// usual GPU choice); without it every count is a global atomic (SwiftShader, whose workgroup atomics
+// cost ~20× its global ones). Grid: (chunks, rows).
 
 override WORKGROUP_SIZE: u32 = 256u;
 override ITEMS: u32 = 16u;  // tokens per thread
+override LOCAL_HIST: bool = true;
 
 @group(0) @binding(3) var<storage, read_write> hist: array<atomic<u32>>;  // [rows, 2, BINS]
-@group(0) @binding(4) var<storage, read> state: array<u32>;               // [rows, STATE]
 
 var<workgroup> localHist: array<atomic<u32>, BINS>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn histogram(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.y;
-  for (var b = lid; b < BINS; b += WORKGROUP_SIZE) {
-    atomicStore(&localHist[b], 0u);
-  }
-  var chosen = 0u;
-  if (params.level == 1u) {
-    chosen = state[row * STATE];
+  if (LOCAL_HIST) {
+    for (var b = lid; b < BINS; b += WORKGROUP_SIZE) {
+      atomicStore(&localHist[b], 0u);
+    }
   }
   workgroupBarrier();
+  let base = row * 2u * BINS;
+  let offsets = rowOffsets(row);
   let start = params.lo + wid.x * WORKGROUP_SIZE * ITEMS + lid;
   for (var j = 0u; j < ITEMS; j++) {
     let i = start + j * WORKGROUP_SIZE;
     if (i < params.hi) {
-      let key = tokenKey(row, i);
+      let key = tokenKey(offsets, i);
       if (key != 0u) {
-        if (params.level == 0u) {
+        if (LOCAL_HIST) {
           atomicAdd(&localHist[key >> 20u], 1u);
-        } else if ((key >> 20u) == chosen) {
-          atomicAdd(&localHist[(key >> 8u) & 0xfffu], 1u);
+        } else {
+          atomicAdd(&hist[base + (key >> 20u)], 1u);
         }
       }
     }
   }
+  if (!LOCAL_HIST) {
+    return;
+  }
   workgroupBarrier();
-  let base = (row * 2u + params.level) * BINS;
   for (var b = lid; b < BINS; b += WORKGROUP_SIZE) {
     let c = atomicLoad(&localHist[b]);
     if (c != 0u) {

@@ -4,11 +4,15 @@
 @group(0) @binding(1) var<storage, read> logits: array<f32>;   // [batch, vocab]
 @group(0) @binding(2) var<storage, read> rowInfo: array<u32>;  // [rows, 4]: cond row, uncond row, bits of u, 0
 
-fn tokenKey(row: u32, i: u32) -> u32 {
-  let cond = rowInfo[row * 4u];
-  var x = logits[cond * params.vocab + i];
+// Offsets of an output row's conditional and unconditional logits.
+fn rowOffsets(row: u32) -> vec2<u32> {
+  return vec2<u32>(rowInfo[row * 4u], rowInfo[row * 4u + 1u]) * params.vocab;
+}
+
+fn tokenKey(rows: vec2<u32>, i: u32) -> u32 {
+  var x = logits[rows.x + i];
   if (params.guided != 0u) {
-    let u = logits[rowInfo[row * 4u + 1u] * params.vocab + i];
+    let u = logits[rows.y + i];
     let d = x - u;
     let s = params.guidance * d;
     x = u + s;

@@ -2,6 +2,7 @@
 import type { BenchCase } from '../types.ts';
 import { attentionCase } from './attention.ts';
 import { fmaCeilingCase } from './fma-ceiling.ts';
+import { sampleCase } from './sample.ts';
 import { vqNearestCase } from './vq-nearest.ts';
 
-export const benchCases: BenchCase[] = [fmaCeilingCase, attentionCase, vqNearestCase];
+export const benchCases: BenchCase[] = [fmaCeilingCase, attentionCase, vqNearestCase, sampleCase];

@@ -3,11 +3,12 @@
 // per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
 // file does not generate the uniforms (the caller's seeded generator does).
 //
-// Candidate path (top-k in 1..CAP, temperature > 0), per output row:
-//   clear → histogram of key bits 31..20 → pick the bin holding the k-th largest → histogram of bits
-//   19..8 inside it → pick again → compact every token with key ≥ that 256-key bucket's floor (≥ k
-//   tokens, ties included, usually a handful more) → finish: bitonic sort in workgroup memory, top-k,
-//   top-p, draw.
+// Candidate path (top-k in 1..CAP, temperature > 0), per output row, 7 dispatches:
+//   clear → histogram of key bits 31..20 → pick the bin holding the k-th largest → gather (tokens above
+//   that bin to the candidate list; tokens inside it to a bucket list and a histogram of bits 19..8) →
+//   pick again: the threshold is the floor of a 256-key bin (≥ k tokens above it, ties included,
+//   usually a handful more) → refill (only when the bucket list overflowed) → finish: bitonic sort in
+//   workgroup memory, top-k, top-p, draw. Two full passes over the logits.
 // General path (greedy, top-k disabled or > CAP, or more candidates than CAP): finish alone scans the
 // token range by binary search on the draw order; exact but one reduction per bit (slower).
 import commonSource from '../../shaders/sample_common.wgsl?raw';
@@ -34,15 +35,32 @@ export const sampleFinishKernel: KernelDefinition = { name: 'sample.finish', sou
 export const SAMPLE_NO_TOKEN = 0xffffffff;
 
 const WORKGROUP_SIZE = 256;
+/** The finish kernel's workgroup: 256 on GPUs; 64 on a fallback (CPU) adapter, where each barrier
+ *  switches every invocation and the one-workgroup sort ran ~2.5× faster with 64 (measured). */
+function finishWorkgroupSize(ctx: GpuContext): number {
+  return ctx.info.adapter.isFallbackAdapter ? 64 : WORKGROUP_SIZE;
+}
 const ITEMS = 16;
 const BINS = 4096;
 const STATE = 8;
+/** Bucket-list entries per row: the level-0 bin holding the k-th largest key rarely holds more tokens;
+ *  when it does, a refill pass re-collects the ones above the final threshold. */
+const BUCKET = 16384;
 
 /** Candidates the finish kernel sorts in workgroup memory: 2048 where 8 bytes each plus the reduction
  *  arrays fit, else 1024. */
 export function sampleCandidateCapacity(ctx: GpuContext): number {
-  const reduction = WORKGROUP_SIZE * 12 + 8;
+  const reduction = finishWorkgroupSize(ctx) * 12 + 8;
   return ctx.info.limits.maxComputeWorkgroupStorageSize >= 2048 * 8 + reduction ? 2048 : 1024;
+}
+
+export interface SampleOptions {
+  /** Histogram in workgroup memory before the global merge. Default: on, except on a fallback (CPU)
+   *  adapter such as SwiftShader, where workgroup atomics are far slower than global ones. */
+  localHistogram?: boolean;
+  /** Diagnostics: receives a copy of the per-row state words [rows, 8] u32 (needs COPY_DST): 4 = tokens
+   *  at or above the candidate threshold, 5 = bucket-list appends (> 16384: the refill pass ran). */
+  stateOut?: GPUBuffer;
 }
 
 function idBits(span: number): number {
@@ -55,7 +73,7 @@ function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape, cap:
   if (logitBytes > limits.maxStorageBufferBindingSize) {
     throw new GpuLimitError('maxStorageBufferBindingSize', logitBytes, limits.maxStorageBufferBindingSize);
   }
-  const scratch = Math.max(plan.rows.length * 2 * BINS * 4, plan.rows.length * cap * 8);
+  const scratch = Math.max(plan.rows.length * 2 * BINS * 4, plan.rows.length * (cap + BUCKET) * 8);
   if (scratch > limits.maxStorageBufferBindingSize) {
     throw new GpuLimitError('maxStorageBufferBindingSize', scratch, limits.maxStorageBufferBindingSize);
   }
@@ -77,6 +95,7 @@ export function recordSample(
   logits: GPUBuffer,
   uniforms: ArrayLike<number>,
   ids: GPUBuffer,
+  options: SampleOptions = {},
 ): void {
   const plan = planSample(shape, settings);
   checkUniforms(plan, uniforms);
@@ -98,8 +117,8 @@ export function recordSample(
   const rowInfo = ctx.pool.acquire(info.byteLength, usage, 'sample.rowInfo');
   ctx.device.queue.writeBuffer(rowInfo, 0, info);
   const hist = ctx.pool.acquire(rows * 2 * BINS * 4, GPUBufferUsage.STORAGE, 'sample.hist');
-  const state = ctx.pool.acquire(rows * STATE * 4, GPUBufferUsage.STORAGE, 'sample.state');
-  const cand = ctx.pool.acquire(rows * cap * 8, GPUBufferUsage.STORAGE, 'sample.cand');
+  const state = ctx.pool.acquire(rows * STATE * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'sample.state');
+  const cand = ctx.pool.acquire(rows * (cap + BUCKET) * 8, GPUBufferUsage.STORAGE, 'sample.cand');
 
   const general = plan.greedy || plan.topK === 0 || plan.topK > cap;
   const base = {
@@ -120,6 +139,7 @@ export function recordSample(
   const maxGroups = ctx.info.limits.maxComputeWorkgroupsPerDimension;
   const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * ITEMS));
   const scan = { WORKGROUP_SIZE, ITEMS };
+  const localHistogram = options.localHistogram ?? !ctx.info.adapter.isFallbackAdapter;
   if (!general) {
     rec.dispatch({
       kernel: sampleClearKernel,
@@ -128,37 +148,38 @@ export function recordSample(
       bindings: [hist, state],
       workgroups: foldWorkgroups(Math.ceil((rows * 2 * BINS) / WORKGROUP_SIZE), maxGroups),
     });
-    for (const level of [0, 1]) {
-      rec.dispatch({
-        kernel: sampleHistogramKernel,
-        spec: { constants: scan },
-        uniforms: { ...base, level },
-        bindings: [logits, rowInfo, hist, state],
-        workgroups: [chunks, rows],
-      });
+    rec.dispatch({
+      kernel: sampleHistogramKernel,
+      spec: { constants: { ...scan, LOCAL_HIST: localHistogram ? 1 : 0 } },
+      uniforms: base,
+      bindings: [logits, rowInfo, hist],
+      workgroups: [chunks, rows],
+    });
+    for (const level of [1, 2]) {
       rec.dispatch({
         kernel: samplePickBinKernel,
         spec: { constants: { WORKGROUP_SIZE } },
-        uniforms: { ...base, level },
+        uniforms: { ...base, level: level - 1 },
         bindings: [hist, state],
         workgroups: [rows],
       });
+      rec.dispatch({
+        kernel: sampleCompactKernel,
+        spec: { constants: { ...scan, CAP: cap, BUCKET } },
+        uniforms: { ...base, level },
+        bindings: [logits, rowInfo, state, hist, cand],
+        workgroups: [chunks, rows],
+      });
     }
-    rec.dispatch({
-      kernel: sampleCompactKernel,
-      spec: { constants: { ...scan, CAP: cap } },
-      uniforms: base,
-      bindings: [logits, rowInfo, state, cand],
-      workgroups: [chunks, rows],
-    });
   }
   rec.dispatch({
     kernel: sampleFinishKernel,
-    spec: { constants: { WORKGROUP_SIZE, CAP: cap } },
+    spec: { constants: { WORKGROUP_SIZE: finishWorkgroupSize(ctx), CAP: cap, BUCKET } },
     uniforms: base,
     bindings: [logits, rowInfo, state, cand, ids],
     workgroups: [rows],
   });
+  if (options.stateOut) rec.copy(state, 0, options.stateOut, 0, rows * STATE * 4);
   for (const buffer of [rowInfo, hist, state, cand]) ctx.pool.release(buffer);
 }
 
@@ -170,6 +191,7 @@ export async function sample(
   settings: SampleSettings,
   logits: GPUBuffer | Float32Array,
   uniforms: ArrayLike<number>,
+  options: SampleOptions = {},
 ): Promise<number[]> {
   const plan = planSample(shape, settings);
   checkUniforms(plan, uniforms);
@@ -188,7 +210,7 @@ export async function sample(
   const ids = ctx.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'sample.ids');
   try {
     const rec = ctx.recorder('sample');
-    recordSample(ctx, rec, shape, settings, input, uniforms, ids);
+    recordSample(ctx, rec, shape, settings, input, uniforms, ids, options);
     const staging = rec.copyToStaging(ids, 0, bytes);
     rec.submit();
     const result = Array.from(new Uint32Array(await ctx.mapStaging(staging, bytes)));

@@ -8,11 +8,11 @@ import {
   type SampleSettings,
   type SampleShape,
 } from '../../../src/kernels/sample-reference.ts';
-import { recordSample, sample, SAMPLE_NO_TOKEN } from '../../../src/kernels/sample.ts';
+import { recordSample, sample, SAMPLE_NO_TOKEN, type SampleOptions } from '../../../src/kernels/sample.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
 import { gpu } from './context.ts';
 
-export type LogitKind = 'normal' | 'equal' | 'veryNegative' | 'peaked' | 'fewLevels';
+export type LogitKind = 'normal' | 'equal' | 'veryNegative' | 'peaked' | 'fewLevels' | 'crowded';
 
 export interface SampleCase {
   shape: SampleShape;
@@ -21,6 +21,7 @@ export interface SampleCase {
   seed: number;
   /** Draws per case (fresh uniforms each). */
   draws?: number;
+  options?: SampleOptions;
 }
 
 export interface SampleReport {
@@ -31,6 +32,10 @@ export interface SampleReport {
   nudged: number;
   /** Distinct ids the reference drew (to show the case exercises the draw). */
   distinct: number;
+  /** Per output row of the last draw: tokens at or above the candidate threshold, and bucket-list appends
+   *  (meaningful on the candidate path only). */
+  candidates: number[];
+  bucketed: number[];
 }
 
 function makeLogits(kind: LogitKind, length: number, random: SeededRandom): Float32Array {
@@ -40,6 +45,8 @@ function makeLogits(kind: LogitKind, length: number, random: SeededRandom): Floa
     else if (kind === 'veryNegative' && random.next() < 0.5) x[i] = -1e30;
     else if (kind === 'peaked' && i % 97 === 3) x[i] = 20;
     else if (kind === 'fewLevels') x[i] = random.int(4);
+    // crowded: all tokens in [5, 5.5) — one level-0 bin (key bits 31..20) — with distinct values
+    else if (kind === 'crowded') x[i] = 5 + random.next() * 0.5;
   }
   return x;
 }
@@ -68,7 +75,9 @@ export async function sampleProbe(c: SampleCase): Promise<SampleReport> {
     nudged++;
   }
   const input = ctx.upload(logits, GPUBufferUsage.STORAGE, 'sample.probe.logits');
-  const report: SampleReport = { gpu: [], reference: [], mismatches: 0, nudged, distinct: 0 };
+  const report: SampleReport = { gpu: [], reference: [], mismatches: 0, nudged, distinct: 0, candidates: [], bucketed: [] };
+  const rows = plan.rows.length;
+  const stateOut = ctx.pool.acquire(rows * 32, GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, 'sample.probe.state');
   for (let d = 0; d < (c.draws ?? 1); d++) {
     const uniforms = plan.rows.map((row) => {
       const cumulative = sampleRowReference(plan, logits, c.shape.vocab, row, 0).drawCumulative;
@@ -80,9 +89,15 @@ export async function sampleProbe(c: SampleCase): Promise<SampleReport> {
       return u;
     });
     const expected = sampleReference(c.shape, settings, logits, uniforms);
-    const actual = await sample(ctx, c.shape, settings, input, uniforms);
+    const actual = await sample(ctx, c.shape, settings, input, uniforms, { ...c.options, stateOut });
     report.gpu.push(...actual);
     report.reference.push(...expected);
+  }
+  const state = new Uint32Array(await ctx.read(stateOut, 0, rows * 32));
+  ctx.pool.release(stateOut);
+  for (let r = 0; r < rows; r++) {
+    report.candidates.push(state[r * 8 + 4] as number);
+    report.bucketed.push(state[r * 8 + 5] as number);
   }
   input.destroy();
   report.mismatches = report.gpu.filter((id, i) => id !== report.reference[i]).length;
@@ -112,7 +127,7 @@ export async function sampleRawProbe(shape: SampleShape, settings: SampleSetting
 
 /** Realistic size: V = 217,206, one row, k = 1200, p = 0.95; the GPU id against the reference, and the
  *  median time of `runs` GPU samples (including the 4-byte read-back). */
-export async function sampleRealisticProbe(runs: number): Promise<{ mismatches: number; medianMs: number }> {
+export async function sampleRealisticProbe(runs: number, options?: SampleOptions): Promise<{ mismatches: number; medianMs: number }> {
   const ctx = await gpu();
   const vocab = 217_206;
   const random = new SeededRandom(7);
@@ -127,7 +142,7 @@ export async function sampleRealisticProbe(runs: number): Promise<{ mismatches: 
     let u = random.next();
     while (!clear(u, cumulative)) u = random.next();
     const start = performance.now();
-    const [id] = await sample(ctx, { batch: 1, vocab }, settings, input, [u]);
+    const [id] = await sample(ctx, { batch: 1, vocab }, settings, input, [u], options);
     times.push(performance.now() - start);
     if (id !== sampleReference({ batch: 1, vocab }, settings, logits, [u])[0]) mismatches++;
   }
