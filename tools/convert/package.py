@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 
 import numpy as np
 import onnx
@@ -98,9 +99,16 @@ class PackageWriter:
         """torch.onnx.export, then float16 weight storage if asked, then external data when large.
         Returns the file roles {"": path, "Data": data path or absent} relative to the package."""
         target = self.path(relative)
-        torch.onnx.export(module, args, target, opset_version=ONNX_OPSET, input_names=input_names,
-                          output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True)
-        model = onnx.load(target)
+        # torch writes one external file per tensor next to the graph when it passes 2 GB: export into a scratch
+        # folder that is removed, so that only the files written below end up in the package.
+        scratch = tempfile.mkdtemp(prefix=".export-", dir=self.tmp)
+        try:
+            staged = os.path.join(scratch, os.path.basename(relative))
+            torch.onnx.export(module, args, staged, opset_version=ONNX_OPSET, input_names=input_names,
+                              output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True)
+            model = onnx.load(staged)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         if self.storage == "float16":
             _store_weights_as_float16(model)
         data_name = os.path.basename(relative) + ".data"
