@@ -17,6 +17,7 @@ export const harness = {
   ...attentionProbes,
   ...vqNearestProbes,
   ...sampleProbes,
+  parity: (component: 'tatok' | 'llm' | 'ardtok' | 'vq') => import('./probes/parity.ts').then((m) => m.parityProbe(component)),
 };
 
 export type Harness = typeof harness;
