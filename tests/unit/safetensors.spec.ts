@@ -182,3 +182,18 @@ test('golden names are matched to graph runs in both naming schemes', () => {
   // Inputs without any output are not a run.
   expect(casesForGraph(['input.codes'], vq)).toEqual([]);
 });
+
+test('parity comparison: relative 1e-4 with a floor of 1e-5 of the tensor scale, integers exact, shape and dtype must match', async () => {
+  const { compareOutput } = await import('../parity/golden-runner.ts');
+  const fake = (type: string, data: ArrayLike<number | bigint>, dims: number[]) => ({ type, data, dims }) as never;
+  const golden = { dtype: 'F32' as const, shape: [4], data: new Float32Array([10, -2, 0, 0]) };
+  // scale 10 → floor 1e-4: 10 ± 9e-4 passes (rel 9e-5), 0 ± 9e-5 passes (floor), -2 ± 3e-4 fails (rel 1.5e-4).
+  const r = compareOutput('y', 'output.y', fake('float32', new Float32Array([10.0009, -2.0003, 9e-5, 0]), [4]), golden);
+  expect(r.mismatches).toBe(1);
+  expect(r.absFloor).toBeCloseTo(1e-4, 12);
+  expect(compareOutput('y', 'output.y', fake('float32', new Float32Array([10, -2, 0, 0]), [2, 2]), golden).mismatches).toBe(4);
+  expect(compareOutput('y', 'output.y', fake('float16', new Uint16Array(4), [4]), golden).mismatches).toBe(4);
+  const ids = { dtype: 'I64' as const, shape: [3], data: new BigInt64Array([1n, 2n, 3n]) };
+  expect(compareOutput('i', 'output.i', fake('int64', new BigInt64Array([1n, 2n, 3n]), [3]), ids).mismatches).toBe(0);
+  expect(compareOutput('i', 'output.i', fake('int64', new BigInt64Array([1n, 2n, 4n]), [3]), ids).mismatches).toBe(1);
+});
