@@ -15,17 +15,21 @@ struct Params {
   guidance: f32,  // l = l_u + guidance · (l_c − l_u)
   rows: u32,      // output rows
   general: u32,   // 1 = skip the candidate path (finish scans the whole range)
-  level: u32,     // histogram/select level: 0 = key bits 31..20, 1 = bits 19..8 inside the level-0 bin
+  level: u32,     // pass selector of pick_bin / compact (see those files)
   idBits: u32,    // bits that cover hi − lo − 1
+  stride: u32,    // power of two: the first histogram sees one token in `stride`
+  want0: u32,     // rank to find in that sampled histogram (k when stride = 1; more, to be safe, else)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 
 const BINS: u32 = 4096u;        // histogram bins per level (12 key bits)
 const NO_TOKEN: u32 = 0xffffffffu;
-// state: [rows, STATE] u32 — 0: level-0 bin (NO_TOKEN: fewer than k valid keys), 1: count above it,
-// 2: candidate threshold key, 3: candidate-list length, 4: count of keys ≥ the threshold,
-// 5: bucket-list appends (gather), 6: bucket-list appends (refill)
+// hist: [rows, 3, BINS] u32 — A: sampled key bits 31..20; B: bits 31..20 of the gathered tokens (exact);
+// C: bits 19..8 of the gathered tokens inside the chosen B bin.
+// state: [rows, STATE] u32 — 0: gather floor (an A bin), 1: count above the chosen B bin, 2: candidate
+// threshold key, 3: 1 once the threshold is final, 4: count of keys ≥ the threshold (NO_TOKEN: use the
+// general path), 5: bucket-list appends, 6: chosen B bin.
 const STATE: u32 = 8u;
 
 fn keyOf(x: f32) -> u32 {

@@ -1,58 +1,51 @@
-// Sampling, candidate gathering (after sample_common.wgsl and sample_logits.wgsl). Grid: (chunks, rows).
-// level 1 (gather, after the level-0 pick): tokens above the chosen level-0 bin (fewer than k) go to
-//   the row's candidate list; tokens inside it are counted into the level-1 histogram and appended to
-//   the row's bucket list (up to BUCKET). When fewer than k keys are valid, every valid token goes to
-//   the candidate list.
-// level 2 (refill, after the level-1 pick): only when the bucket list overflowed — re-collects the
-//   bucket tokens whose key ≥ the threshold; otherwise every workgroup returns at once.
+// Sampling, gathering (after sample_common.wgsl and sample_logits.wgsl). Grid: (chunks, rows).
+// level 1 (gather): every token whose key bits 31..20 are ≥ the gather floor is counted into histogram
+//   B and appended to the row's bucket list (up to BUCKET entries).
+// level 2 (bucket histogram): the bucket-list entries inside the chosen B bin are counted by key bits
+//   19..8 into histogram C; rows whose threshold is already final skip it.
 
 override WORKGROUP_SIZE: u32 = 256u;
 override ITEMS: u32 = 16u;
-override CAP: u32 = 2048u;
 override BUCKET: u32 = 16384u;
 
 @group(0) @binding(3) var<storage, read_write> state: array<atomic<u32>>;  // [rows, STATE]
-@group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;   // [rows, 2, BINS]
-// [rows, CAP + BUCKET, 2]: (key, id); candidate list first, then the bucket list
-@group(0) @binding(5) var<storage, read_write> cand: array<u32>;
-
-fn append(row: u32, counter: u32, first: u32, limit: u32, key: u32, id: u32) {
-  let slot = atomicAdd(&state[row * STATE + counter], 1u);
-  if (slot < limit) {
-    let at = (row * (CAP + BUCKET) + first + slot) * 2u;
-    cand[at] = key;
-    cand[at + 1u] = id;
-  }
-}
+@group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;   // [rows, 3, BINS]
+@group(0) @binding(5) var<storage, read_write> bucket: array<u32>;         // [rows, BUCKET, 2]: key, id
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn compact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.y;
   let s = row * STATE;
-  let chosen = atomicLoad(&state[s]);
-  let threshold = atomicLoad(&state[s + 2u]);
+  let first = wid.x * WORKGROUP_SIZE * ITEMS + lid;
   if (params.level == 2u) {
-    if (chosen == NO_TOKEN || atomicLoad(&state[s + 5u]) <= BUCKET || atomicLoad(&state[s + 4u]) > CAP) {
+    if (atomicLoad(&state[s + 3u]) != 0u) {
       return;
     }
+    let chosen = atomicLoad(&state[s + 6u]);
+    let count = min(atomicLoad(&state[s + 5u]), BUCKET);
+    for (var j = 0u; j < ITEMS; j++) {
+      let e = first + j * WORKGROUP_SIZE;
+      if (e < count) {
+        let key = bucket[(row * BUCKET + e) * 2u];
+        if ((key >> 20u) == chosen) {
+          atomicAdd(&hist[(row * 3u + 2u) * BINS + ((key >> 8u) & 0xfffu)], 1u);
+        }
+      }
+    }
+    return;
   }
+  let gatherFloor = atomicLoad(&state[s]);
   let offsets = rowOffsets(row);
-  let start = params.lo + wid.x * WORKGROUP_SIZE * ITEMS + lid;
   for (var j = 0u; j < ITEMS; j++) {
-    let i = start + j * WORKGROUP_SIZE;
+    let i = params.lo + first + j * WORKGROUP_SIZE;
     if (i < params.hi) {
       let key = tokenKey(offsets, i);
-      if (key != 0u) {
-        let top = key >> 20u;
-        if (params.level == 2u) {
-          if (top == chosen && key >= threshold) {
-            append(row, 6u, CAP, BUCKET, key, i);
-          }
-        } else if (chosen == NO_TOKEN || top > chosen) {
-          append(row, 3u, 0u, CAP, key, i);
-        } else if (top == chosen) {
-          atomicAdd(&hist[(row * 2u + 1u) * BINS + ((key >> 8u) & 0xfffu)], 1u);
-          append(row, 5u, CAP, BUCKET, key, i);
+      if (key != 0u && (key >> 20u) >= gatherFloor) {
+        atomicAdd(&hist[(row * 3u + 1u) * BINS + (key >> 20u)], 1u);
+        let slot = atomicAdd(&state[s + 5u], 1u);
+        if (slot < BUCKET) {
+          bucket[(row * BUCKET + slot) * 2u] = key;
+          bucket[(row * BUCKET + slot) * 2u + 1u] = i;
         }
       }
     }

@@ -1,7 +1,6 @@
 // Sampling, the draw (after sample_common.wgsl and sample_logits.wgsl): one workgroup per output row.
-// Candidate path: the ≤ CAP candidates (every token whose key ≥ the row's threshold, hence every token
-// at or above the k-th largest, ties included: the candidate list plus the bucket-list entries ≥ the
-// threshold) are sorted in workgroup memory into draw order (key
+// Candidate path: the ≤ CAP candidates (the bucket-list entries whose key ≥ the row's threshold: every
+// token at or above the k-th largest, ties included) are sorted in workgroup memory into draw order (key
 // descending, id ascending; bitonic), then one thread applies top-k, top-p and the draw in f32 with
 // compensated sums. General path (greedy, top-k disabled, or too many candidates): the same steps over
 // the whole token range by binary search on the 64-bit order (key, hi − 1 − id), one reduction per bit.
@@ -10,9 +9,12 @@
 override WORKGROUP_SIZE: u32 = 256u;  // a power of two
 override CAP: u32 = 2048u;            // candidates that fit in workgroup memory
 override BUCKET: u32 = 16384u;        // bucket-list entries per row
+// One invocation heap-sorts the candidates instead of the bitonic network: faster where barriers are
+// expensive and invocations are cheap threads of a CPU (SwiftShader), slower on a GPU.
+override SEQUENTIAL_SORT: bool = false;
 
 @group(0) @binding(3) var<storage, read> state: array<u32>;        // [rows, STATE]
-@group(0) @binding(4) var<storage, read> cand: array<u32>;         // [rows, CAP + BUCKET, 2]: key, id
+@group(0) @binding(4) var<storage, read> bucket: array<u32>;       // [rows, BUCKET, 2]: key, id
 @group(0) @binding(5) var<storage, read_write> ids: array<u32>;    // [rows]
 
 var<workgroup> sortKey: array<u32, CAP>;  // later: bits of the unnormalised probabilities
@@ -22,7 +24,6 @@ var<workgroup> redA: array<u32, WORKGROUP_SIZE>;
 var<workgroup> redB: array<u32, WORKGROUP_SIZE>;
 var<workgroup> modeVar: u32;
 var<workgroup> sizeVar: u32;
-var<workgroup> fillCount: atomic<u32>;
 
 struct Stats {
   mass: f32,
@@ -178,6 +179,48 @@ fn kahan(acc: vec2<f32>, x: f32) -> vec2<f32> {
   return vec2<f32>(t, (t - acc.x) - y);
 }
 
+// Heap sort of sortKey/sortId[0, n) into draw order (the heap's root is the entry that comes last).
+fn comesAfter(i: u32, j: u32) -> bool {
+  return before(sortKey[j], sortId[j], sortKey[i], sortId[i]);
+}
+
+fn swapEntries(i: u32, j: u32) {
+  let k = sortKey[i];
+  let d = sortId[i];
+  sortKey[i] = sortKey[j];
+  sortId[i] = sortId[j];
+  sortKey[j] = k;
+  sortId[j] = d;
+}
+
+fn siftDown(start: u32, end: u32) {
+  var root = start;
+  loop {
+    var child = 2u * root + 1u;
+    if (child >= end) {
+      break;
+    }
+    if (child + 1u < end && comesAfter(child + 1u, child)) {
+      child += 1u;
+    }
+    if (!comesAfter(child, root)) {
+      break;
+    }
+    swapEntries(root, child);
+    root = child;
+  }
+}
+
+fn heapSort(n: u32) {
+  for (var i = n / 2u; i > 0u; i--) {
+    siftDown(i - 1u, n);
+  }
+  for (var end = n; end > 1u; end--) {
+    swapEntries(0u, end - 1u);
+    siftDown(0u, end - 1u);
+  }
+}
+
 fn candidatePath(row: u32, lid: u32) {
   let n = workgroupUniformLoad(&sizeVar);
   var size = 1u;
@@ -185,23 +228,37 @@ fn candidatePath(row: u32, lid: u32) {
     size <<= 1u;
   }
   let s = row * STATE;
-  let listed = min(state[s + 3u], CAP);
-  var bucketed = state[s + 5u];
-  if (bucketed > BUCKET) {
-    bucketed = state[s + 6u];
-  }
+  let bucketed = min(state[s + 5u], BUCKET);
   let threshold = state[s + 2u];
-  let base = row * (CAP + BUCKET);
-  for (var i = lid; i < listed; i += WORKGROUP_SIZE) {
-    sortKey[i] = cand[(base + i) * 2u];
-    sortId[i] = cand[(base + i) * 2u + 1u];
+  // Compaction without atomics: each invocation keeps the entries ≥ threshold of its own segment, at
+  // the offset given by the counts of the segments before it.
+  let segment = (bucketed + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
+  let first = lid * segment;
+  let last = min(first + segment, bucketed);
+  var kept = 0u;
+  for (var i = first; i < last; i++) {
+    if (bucket[(row * BUCKET + i) * 2u] >= threshold) {
+      kept++;
+    }
   }
-  for (var i = lid; i < bucketed; i += WORKGROUP_SIZE) {
-    let key = cand[(base + CAP + i) * 2u];
+  redA[lid] = kept;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var total = 0u;
+    for (var t = 0u; t < WORKGROUP_SIZE; t++) {
+      let c = redA[t];
+      redA[t] = total;
+      total += c;
+    }
+  }
+  workgroupBarrier();
+  var slot = redA[lid];
+  for (var i = first; i < last; i++) {
+    let key = bucket[(row * BUCKET + i) * 2u];
     if (key >= threshold) {
-      let slot = listed + atomicAdd(&fillCount, 1u);
       sortKey[slot] = key;
-      sortId[slot] = cand[(base + CAP + i) * 2u + 1u];
+      sortId[slot] = bucket[(row * BUCKET + i) * 2u + 1u];
+      slot++;
     }
   }
   for (var i = n + lid; i < size; i += WORKGROUP_SIZE) {
@@ -209,25 +266,31 @@ fn candidatePath(row: u32, lid: u32) {
     sortId[i] = NO_TOKEN;
   }
   workgroupBarrier();
-  for (var block = 2u; block <= size; block <<= 1u) {
-    for (var stride = block >> 1u; stride > 0u; stride >>= 1u) {
-      for (var i = lid; i < size; i += WORKGROUP_SIZE) {
-        let j = i ^ stride;
-        if (j > i) {
-          let ki = sortKey[i];
-          let ii = sortId[i];
-          let kj = sortKey[j];
-          let ij = sortId[j];
-          let inOrder = (i & block) == 0u;
-          if ((inOrder && before(kj, ij, ki, ii)) || (!inOrder && before(ki, ii, kj, ij))) {
-            sortKey[i] = kj;
-            sortId[i] = ij;
-            sortKey[j] = ki;
-            sortId[j] = ii;
+  if (SEQUENTIAL_SORT) {
+    if (lid == 0u) {
+      heapSort(n);
+    }
+  } else {
+    for (var block = 2u; block <= size; block <<= 1u) {
+      for (var stride = block >> 1u; stride > 0u; stride >>= 1u) {
+        for (var i = lid; i < size; i += WORKGROUP_SIZE) {
+          let j = i ^ stride;
+          if (j > i) {
+            let ki = sortKey[i];
+            let ii = sortId[i];
+            let kj = sortKey[j];
+            let ij = sortId[j];
+            let inOrder = (i & block) == 0u;
+            if ((inOrder && before(kj, ij, ki, ii)) || (!inOrder && before(ki, ii, kj, ij))) {
+              sortKey[i] = kj;
+              sortId[i] = ij;
+              sortKey[j] = ki;
+              sortId[j] = ii;
+            }
           }
         }
+        workgroupBarrier();
       }
-      workgroupBarrier();
     }
   }
   if (lid != 0u) {
@@ -291,7 +354,6 @@ fn finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     }
     modeVar = mode;
     sizeVar = state[s + 4u];
-    atomicStore(&fillCount, 0u);
   }
   if (workgroupUniformLoad(&modeVar) == 0u) {
     candidatePath(row, lid);

@@ -1,6 +1,6 @@
-// Sampling, level-0 key histogram (after sample_common.wgsl and sample_logits.wgsl): each workgroup
-// counts key bits 31..20 of one chunk of one row's token range into the row's global histogram (the
-// level-1 histogram is built by sample_compact.wgsl while it gathers). With
+// Sampling, sampled key histogram A (after sample_common.wgsl and sample_logits.wgsl): each workgroup
+// counts key bits 31..20 of one chunk of sampled tokens — one token per block of `stride`, at a hashed
+// offset so that periodic logits cannot fool it — into the row's histogram A. With
 // LOCAL_HIST the counts go to workgroup memory first and only non-zero bins are added globally (the
 // usual GPU choice); without it every count is a global atomic (SwiftShader, whose workgroup atomics
 // cost ~20× its global ones). Grid: (chunks, rows).
@@ -22,11 +22,12 @@ fn histogram(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
     }
   }
   workgroupBarrier();
-  let base = row * 2u * BINS;
+  let base = row * 3u * BINS;
   let offsets = rowOffsets(row);
-  let start = params.lo + wid.x * WORKGROUP_SIZE * ITEMS + lid;
+  let first = wid.x * WORKGROUP_SIZE * ITEMS + lid;
   for (var j = 0u; j < ITEMS; j++) {
-    let i = start + j * WORKGROUP_SIZE;
+    let block = first + j * WORKGROUP_SIZE;
+    let i = params.lo + block * params.stride + (((block * 2654435761u) >> 24u) & (params.stride - 1u));
     if (i < params.hi) {
       let key = tokenKey(offsets, i);
       if (key != 0u) {

@@ -1,11 +1,17 @@
-// Sampling, candidate search (after sample_common.wgsl): `clear` zeroes the histograms and the per-row
-// state; `pick_bin` (one workgroup per output row) walks a level's histogram from the top bin down and
-// finds the bin that holds the k-th largest key. Level 0 records that bin and the count above it;
-// level 1 turns the two bins into the candidate threshold key and the exact count of keys ≥ it.
+// Sampling, threshold search (after sample_common.wgsl): `clear` zeroes the histograms and the per-row
+// state; `pick_bin` (one workgroup per output row) walks one histogram from the top bin down to the bin
+// that holds the wanted rank:
+//   level 0, histogram A (sampled): the gather floor — a bin low enough that, with high probability,
+//     at least k tokens lie at or above it (want0 includes a margin; stride 1 makes it exact);
+//   level 1, histogram B (exact, gathered tokens): the bin holding the k-th largest key. Fewer than k
+//     gathered tokens: with stride 1 every valid token is a candidate, else the sample misled and the
+//     row takes the general path; so does a row whose bucket list overflowed;
+//   level 2, histogram C: inside that bin; gives the threshold key and the exact count at or above it.
 
 override WORKGROUP_SIZE: u32 = 256u;
+override BUCKET: u32 = 16384u;  // bucket-list entries per row
 
-@group(0) @binding(1) var<storage, read_write> hist: array<u32>;   // [rows, 2, BINS]
+@group(0) @binding(1) var<storage, read_write> hist: array<u32>;   // [rows, 3, BINS]
 @group(0) @binding(2) var<storage, read_write> state: array<u32>;  // [rows, STATE]
 
 var<workgroup> partial: array<u32, WORKGROUP_SIZE>;
@@ -14,7 +20,7 @@ var<workgroup> partial: array<u32, WORKGROUP_SIZE>;
 fn clear(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
   let index = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
-  if (index < params.rows * 2u * BINS) {
+  if (index < params.rows * 3u * BINS) {
     hist[index] = 0u;
   }
   if (index < params.rows * STATE) {
@@ -26,7 +32,7 @@ fn clear(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 fn pick_bin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x;
   let s = row * STATE;
-  let base = (row * 2u + params.level) * BINS;
+  let base = (row * 3u + params.level) * BINS;
   let per = BINS / WORKGROUP_SIZE;
   var sum = 0u;
   for (var j = 0u; j < per; j++) {
@@ -34,14 +40,13 @@ fn pick_bin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   }
   partial[lid] = sum;
   workgroupBarrier();
-  if (lid != 0u) {
+  if (lid != 0u || (params.level > 0u && state[s + 3u] != 0u)) {
     return;
   }
-  if (params.level == 1u && state[s] == NO_TOKEN) {
-    return;
-  }
-  var want = params.topK;
+  var want = params.want0;
   if (params.level == 1u) {
+    want = params.topK;
+  } else if (params.level == 2u) {
     want = params.topK - state[s + 1u];
   }
   // Walk thread chunks from the top, then the bins of the chunk that crosses `want`.
@@ -58,10 +63,16 @@ fn pick_bin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     t--;
   }
   if (t == 0u) {
-    // Fewer valid keys than k: every valid token is a candidate.
-    state[s] = NO_TOKEN;
-    state[s + 2u] = 1u;
-    state[s + 4u] = above;
+    if (params.level == 0u) {
+      state[s] = 0u;
+    } else if (params.stride == 1u && state[s + 5u] <= BUCKET) {
+      state[s + 2u] = 1u;
+      state[s + 3u] = 1u;
+      state[s + 4u] = above;
+    } else {
+      state[s + 3u] = 1u;
+      state[s + 4u] = NO_TOKEN;
+    }
     return;
   }
   var bin = t * per;
@@ -75,9 +86,17 @@ fn pick_bin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   }
   if (params.level == 0u) {
     state[s] = bin;
-    state[s + 1u] = above;
+  } else if (params.level == 1u) {
+    if (state[s + 5u] > BUCKET) {
+      state[s + 3u] = 1u;
+      state[s + 4u] = NO_TOKEN;
+    } else {
+      state[s + 6u] = bin;
+      state[s + 1u] = above;
+    }
   } else {
-    state[s + 2u] = (state[s] << 20u) | (bin << 8u);
+    state[s + 2u] = (state[s + 6u] << 20u) | (bin << 8u);
+    state[s + 3u] = 1u;
     state[s + 4u] = state[s + 1u] + above + hist[base + bin];
   }
 }

@@ -3,12 +3,14 @@
 // per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
 // file does not generate the uniforms (the caller's seeded generator does).
 //
-// Candidate path (top-k in 1..CAP, temperature > 0), per output row, 7 dispatches:
-//   clear → histogram of key bits 31..20 → pick the bin holding the k-th largest → gather (tokens above
-//   that bin to the candidate list; tokens inside it to a bucket list and a histogram of bits 19..8) →
-//   pick again: the threshold is the floor of a 256-key bin (≥ k tokens above it, ties included,
-//   usually a handful more) → refill (only when the bucket list overflowed) → finish: bitonic sort in
-//   workgroup memory, top-k, top-p, draw. Two full passes over the logits.
+// Candidate path (top-k in 1..CAP, temperature > 0), per output row, 8 dispatches:
+//   clear → histogram A of key bits 31..20 over a sample (1 token in 8 for large ranges) → pick a
+//   gather floor with a safety margin → gather (every token at or above the floor into a bucket list
+//   and an exact histogram B) → pick the bin of the k-th largest → histogram C of bits 19..8 of the
+//   bucket entries in that bin → pick: the threshold is the floor of a 256-key bin (≥ k tokens, ties
+//   included, usually a handful more) → finish: bitonic sort in workgroup memory, top-k, top-p, draw.
+//   About 1⅛ passes over the logits. If the sample misled (fewer than k tokens gathered) or the bucket
+//   list overflowed, the row takes the general path inside finish: still exact, only slower.
 // General path (greedy, top-k disabled or > CAP, or more candidates than CAP): finish alone scans the
 // token range by binary search on the draw order; exact but one reduction per bit (slower).
 import commonSource from '../../shaders/sample_common.wgsl?raw';
@@ -58,22 +60,41 @@ export interface SampleOptions {
   /** Histogram in workgroup memory before the global merge. Default: on, except on a fallback (CPU)
    *  adapter such as SwiftShader, where workgroup atomics are far slower than global ones. */
   localHistogram?: boolean;
+  /** Candidates sorted by one invocation (heap sort) instead of a bitonic network. Default: only on a
+   *  fallback (CPU) adapter, where it was faster (measured). */
+  sequentialSort?: boolean;
   /** Diagnostics: receives a copy of the per-row state words [rows, 8] u32 (needs COPY_DST): 4 = tokens
-   *  at or above the candidate threshold, 5 = bucket-list appends (> 16384: the refill pass ran). */
+   *  at or above the candidate threshold (SAMPLE_NO_TOKEN: the row took the general path), 5 = bucket-list
+   *  appends (> 16384: overflow). Candidate path only. */
   stateOut?: GPUBuffer;
+}
+
+/** One token in `stride` feeds the first histogram: 8 when that still samples ≥ 64 tokens per top-k
+ *  slot, else 1 (exact). */
+export function sampleStride(span: number, topK: number): number {
+  return topK > 0 && span >= 64 * 8 * topK ? 8 : 1;
+}
+
+/** The rank sought in the sampled histogram: k / stride scaled by 1.25 plus 4 binomial standard
+ *  deviations and 16, so that fewer than k tokens at or above the chosen bin (the row then takes the
+ *  general path) needs a sample far off its expectation. */
+export function sampledRank(topK: number, stride: number): number {
+  if (stride === 1) return topK;
+  const expected = topK / stride;
+  return Math.ceil(1.25 * expected + 4 * Math.sqrt(expected) + 16);
 }
 
 function idBits(span: number): number {
   return span <= 1 ? 1 : 32 - Math.clz32(span - 1);
 }
 
-function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape, cap: number): void {
+function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape): void {
   const { limits } = ctx.info;
   const logitBytes = shape.batch * shape.vocab * 4;
   if (logitBytes > limits.maxStorageBufferBindingSize) {
     throw new GpuLimitError('maxStorageBufferBindingSize', logitBytes, limits.maxStorageBufferBindingSize);
   }
-  const scratch = Math.max(plan.rows.length * 2 * BINS * 4, plan.rows.length * (cap + BUCKET) * 8);
+  const scratch = Math.max(plan.rows.length * 3 * BINS * 4, plan.rows.length * BUCKET * 8);
   if (scratch > limits.maxStorageBufferBindingSize) {
     throw new GpuLimitError('maxStorageBufferBindingSize', scratch, limits.maxStorageBufferBindingSize);
   }
@@ -105,7 +126,7 @@ export function recordSample(
   }
   if (ids.size < rows * 4) throw new InvalidArgumentError(`sample: ids buffer of ${ids.size} bytes is smaller than ${rows} u32`);
   const cap = sampleCandidateCapacity(ctx);
-  checkLimits(ctx, plan, shape, cap);
+  checkLimits(ctx, plan, shape);
 
   const info = new Uint32Array(rows * 4);
   const bits = new Float32Array(1);
@@ -116,11 +137,14 @@ export function recordSample(
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const rowInfo = ctx.pool.acquire(info.byteLength, usage, 'sample.rowInfo');
   ctx.device.queue.writeBuffer(rowInfo, 0, info);
-  const hist = ctx.pool.acquire(rows * 2 * BINS * 4, GPUBufferUsage.STORAGE, 'sample.hist');
+  const hist = ctx.pool.acquire(rows * 3 * BINS * 4, GPUBufferUsage.STORAGE, 'sample.hist');
   const state = ctx.pool.acquire(rows * STATE * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'sample.state');
-  const cand = ctx.pool.acquire(rows * (cap + BUCKET) * 8, GPUBufferUsage.STORAGE, 'sample.cand');
+  const bucket = ctx.pool.acquire(rows * BUCKET * 8, GPUBufferUsage.STORAGE, 'sample.bucket');
 
   const general = plan.greedy || plan.topK === 0 || plan.topK > cap;
+  const span = plan.hi - plan.lo;
+  const chunks = Math.ceil(span / (WORKGROUP_SIZE * ITEMS));
+  const stride = sampleStride(span, plan.topK);
   const base = {
     vocab: shape.vocab,
     lo: plan.lo,
@@ -135,52 +159,62 @@ export function recordSample(
     general: general ? 1 : 0,
     level: 0,
     idBits: idBits(plan.hi - plan.lo),
+    stride,
+    want0: sampledRank(plan.topK, stride),
   };
   const maxGroups = ctx.info.limits.maxComputeWorkgroupsPerDimension;
-  const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * ITEMS));
   const scan = { WORKGROUP_SIZE, ITEMS };
   const localHistogram = options.localHistogram ?? !ctx.info.adapter.isFallbackAdapter;
   if (!general) {
     rec.dispatch({
       kernel: sampleClearKernel,
-      spec: { constants: { WORKGROUP_SIZE } },
+      spec: { constants: { WORKGROUP_SIZE, BUCKET } },
       uniforms: base,
       bindings: [hist, state],
-      workgroups: foldWorkgroups(Math.ceil((rows * 2 * BINS) / WORKGROUP_SIZE), maxGroups),
+      workgroups: foldWorkgroups(Math.ceil((rows * 3 * BINS) / WORKGROUP_SIZE), maxGroups),
     });
     rec.dispatch({
       kernel: sampleHistogramKernel,
       spec: { constants: { ...scan, LOCAL_HIST: localHistogram ? 1 : 0 } },
       uniforms: base,
       bindings: [logits, rowInfo, hist],
-      workgroups: [chunks, rows],
+      workgroups: [Math.ceil(span / stride / (WORKGROUP_SIZE * ITEMS)), rows],
     });
-    for (const level of [1, 2]) {
+    for (const level of [0, 1, 2]) {
       rec.dispatch({
         kernel: samplePickBinKernel,
-        spec: { constants: { WORKGROUP_SIZE } },
-        uniforms: { ...base, level: level - 1 },
+        spec: { constants: { WORKGROUP_SIZE, BUCKET } },
+        uniforms: { ...base, level },
         bindings: [hist, state],
         workgroups: [rows],
       });
-      rec.dispatch({
-        kernel: sampleCompactKernel,
-        spec: { constants: { ...scan, CAP: cap, BUCKET } },
-        uniforms: { ...base, level },
-        bindings: [logits, rowInfo, state, hist, cand],
-        workgroups: [chunks, rows],
-      });
+      if (level < 2) {
+        rec.dispatch({
+          kernel: sampleCompactKernel,
+          spec: { constants: { ...scan, BUCKET } },
+          uniforms: { ...base, level: level + 1 },
+          bindings: [logits, rowInfo, state, hist, bucket],
+          workgroups: [level === 0 ? chunks : Math.ceil(BUCKET / (WORKGROUP_SIZE * ITEMS)), rows],
+        });
+      }
     }
   }
   rec.dispatch({
     kernel: sampleFinishKernel,
-    spec: { constants: { WORKGROUP_SIZE: finishWorkgroupSize(ctx), CAP: cap, BUCKET } },
+    spec: {
+      constants: {
+        WORKGROUP_SIZE: finishWorkgroupSize(ctx),
+        CAP: cap,
+        BUCKET,
+        SEQUENTIAL_SORT: (options.sequentialSort ?? ctx.info.adapter.isFallbackAdapter) ? 1 : 0,
+      },
+    },
     uniforms: base,
-    bindings: [logits, rowInfo, state, cand, ids],
+    bindings: [logits, rowInfo, state, bucket, ids],
     workgroups: [rows],
   });
   if (options.stateOut) rec.copy(state, 0, options.stateOut, 0, rows * STATE * 4);
-  for (const buffer of [rowInfo, hist, state, cand]) ctx.pool.release(buffer);
+  for (const buffer of [rowInfo, hist, state, bucket]) ctx.pool.release(buffer);
 }
 
 /** Samples and reads back the ids (4 bytes per output row). `logits`: a GPU buffer [batch, vocab] f32,

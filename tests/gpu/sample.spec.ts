@@ -21,8 +21,11 @@ const cases: [string, SampleCase][] = [
   ['guidance 4, explicit pairs, no top-k (general path)', { shape: { batch: 4, vocab: 1500 }, settings: { ...t1, guidance: { scale: 4, pairs: [[2, 0], [1, 3]] } }, kind: 'normal', seed: 12, draws: 3 }],
   ['no top-k, p=0.9 (general path)', { shape: { batch: 1, vocab: 2049 }, settings: { ...t1, topP: 0.9 }, kind: 'normal', seed: 13, draws: 3 }],
   ['no top-k, k beyond CAP, p=0.95, peaked (general path)', { shape: { batch: 1, vocab: 5000 }, settings: { ...t1, topK: 3000, topP: 0.95 }, kind: 'peaked', seed: 14, draws: 3 }],
-  ['workgroup-memory histogram variant (GPU default), B=2 k=64 p=0.9', { shape: { batch: 2, vocab: 9000 }, settings: { ...t1, topK: 64, topP: 0.9 }, kind: 'normal', seed: 17, draws: 3, options: { localHistogram: true } }],
-  ['bucket overflow → refill pass (40,000 tokens share the k-th level-0 bin)', { shape: { batch: 1, vocab: 40000 }, settings: { ...t1, topK: 30, topP: 0.9 }, kind: 'crowded', seed: 18, draws: 3 }],
+  ['GPU-default variants (workgroup-memory histogram, bitonic sort), B=2 k=64 p=0.9', { shape: { batch: 2, vocab: 9000 }, settings: { ...t1, topK: 64, topP: 0.9 }, kind: 'normal', seed: 17, draws: 3, options: { localHistogram: true, sequentialSort: false } }],
+  ['bitonic sort with ties at the threshold, k=40', { shape: { batch: 2, vocab: 700 }, settings: { ...t1, topK: 40, topP: 0.8 }, kind: 'fewLevels', seed: 22, draws: 3, options: { sequentialSort: false } }],
+  ['sampled first histogram (stride 8), B=1 V=80000 k=100 (candidate path)', { shape: { batch: 1, vocab: 80000 }, settings: { ...t1, topK: 100, topP: 0.9 }, kind: 'normal', seed: 19, draws: 3 }],
+  ['sampled histogram, every 8th token high, B=2 V=60000 k=50', { shape: { batch: 2, vocab: 60000 }, settings: { ...t1, topK: 50, topP: 0.95 }, kind: 'periodic', seed: 20, draws: 2 }],
+  ['bucket overflow → general path (40,000 tokens share the k-th level-0 bin)', { shape: { batch: 1, vocab: 40000 }, settings: { ...t1, topK: 30, topP: 0.9 }, kind: 'crowded', seed: 18, draws: 2 }],
   ['greedy, B=2, ties → lowest id', { shape: { batch: 2, vocab: 3001 }, settings: { temperature: 0, topK: 50, topP: 0.9 }, kind: 'fewLevels', seed: 15 }],
   ['greedy with guidance and range', { shape: { batch: 2, vocab: 2000 }, settings: { temperature: 0, topK: 0, topP: 1, range: { lo: 100, hi: 900 }, guidance: { scale: 3 } }, kind: 'normal', seed: 16 }],
 ];
@@ -33,11 +36,14 @@ for (const [name, c] of cases) {
     expect(report.gpu.length).toBe(report.reference.length);
     expect(report.gpu).toEqual(report.reference);
     expect(report.mismatches).toBe(0);
-    if (name.includes('candidate path') || name.includes('refill') || name.includes('B=1 V=5000')) {
+    if (name.includes('candidate path') || name.includes('every 8th')) {
       for (const n of report.candidates) expect(n).toBeGreaterThanOrEqual(c.settings.topK);
       for (const n of report.candidates) expect(n).toBeLessThanOrEqual(2048);
     }
-    if (name.includes('refill')) for (const n of report.bucketed) expect(n).toBeGreaterThan(16384);
+    if (name.includes('overflow')) {
+      expect(report.bucketed[0]).toBeGreaterThan(16384);
+      expect(report.candidates[0]).toBe(0xffffffff);
+    }
   });
 }
 

@@ -12,7 +12,7 @@ import { recordSample, sample, SAMPLE_NO_TOKEN, type SampleOptions } from '../..
 import { SeededRandom } from '../../../src/util/random.ts';
 import { gpu } from './context.ts';
 
-export type LogitKind = 'normal' | 'equal' | 'veryNegative' | 'peaked' | 'fewLevels' | 'crowded';
+export type LogitKind = 'normal' | 'equal' | 'veryNegative' | 'peaked' | 'fewLevels' | 'crowded' | 'periodic';
 
 export interface SampleCase {
   shape: SampleShape;
@@ -47,6 +47,8 @@ function makeLogits(kind: LogitKind, length: number, random: SeededRandom): Floa
     else if (kind === 'fewLevels') x[i] = random.int(4);
     // crowded: all tokens in [5, 5.5) — one level-0 bin (key bits 31..20) — with distinct values
     else if (kind === 'crowded') x[i] = 5 + random.next() * 0.5;
+    // periodic: every 8th token (the sampling stride) is high
+    else if (kind === 'periodic' && i % 8 === 0) x[i] = (x[i] as number) + 8;
   }
   return x;
 }
