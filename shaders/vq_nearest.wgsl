@@ -1,18 +1,17 @@
 // Codebook nearest neighbour by cosine similarity (TA-Tok quantiser, TAR_SPEC §1.6), in three passes:
 //   prepare: queries [N, D] (row-major f32) → transposed, zero-padded queriesT [D, queryPad] plus
 //            1/max(|q|, 1e-12) per query, or a non-finite flag;
-//   partial: one codebook chunk (rows stored transposed: [D, stride]) against every query; each workgroup
-//            writes, per query, the best (dot, global row) of its WORKGROUP_SIZE·ROWS rows;
+//   partial: one codebook chunk against every query. The chunk is stored as blocks of B = WORKGROUP_SIZE·ROWS
+//            rows, each block transposed and contiguous: [blocks, D, B]; a workgroup takes one block and
+//            writes, per query, the best (dot, global row) of its rows;
 //   reduce:  per query, the best of all workgroup partials → (index, cosine score).
 // Ties go to the lowest row index everywhere (as torch.argmax). The codebook rows are unit length (the
 // caller's contract), so cosine = dot / |q|. Not a top-k: only the single best row is kept.
 
 struct Params {
   dim: u32,          // D
-  queries: u32,      // N
   queryPad: u32,     // N rounded up to a multiple of 4·QUERY_VECS (columns of queriesT)
   chunkRows: u32,    // valid rows in this chunk
-  stride: u32,       // stored rows of this chunk (chunkRows padded to a multiple of WORKGROUP_SIZE·ROWS)
   baseRow: u32,      // global index of the chunk's first row
   blockBase: u32,    // global index of the chunk's first workgroup block
   blocksX: u32,      // workgroup blocks in this chunk (the x·y dispatch is folded)
@@ -26,13 +25,13 @@ override WORKGROUP_SIZE: u32 = 64u;
 // keeps ROWS × 4·QUERY_VECS dot products in named variables. The hot loop is written out for the largest
 // tile with `if (ROWS > r)` guards, which fold away once the override constants are known (an indexed
 // array of accumulators is kept in memory by SwiftShader: ~5× slower).
-override ROWS: u32 = 4u;
-override QUERY_VECS: u32 = 1u;
+override ROWS: u32 = 8u;
+override QUERY_VECS: u32 = 4u;
 const MAX_QUERY_VECS = 4u;
 const LOWEST = -3.4028234e38;  // -FLT_MAX: every finite dot ties or beats it
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> codebook: array<StoreT>;        // chunk, [D, stride]
+@group(0) @binding(1) var<storage, read> codebook: array<StoreT>;        // chunk, [blocksX, D, B]
 @group(0) @binding(2) var<storage, read> queriesT: array<vec4<f32>>;     // [D, queryPad / 4]
 @group(0) @binding(3) var<storage, read_write> partialDot: array<f32>;   // [queryPad, totalBlocks]
 @group(0) @binding(4) var<storage, read_write> partialRow: array<u32>;   // [queryPad, totalBlocks]
@@ -62,7 +61,9 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
            @builtin(local_invocation_index) lid: u32) {
   let block = wid.x + wid.y * nwg.x;
   // Rows of this invocation: firstRow + r·WORKGROUP_SIZE (adjacent invocations read adjacent words).
-  let firstRow = min(block, params.blocksX - 1u) * WORKGROUP_SIZE * ROWS + lid;
+  let blockRows = WORKGROUP_SIZE * ROWS;
+  let firstRow = min(block, params.blocksX - 1u) * blockRows + lid;
+  let blockBase = min(block, params.blocksX - 1u) * blockRows * params.dim + lid;
   let groupVecs = params.queryPad / 4u;
   let firstVec = wid.z * QUERY_VECS;
 
@@ -75,7 +76,7 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   var a6_0 = vec4<f32>(0.0); var a6_1 = vec4<f32>(0.0); var a6_2 = vec4<f32>(0.0); var a6_3 = vec4<f32>(0.0);
   var a7_0 = vec4<f32>(0.0); var a7_1 = vec4<f32>(0.0); var a7_2 = vec4<f32>(0.0); var a7_3 = vec4<f32>(0.0);
   for (var d = 0u; d < params.dim; d++) {
-    let cBase = d * params.stride + firstRow;
+    let cBase = blockBase + d * blockRows;
     let qBase = d * groupVecs + firstVec;
     let q0 = queriesT[qBase];
     var q1 = vec4<f32>(0.0);

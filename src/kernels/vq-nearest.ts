@@ -1,7 +1,8 @@
 // Codebook nearest neighbour by cosine similarity (TA-Tok quantiser, TAR_SPEC §1.5–1.6): for each query the
 // row of a unit-row codebook with the largest dot product (ties → lowest index, as torch.argmax) and its
 // cosine score. The codebook is uploaded once as a `GpuCodebook`: chunks of rows, each within the device's
-// binding and buffer limits, stored transposed ([D, rows]) so adjacent invocations read adjacent words.
+// binding and buffer limits, stored as transposed blocks of rows ([blocks, D, rows per block]) so adjacent
+// invocations read adjacent words and one workgroup reads one contiguous block.
 // Three passes (shaders/vq_nearest*.wgsl): prepare queries, per-chunk partial bests, final reduce; only
 // (index, score) pairs are read back. Also the float64 CPU reference. Not a top-k and not the stochastic
 // (multinomial) assignment.
@@ -36,8 +37,8 @@ const SMALL_WORKGROUP = 64;
 const NOT_FINITE = 0xffffffff;
 /** Rows of a codebook accepted as unit length: | |row| − 1 | ≤ this (zero rows are accepted too). */
 const UNIT_TOLERANCE = 1e-3;
-/** Transposition slab: D-rows written per writeBuffer when uploading a chunk. */
-const UPLOAD_DIMS = 64;
+/** Upload batch: bytes of transposed blocks written per writeBuffer. */
+const UPLOAD_BYTES = 16 * 1024 * 1024;
 
 export interface CodebookOptions {
   /** Storage of the codebook; default f16 when the device has shader-f16, else f32. */
@@ -143,18 +144,30 @@ export function createCodebook(
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       label: `vq_nearest.codebook[${chunks.length}]`,
     });
-    // chunk: [D, stride]; written UPLOAD_DIMS D-rows at a time; padding rows stay zero.
-    const slab = new Float32Array(UPLOAD_DIMS * stride);
-    for (let d0 = 0; d0 < dim; d0 += UPLOAD_DIMS) {
-      const dims = Math.min(UPLOAD_DIMS, dim - d0);
-      for (let r = 0; r < count; r++) {
-        const src = (baseRow + r) * dim + d0;
-        for (let j = 0; j < dims; j++) slab[j * stride + r] = rows[src + j] as number;
+    // chunk: [blocks, D, blockRows], each block transposed; written a batch of blocks at a time (an even
+    // count when a block is an odd number of halves, so every write starts on a 4-byte word); rows past
+    // the codebook's end stay zero.
+    const blockElements = dim * blockRows;
+    const blocks = stride / blockRows;
+    let batch = Math.max(1, Math.floor(UPLOAD_BYTES / (blockElements * elementBytes)));
+    if ((blockElements * elementBytes) % 4 !== 0 && batch % 2 !== 0) batch++;
+    const slab = new Float32Array(batch * blockElements);
+    for (let b0 = 0; b0 < blocks; b0 += batch) {
+      const inBatch = Math.min(batch, blocks - b0);
+      slab.fill(0);
+      for (let b = 0; b < inBatch; b++) {
+        const firstRow = (b0 + b) * blockRows;
+        const rowsHere = Math.min(blockRows, count - firstRow);
+        const out = b * blockElements;
+        for (let r = 0; r < rowsHere; r++) {
+          const src = (baseRow + firstRow + r) * dim;
+          for (let d = 0; d < dim; d++) slab[out + d * blockRows + r] = rows[src + d] as number;
+        }
       }
-      const part = slab.subarray(0, dims * stride);
+      const part = slab.subarray(0, inBatch * blockElements);
       // writeBuffer moves whole 4-byte words: an odd count of halves gets one zero half more.
       const data = storage === 'f16' ? toHalfArray(part.length % 2 ? padOne(part) : part) : part;
-      ctx.device.queue.writeBuffer(buffer, d0 * stride * elementBytes, data.buffer, data.byteOffset, data.byteLength);
+      ctx.device.queue.writeBuffer(buffer, b0 * blockElements * elementBytes, data.buffer, data.byteOffset, data.byteLength);
     }
     chunks.push({ buffer, baseRow, rows: count, stride });
     totalBlocks += stride / blockRows;
@@ -237,10 +250,8 @@ export function recordNearest(
       spec,
       uniforms: {
         dim,
-        queries: count,
         queryPad,
         chunkRows: chunk.rows,
-        stride: chunk.stride,
         baseRow: chunk.baseRow,
         blockBase,
         blocksX,
