@@ -69,10 +69,10 @@ export interface SampleOptions {
   stateOut?: GPUBuffer;
 }
 
-/** One token in `stride` feeds the first histogram: 8 when that still samples ≥ 64 tokens per top-k
- *  slot, else 1 (exact). */
+/** One token in `stride` feeds the first histogram: 8 when the rank sought there still lies in the top
+ *  eighth of the sample, else 1 (exact). */
 export function sampleStride(span: number, topK: number): number {
-  return topK > 0 && span >= 64 * 8 * topK ? 8 : 1;
+  return topK > 0 && span / 8 >= 8 * sampledRank(topK, 8) ? 8 : 1;
 }
 
 /** The rank sought in the sampled histogram: k / stride scaled by 1.25 plus 4 binomial standard
