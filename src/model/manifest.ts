@@ -25,7 +25,8 @@ export interface TableSpec {
   shape: number[];
 }
 
-/** Roles → package-relative paths. An ONNX graph's external data file has the role `<role>Data`. */
+/** Roles → package-relative paths. An ONNX graph's external data files (split so that none passes 2 GB) have
+ *  the roles `<role>Data`, `<role>Data1`, `<role>Data2`, … with paths `<graph>.data`, `<graph>.data1`, … */
 export type ComponentFiles<Role extends string> = Record<Role, string> & Record<string, string>;
 
 export interface TatokConfig {
@@ -252,6 +253,20 @@ class Checker {
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Why `path` is not a valid package-relative path, or null when it is. */
+/** The role of part `part` (0, 1, …) of an ONNX graph's external data: `<role>Data`, `<role>Data1`, … */
+export function externalDataRole(graphRole: string, part: number): string {
+  return `${graphRole}Data${part || ''}`;
+}
+
+/** The external data paths of the graph with role `graphRole`, in part order (empty when weights are inline). */
+export function externalDataPaths(files: Record<string, string>, graphRole: string): string[] {
+  const paths: string[] = [];
+  for (let part = 0; files[externalDataRole(graphRole, part)] !== undefined; part++) {
+    paths.push(files[externalDataRole(graphRole, part)] as string);
+  }
+  return paths;
+}
+
 export function packagePathProblem(path: string): string | null {
   if (path.length === 0) return 'is empty';
   if (path.startsWith('/')) return 'must be relative (starts with "/")';
@@ -338,10 +353,13 @@ function checkComponentFiles(
       const problem = packagePathProblem(value);
       if (problem) c.fail(rp, `${JSON.stringify(value)} ${problem}`);
       else if (!listed.has(value)) c.fail(rp, `${JSON.stringify(value)} is not in the top-level files list`);
-      if (value.endsWith('.onnx') && files[`${role}Data`] !== undefined) {
-        const data = files[`${role}Data`];
-        if (typeof data === 'string' && data !== `${value}.data`) {
-          c.fail(`${at}.files.${role}Data`, `expected ${JSON.stringify(`${value}.data`)}, got ${describe(data)}`);
+      if (value.endsWith('.onnx')) {
+        for (let part = 0; files[externalDataRole(role, part)] !== undefined; part++) {
+          const data = files[externalDataRole(role, part)];
+          const expected = `${value}.data${part || ''}`;
+          if (typeof data === 'string' && data !== expected) {
+            c.fail(`${at}.files.${externalDataRole(role, part)}`, `expected ${JSON.stringify(expected)}, got ${describe(data)}`);
+          }
         }
       }
     }

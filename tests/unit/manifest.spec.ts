@@ -177,6 +177,7 @@ test('every component role path is listed in files, and required roles exist', (
   rejects((m) => (m.components.vq.files.decoder = '../vq/decoder.onnx'), 'components.vq.files.decoder: "../vq/decoder.onnx" must not contain ".."');
   rejects((m) => (m.components.vq.files.decoder = 7), 'components.vq.files.decoder: expected a path, got 7');
   rejects((m) => (m.components.llm.files.modelData = 'llm/tokenizer.json'), 'components.llm.files.modelData: expected "llm/model.onnx.data"');
+  rejects((m) => (m.components.llm.files.modelData1 = 'llm/model.onnx.data'), 'components.llm.files.modelData1: expected "llm/model.onnx.data1"');
   rejects((m) => delete m.components.vq.files, 'components.vq.files: expected an object, got nothing (missing)');
 });
 

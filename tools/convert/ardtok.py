@@ -112,9 +112,8 @@ def export_graphs(writer, model):
     files = {}
 
     def add(role, roles):
-        files[role] = roles[""]
-        if "Data" in roles:
-            files[role + "Data"] = roles["Data"]
+        for suffix, rel in roles.items():
+            files[role + suffix] = rel
 
     add("conditionEmbed", writer.export_onnx(
         "ardtok/condition_embed.onnx", ConditionEmbed(model).eval(), (torch.zeros(2, 3, a.cond_dim),),

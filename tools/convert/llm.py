@@ -231,7 +231,8 @@ def export_model(writer, reference, relative="llm/model.onnx"):
     module = Qwen2ForExport(reference).eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        return writer.export_onnx(relative, module, export_inputs(config), inputs, outputs, dynamic)
+        return writer.export_onnx(relative, module, export_inputs(config), inputs, outputs, dynamic,
+                                  keep_float32=("rope_cos", "rope_sin"))
 
 
 def convert(writer, path):
@@ -243,9 +244,8 @@ def convert(writer, path):
     reference = Qwen2ForCausalLM(qwen)
     reference, _ = load_weights(folder, reference, qwen.tie_word_embeddings)
     roles = export_model(writer, reference)
-    files = {"model": roles[""], "tokenizer": "llm/tokenizer.json"}
-    if "Data" in roles:
-        files["modelData"] = roles["Data"]
+    files = {"model" + suffix: rel for suffix, rel in roles.items()}
+    files["tokenizer"] = "llm/tokenizer.json"
     for ours, theirs in (("temperature", "temperature"), ("topP", "top_p"), ("topK", "top_k"),
                          ("repetitionPenalty", "repetition_penalty")):
         if generation.get(theirs) is not None:

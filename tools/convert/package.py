@@ -10,13 +10,15 @@ import tempfile
 import numpy as np
 import onnx
 import torch
-from onnx import helper, numpy_helper
+from onnx import external_data_helper, helper, numpy_helper
 
 from .errors import ConversionError
 
 FORMAT = "tar-webgpu-package"
 FORMAT_VERSION = 1
 EXTERNAL_DATA_THRESHOLD = 64 * 1024 * 1024
+EXTERNAL_TENSOR_MIN_BYTES = 1024
+MAX_DATA_FILE_BYTES = 1 << 30
 ONNX_OPSET = 17
 DEFAULT_SAMPLING = {
     "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200},
@@ -33,13 +35,15 @@ def sha256_of(path):
     return h.hexdigest()
 
 
-def _store_weights_as_float16(model):
-    """Weight-only f16: every float32 initializer becomes float16 followed by a Cast back to float32, so the
-    file halves and the arithmetic stays f32."""
+def _store_weights_as_float16(model, keep_float32=()):
+    """Weight-only f16: every float32 initializer (except those whose name contains one of `keep_float32`)
+    becomes float16 followed by a Cast back to float32, so the file halves and the arithmetic stays f32."""
     graph = model.graph
     casts = []
     for init in graph.initializer:
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < 16:
+            continue
+        if any(part in init.name for part in keep_float32):
             continue
         array = numpy_helper.to_array(init).astype(np.float16)
         original = init.name
@@ -48,6 +52,24 @@ def _store_weights_as_float16(model):
                                       name=original + "__cast"))
     for node in reversed(casts):
         graph.node.insert(0, node)
+
+
+def _assign_external_data(model, data_name):
+    """Marks every initializer of at least EXTERNAL_TENSOR_MIN_BYTES as external, filling data files
+    `data_name`, `data_name`1, ... in graph order, each at most MAX_DATA_FILE_BYTES (a single larger tensor
+    gets a file of its own). Returns the file names in order."""
+    names = [data_name]
+    used = 0
+    for tensor in model.graph.initializer:
+        nbytes = numpy_helper.to_array(tensor).nbytes
+        if nbytes < EXTERNAL_TENSOR_MIN_BYTES:
+            continue
+        if used > 0 and used + nbytes > MAX_DATA_FILE_BYTES:
+            names.append(f"{data_name}{len(names)}")
+            used = 0
+        external_data_helper.set_external_data(tensor, names[-1])
+        used += nbytes
+    return names
 
 
 class PackageWriter:
@@ -95,9 +117,11 @@ class PackageWriter:
             f.write(np.ascontiguousarray(array).tobytes())
         return {"dtype": self.storage, "shape": list(array.shape)}
 
-    def export_onnx(self, relative, module, args, input_names, output_names, dynamic_axes):
-        """torch.onnx.export, then float16 weight storage if asked, then external data when large.
-        Returns the file roles {"": path, "Data": data path or absent} relative to the package."""
+    def export_onnx(self, relative, module, args, input_names, output_names, dynamic_axes, keep_float32=()):
+        """torch.onnx.export, then float16 weight storage if asked (except initializers whose name contains one
+        of `keep_float32`), then external data when large, split so that no file passes MAX_DATA_FILE_BYTES.
+        Returns the file roles {"": graph path, "Data": first data file, "Data1": second, ...} relative to the
+        package (no "Data*" roles when the weights stay inside the graph)."""
         target = self.path(relative)
         # torch writes one external file per tensor next to the graph when it passes 2 GB: export into a scratch
         # folder that is removed, so that only the files written below end up in the package.
@@ -110,15 +134,16 @@ class PackageWriter:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         if self.storage == "float16":
-            _store_weights_as_float16(model)
-        data_name = os.path.basename(relative) + ".data"
+            _store_weights_as_float16(model, keep_float32)
         size = sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
-        if size > EXTERNAL_DATA_THRESHOLD:
-            onnx.save_model(model, target, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=1024)
-            return {"": relative, "Data": os.path.join(os.path.dirname(relative), data_name)}
+        if size <= EXTERNAL_DATA_THRESHOLD:
+            onnx.save_model(model, target)
+            return {"": relative}
+        data_files = _assign_external_data(model, os.path.basename(relative) + ".data")
+        external_data_helper.write_external_data_tensors(model, os.path.dirname(target))
         onnx.save_model(model, target)
-        return {"": relative}
+        folder = os.path.dirname(relative)
+        return {"": relative, **{f"Data{i or ''}": os.path.join(folder, name) for i, name in enumerate(data_files)}}
 
     def _finish(self):
         files = []

@@ -86,7 +86,5 @@ def convert(writer, path):
                                    ["codes"], ["image"],
                                    {"codes": {0: "batch", 1: "height", 2: "width"},
                                     "image": {0: "batch", 2: "image_height", 3: "image_width"}})
-    files = {"decoder": roles[""]}
-    if "Data" in roles:
-        files["decoderData"] = roles["Data"]
+    files = {"decoder" + suffix: rel for suffix, rel in roles.items()}
     writer.add_component("vq", config_of(model, arch), files)

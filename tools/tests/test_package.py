@@ -103,6 +103,28 @@ class PackageWriterTest(unittest.TestCase):
             self.assertTrue(all(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer
                                 if len(t.dims) and t.dims[0] * (t.dims[1] if len(t.dims) > 1 else 1) >= 16))
 
+    def test_large_weights_are_split_into_external_data_files(self):
+        from tools.convert import package
+        saved = (package.EXTERNAL_DATA_THRESHOLD, package.MAX_DATA_FILE_BYTES)
+        package.EXTERNAL_DATA_THRESHOLD, package.MAX_DATA_FILE_BYTES = 1024, 5000
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                out = os.path.join(d, "pkg")
+                module = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Linear(32, 32), torch.nn.Linear(32, 32))
+                with PackageWriter(out, "m") as w:
+                    roles = w.export_onnx("c/g.onnx", module, (torch.randn(1, 32),), ["x"], ["y"], {})
+                self.assertEqual(roles, {"": "c/g.onnx", "Data": "c/g.onnx.data", "Data1": "c/g.onnx.data1",
+                                         "Data2": "c/g.onnx.data2"})
+                for name in ("g.onnx.data", "g.onnx.data1", "g.onnx.data2"):
+                    self.assertLessEqual(os.path.getsize(os.path.join(out, "c", name)), 5000)
+                model = onnx.load(os.path.join(out, "c/g.onnx"))
+                onnx.checker.check_model(model)
+                weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+                self.assertTrue(any(abs(w - module[0].weight.detach().numpy()).max() == 0 for w in weights.values()
+                                    if w.shape == (32, 32)))
+        finally:
+            package.EXTERNAL_DATA_THRESHOLD, package.MAX_DATA_FILE_BYTES = saved
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -3,7 +3,7 @@
 // code as the Node parity test (tests/parity/golden-runner.ts). Vite serves public/ at the root
 // (/models/tiny/…) and the repository at /tests/fixtures/goldens/….
 import { parseGoldens } from '../../../src/model/goldens.ts';
-import { parseManifest, type ComponentName } from '../../../src/model/manifest.ts';
+import { externalDataPaths, parseManifest, type ComponentName } from '../../../src/model/manifest.ts';
 import { createSharedSession, ort } from '../../../src/ort/session.ts';
 import { onnxRoles, runComponentGoldens, type ComponentReport, type GraphUnderTest, type TensorClass } from '../../parity/golden-runner.ts';
 import { gpu } from './context.ts';
@@ -35,12 +35,11 @@ export async function parityProbe(component: ComponentName): Promise<ComponentRe
   const graphs: GraphUnderTest[] = [];
   try {
     for (const { role, path } of onnxRoles(manifest, component)) {
-      const data = files[`${role}Data`];
-      const session = await createSharedSession(
-        ctx.device,
-        `${PACKAGE}${path}`,
-        data ? { externalData: [{ path: data.slice(data.lastIndexOf('/') + 1), data: `${PACKAGE}${data}` }] } : {},
-      );
+      const externalData = externalDataPaths(files, role).map((data) => ({
+        path: data.slice(data.lastIndexOf('/') + 1),
+        data: `${PACKAGE}${data}`,
+      }));
+      const session = await createSharedSession(ctx.device, `${PACKAGE}${path}`, { externalData });
       graphs.push({ role, path, session });
     }
     return await runComponentGoldens(component, graphs, goldens, ort.Tensor as unknown as TensorClass);

@@ -136,9 +136,13 @@ class Qwen2ForCausalLM(nn.Module):
         self.model = Qwen2Model(config)
         if not config.tie_word_embeddings:
             self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # Rotary tables [maxPositions, headDim/2], computed in float32 exactly as Hugging Face's Qwen2 does at run
+        # time, and looked up by position in the graph: GPU sin/cos are too coarse (WGSL allows ~2^-11 error).
         d = config.head_dim
-        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
-        self.register_buffer("inv_freq", inv_freq.float(), persistent=False)
+        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        freqs = torch.arange(config.max_position_embeddings, dtype=torch.int64).float().unsqueeze(1) * inv_freq
+        self.register_buffer("rope_cos", torch.cos(freqs), persistent=False)
+        self.register_buffer("rope_sin", torch.sin(freqs), persistent=False)
 
     # The two ends that depend on how the vocabulary table is stored; the export wrapper overrides them.
     def embed(self, input_ids):
@@ -159,10 +163,11 @@ class Qwen2ForCausalLM(nn.Module):
         t = input_ids.shape[1]
         past_len = past_key_values[0].shape[2]
         total = attention_mask.shape[1]
-        # Rotary tables for these positions: [B,1,T,d].
-        freqs = position_ids.unsqueeze(-1).float() * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1).unsqueeze(1)
-        cos, sin = torch.cos(emb), torch.sin(emb)
+        # Rotary factors for these positions: [B,1,T,d].
+        half_cos = self.rope_cos[position_ids]
+        half_sin = self.rope_sin[position_ids]
+        cos = torch.cat((half_cos, half_cos), dim=-1).unsqueeze(1)
+        sin = torch.cat((half_sin, half_sin), dim=-1).unsqueeze(1)
         # Causal over the whole sequence, combined with the attention mask: [B,1,1,T,S].
         query_pos = torch.arange(t, dtype=torch.int64) + past_len
         key_pos = torch.arange(total, dtype=torch.int64)
