@@ -28,8 +28,9 @@ export interface VqTile {
   queryVecs?: number;
 }
 
-/** Fastest of the shapes tried on SwiftShader at N=81, K=8192, D=1536 (tried: rows 2–8 × queryVecs
- *  1–4, workgroups of 32–128); a GPU may prefer others. */
+/** Fastest of the shapes tried on SwiftShader (N=81, K=2048–65536, D=1536; rows 2–8 × queryVecs 1–4,
+ *  workgroups of 4–128; 16 and 64 were within noise). A GPU may prefer others: compare them with the
+ *  harness probe `vqNearestTiming` (tests/gpu/probes/vq-nearest.ts). */
 export const DEFAULT_TILE: VqTile = { workgroupSize: 64, rows: 8 };
 const MAX_ROWS = 8;
 const MAX_QUERY_VECS = 4;
