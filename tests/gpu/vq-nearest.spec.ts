@@ -16,7 +16,7 @@ const cases: (VqCase & { label: string })[] = [
   { label: 'N=13 K=1000 D=64', queries: 13, size: 1000, dim: 64, seed: 4 },
   { label: 'N=81 K=600 D=96 (Tar N, small K)', queries: 81, size: 600, dim: 96, seed: 5 },
   { label: 'N=7 K=1500 D=10 chunkRows=300 (5 chunks)', queries: 7, size: 1500, dim: 10, seed: 6, chunkRows: 300 },
-  { label: 'N=9 K=700 D=5 chunkRows=1 (one row per chunk)', queries: 9, size: 700, dim: 5, seed: 7, chunkRows: 1 },
+  { label: 'N=9 K=150 D=5 chunkRows=1 (one row per chunk)', queries: 9, size: 150, dim: 5, seed: 7, chunkRows: 1 },
   { label: 'N=6 K=900 D=20 GPU-buffer queries', queries: 6, size: 900, dim: 20, seed: 8, gpuQueries: true },
   {
     label: 'N=10 K=777 D=30 tile 32×8×2',
