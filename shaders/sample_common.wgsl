@@ -46,6 +46,17 @@ fn keyOf(x: f32) -> u32 {
   return bits | 0x80000000u;
 }
 
+// A value v such that every finite x with keyOf(x) ≥ key has x ≥ v (a pre-filter; the key decides).
+fn valueFloor(key: u32) -> f32 {
+  if (key <= 0x00800000u) {
+    return bitcast<f32>(0xff7fffffu);
+  }
+  if (key >= 0xff800000u) {
+    return bitcast<f32>(0x7f7fffffu);
+  }
+  return valueOf(key);
+}
+
 fn valueOf(key: u32) -> f32 {
   if ((key & 0x80000000u) != 0u) {
     return bitcast<f32>(key & 0x7fffffffu);

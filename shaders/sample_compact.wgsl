@@ -35,11 +35,17 @@ fn compact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     return;
   }
   let gatherFloor = atomicLoad(&state[s]);
+  // Keys are monotone in the value: compare values first, key only the (few) tokens that pass.
+  let floorValue = valueFloor(gatherFloor << 20u);
   let offsets = rowOffsets(row);
   for (var j = 0u; j < ITEMS; j++) {
     let i = params.lo + first + j * WORKGROUP_SIZE;
     if (i < params.hi) {
-      let key = tokenKey(offsets, i);
+      let x = tokenValue(offsets, i);
+      if (!(x >= floorValue)) {
+        continue;
+      }
+      let key = keyOf(x);
       if (key != 0u && (key >> 20u) >= gatherFloor) {
         atomicAdd(&hist[(row * 3u + 1u) * BINS + (key >> 20u)], 1u);
         let slot = atomicAdd(&state[s + 5u], 1u);

@@ -9,7 +9,7 @@ fn rowOffsets(row: u32) -> vec2<u32> {
   return vec2<u32>(rowInfo[row * 4u], rowInfo[row * 4u + 1u]) * params.vocab;
 }
 
-fn tokenKey(rows: vec2<u32>, i: u32) -> u32 {
+fn tokenValue(rows: vec2<u32>, i: u32) -> f32 {
   var x = logits[rows.x + i];
   if (params.guided != 0u) {
     let u = logits[rows.y + i];
@@ -20,5 +20,9 @@ fn tokenKey(rows: vec2<u32>, i: u32) -> u32 {
   if (params.greedy == 0u) {
     x = x * params.invTemp;
   }
-  return keyOf(x);
+  return x;
+}
+
+fn tokenKey(rows: vec2<u32>, i: u32) -> u32 {
+  return keyOf(tokenValue(rows, i));
 }
