@@ -31,4 +31,18 @@ export async function createSharedSession(
     : ort.InferenceSession.create(model, sessionOptions);
 }
 
+let runQueue: Promise<unknown> = Promise.resolve();
+
+/** Runs `session` after every run started before it has finished: onnxruntime-web must not run two graphs at
+ *  once on one device, while jobs (an LLM and a de-tokenizer of two images) interleave their steps. */
+export function runSession(
+  session: ort.InferenceSession,
+  feeds: ort.InferenceSession.FeedsType,
+  fetches?: ort.InferenceSession.FetchesType,
+): Promise<ort.InferenceSession.ReturnType> {
+  const run = runQueue.then(() => (fetches ? session.run(feeds, fetches) : session.run(feeds)));
+  runQueue = run.catch(() => undefined);
+  return run;
+}
+
 export { ort };
