@@ -21,7 +21,7 @@ const cases: [string, SampleCase][] = [
   ['guidance 4, explicit pairs, no top-k (general path)', { shape: { batch: 4, vocab: 1500 }, settings: { ...t1, guidance: { scale: 4, pairs: [[2, 0], [1, 3]] } }, kind: 'normal', seed: 12, draws: 3 }],
   ['no top-k, p=0.9 (general path)', { shape: { batch: 1, vocab: 2049 }, settings: { ...t1, topP: 0.9 }, kind: 'normal', seed: 13, draws: 3 }],
   ['no top-k, k beyond CAP, p=0.95, peaked (general path)', { shape: { batch: 1, vocab: 5000 }, settings: { ...t1, topK: 3000, topP: 0.95 }, kind: 'peaked', seed: 14, draws: 3 }],
-  ['GPU-default variants (workgroup-memory histogram, bitonic sort), B=2 k=64 p=0.9', { shape: { batch: 2, vocab: 9000 }, settings: { ...t1, topK: 64, topP: 0.9 }, kind: 'normal', seed: 17, draws: 3, options: { localHistogram: true, sequentialSort: false } }],
+  ['GPU-default variants (workgroup-memory histogram, bitonic sort), B=2 k=64 p=0.9', { shape: { batch: 2, vocab: 9000 }, settings: { ...t1, topK: 64, topP: 0.9 }, kind: 'normal', seed: 17, draws: 3, options: { localHistogram: true, sequentialSort: false, itemsPerInvocation: 16 } }],
   ['bitonic sort with ties at the threshold, k=40', { shape: { batch: 2, vocab: 700 }, settings: { ...t1, topK: 40, topP: 0.8 }, kind: 'fewLevels', seed: 22, draws: 3, options: { sequentialSort: false } }],
   ['sampled first histogram (stride 8), B=1 V=80000 k=100 (candidate path)', { shape: { batch: 1, vocab: 80000 }, settings: { ...t1, topK: 100, topP: 0.9 }, kind: 'normal', seed: 19, draws: 3 }],
   ['sampled histogram, every 8th token high, B=2 V=60000 k=50', { shape: { batch: 2, vocab: 60000 }, settings: { ...t1, topK: 50, topP: 0.95 }, kind: 'periodic', seed: 20, draws: 2 }],
