@@ -51,8 +51,8 @@ function scanItems(ctx: GpuContext): number {
 }
 const BINS = 4096;
 const STATE = 8;
-/** Bucket-list entries per row: the level-0 bin holding the k-th largest key rarely holds more tokens;
- *  when it does, a refill pass re-collects the ones above the final threshold. */
+/** Bucket-list entries per row: the tokens at or above the gather floor (about 8 × the sampled rank,
+ *  plus the floor bin's width) rarely number more; when they do, the row takes the general path. */
 const BUCKET = 16384;
 
 /** Candidates the finish kernel sorts in workgroup memory: 2048 where 8 bytes each plus the reduction
@@ -96,7 +96,7 @@ function idBits(span: number): number {
   return span <= 1 ? 1 : 32 - Math.clz32(span - 1);
 }
 
-function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape): void {
+function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape, items: number): void {
   const { limits } = ctx.info;
   const logitBytes = shape.batch * shape.vocab * 4;
   if (logitBytes > limits.maxStorageBufferBindingSize) {
@@ -106,7 +106,7 @@ function checkLimits(ctx: GpuContext, plan: SamplePlan, shape: SampleShape): voi
   if (scratch > limits.maxStorageBufferBindingSize) {
     throw new GpuLimitError('maxStorageBufferBindingSize', scratch, limits.maxStorageBufferBindingSize);
   }
-  const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * scanItems(ctx)));
+  const chunks = Math.ceil((plan.hi - plan.lo) / (WORKGROUP_SIZE * items));
   const most = Math.max(chunks, plan.rows.length);
   if (most > limits.maxComputeWorkgroupsPerDimension) {
     throw new GpuLimitError('maxComputeWorkgroupsPerDimension', most, limits.maxComputeWorkgroupsPerDimension);
@@ -133,8 +133,10 @@ export function recordSample(
     throw new InvalidArgumentError(`sample: logits buffer of ${logits.size} bytes is smaller than [${shape.batch}, ${shape.vocab}] f32`);
   }
   if (ids.size < rows * 4) throw new InvalidArgumentError(`sample: ids buffer of ${ids.size} bytes is smaller than ${rows} u32`);
+  const ITEMS = options.itemsPerInvocation ?? scanItems(ctx);
+  if (!Number.isInteger(ITEMS) || ITEMS < 1) throw new InvalidArgumentError(`sample: ${ITEMS} tokens per invocation`);
   const cap = sampleCandidateCapacity(ctx);
-  checkLimits(ctx, plan, shape);
+  checkLimits(ctx, plan, shape, ITEMS);
 
   const info = new Uint32Array(rows * 4);
   const bits = new Float32Array(1);
@@ -151,7 +153,6 @@ export function recordSample(
 
   const general = plan.greedy || plan.topK === 0 || plan.topK > cap;
   const span = plan.hi - plan.lo;
-  const ITEMS = options.itemsPerInvocation ?? scanItems(ctx);
   const chunks = Math.ceil(span / (WORKGROUP_SIZE * ITEMS));
   const stride = sampleStride(span, plan.topK);
   const base = {
