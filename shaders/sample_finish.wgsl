@@ -1,8 +1,8 @@
 // Sampling, the draw (after sample_common.wgsl and sample_logits.wgsl): one workgroup per output row.
 // Candidate path: the ≤ CAP candidates (the bucket-list entries whose key ≥ the row's threshold: every
 // token at or above the k-th largest, ties included) are sorted in workgroup memory into draw order (key
-// descending, id ascending; bitonic, or heap sort by one invocation), then one thread applies top-k, top-p and the draw in f32 with
-// compensated sums. General path (greedy, top-k disabled, or too many candidates): the same steps over
+// descending, id ascending; bitonic, or heap sort by one invocation), then one thread applies top-k,
+// top-p and the draw in f32 with compensated sums. General path (greedy, top-k disabled, or too many candidates): the same steps over
 // the whole token range by binary search on the 64-bit order (key, hi − 1 − id), one reduction per bit.
 // Writes the chosen id, or NO_TOKEN when no token in the range has a finite value.
 
