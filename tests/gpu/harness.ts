@@ -7,6 +7,7 @@ import { deviceProbe } from './probes/device.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
 import { sampleProbes } from './probes/sample.ts';
 import { vqNearestProbes } from './probes/vq-nearest.ts';
+import { vqDecoderProbes } from './probes/vqdecoder.ts';
 
 export const harness = {
   describeErrorForTest,
@@ -17,6 +18,7 @@ export const harness = {
   ...attentionProbes,
   ...vqNearestProbes,
   ...sampleProbes,
+  ...vqDecoderProbes,
   parity: (component: 'tatok' | 'llm' | 'ardtok' | 'vq') => import('./probes/parity.ts').then((m) => m.parityProbe(component)),
 };
 
