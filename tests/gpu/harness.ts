@@ -19,6 +19,7 @@ export const harness = {
   ...vqNearestProbes,
   ...sampleProbes,
   ...vqDecoderProbes,
+  decoders: () => import('./probes/decoders.ts').then((m) => m.decoderProbes),
   parity: (component: 'tatok' | 'llm' | 'ardtok' | 'vq') => import('./probes/parity.ts').then((m) => m.parityProbe(component)),
 };
 

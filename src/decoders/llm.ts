@@ -1,0 +1,186 @@
+// LlmDecoder: autoregressive generation with the Tar LLM (Qwen2, TAR_SPEC §2) on onnxruntime-web, the KV cache
+// kept on the GPU (kv.ts) and every token drawn by the GPU sampler (step-sampler.ts): image tokens for
+// text-to-image (exactly grid(scale)² tokens, only image-token ids) and text until <|im_end|>/eos. Prompt ids
+// come from the tokenizer (src/tokenizer/); this module neither tokenizes nor decodes text.
+import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import type { SampleSettings } from '../kernels/sample-reference.ts';
+import { pooledGrid, type LlmComponent, type TatokConfig } from '../model/manifest.ts';
+import type { ModelSource } from '../model/source.ts';
+import { ort, runSession } from '../ort/session.ts';
+import { expectGraphIo, loadGraph } from './graph.ts';
+import { KvCache, kvNames, TensorLedger } from './kv.ts';
+import { StepSampler } from './step-sampler.ts';
+
+export interface TokenSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+}
+
+/** The next uniform u in [0, 1). */
+export type UniformSource = () => number;
+
+export class LlmDecoder {
+  /** GPU tensors held right now (KV cache, logits); 0 between calls. */
+  readonly ledger = new TensorLedger();
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly session: ort.InferenceSession,
+    private readonly llm: LlmComponent,
+    private readonly tatok: TatokConfig | undefined,
+  ) {}
+
+  static async load(ctx: GpuContext, source: ModelSource): Promise<LlmDecoder> {
+    const llm = source.manifest.components.llm;
+    if (!llm) throw new InvalidInputError(`model package ${source.id} has no llm component`);
+    const session = await loadGraph(ctx, source, llm.files, 'model', { preferredOutputLocation: 'gpu-buffer' });
+    const kv = kvNames(llm.config.layers);
+    expectGraphIo(session, 'llm/model', ['input_ids', 'attention_mask', 'position_ids', ...kv.inputs], ['logits', ...kv.outputs]);
+    return new LlmDecoder(ctx, session, llm, source.manifest.components.tatok?.config);
+  }
+
+  /** Exactly grid(scale)² image tokens after `promptIds` (which end in <im_start><S{scale-1}>), each drawn only
+   *  among the image-token ids and fed back; onToken(k, i) per token. Returns the codebook indices k. */
+  async generateImage(
+    promptIds: number[],
+    scale: number,
+    sampling: TokenSampling,
+    random: UniformSource,
+    onToken?: (k: number, i: number) => void,
+    signal?: AbortSignal,
+  ): Promise<Uint32Array> {
+    const { tokens } = this.llm;
+    if (!this.tatok) throw new InvalidArgumentError('generateImage needs the tatok component in the package (its grid sets the token count)');
+    if (!this.tatok.poolScales.includes(scale)) {
+      throw new InvalidArgumentError(`unknown scale ${scale}: the package has pool scales ${this.tatok.poolScales.join(', ')}`);
+    }
+    const tail = [tokens.imageStartTag, tokens.scaleTokenBase + scale - 1];
+    if (promptIds.length < 2 || promptIds[promptIds.length - 2] !== tail[0] || promptIds[promptIds.length - 1] !== tail[1]) {
+      throw new InvalidInputError(`a scale-${scale} image prompt must end in <im_start><S${scale - 1}> (ids ${tail.join(', ')}); it ends in ${promptIds.slice(-2).join(', ')}`);
+    }
+    const count = pooledGrid(this.tatok, scale) ** 2;
+    const base = tokens.imageTokenBase;
+    const settings: SampleSettings = { ...sampling, range: { lo: base, hi: base + tokens.imageTokenCount } };
+    const ids = await this.generate(promptIds, count, settings, random, () => false, (id, i) => onToken?.(id - base, i), signal);
+    return Uint32Array.from(ids, (id) => id - base);
+  }
+
+  /** Text until <|im_end|>/eos (included as the last id) or maxNewTokens; onToken(id) per token. Returns the
+   *  new ids. Temperature 0 is greedy. */
+  async generateText(
+    promptIds: number[],
+    maxNewTokens: number,
+    sampling: TokenSampling,
+    random: UniformSource,
+    onToken?: (id: number) => void,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
+    return this.generate(promptIds, maxNewTokens, sampling, random, (id) => stops.has(id), (id) => onToken?.(id), signal);
+  }
+
+  /** For parity tests: feeds steps[0] (prefill, empty past), then each further step on the cache, and returns the
+   *  last-position logits [vocabSize] of every call, read back through the sampler's scratch buffer. */
+  async lastLogits(steps: number[][]): Promise<Float32Array[]> {
+    const total = steps.reduce((n, s) => n + s.length, 0);
+    this.checkPrompt(steps.flat(), 0, total);
+    const kv = this.cache();
+    const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
+    try {
+      const out: Float32Array[] = [];
+      for (const ids of steps) {
+        const logits = await this.forward(ids, kv);
+        try {
+          out.push(await sampler.read(logits));
+        } finally {
+          this.ledger.dispose(logits);
+        }
+      }
+      return out;
+    } finally {
+      kv.dispose();
+      sampler.release();
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
+  private cache(): KvCache {
+    const { layers, kvHeads, headDim } = this.llm.config;
+    return new KvCache({ layers, batch: 1, kvHeads, headDim }, this.ledger);
+  }
+
+  private checkPrompt(ids: number[], newTokens: number, promptLength = ids.length): void {
+    const { vocabSize, maxPositionEmbeddings } = this.llm.config;
+    if (promptLength === 0) throw new InvalidInputError('the prompt is empty');
+    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+    if (bad !== undefined) throw new InvalidInputError(`prompt id ${bad} is outside the vocabulary [0, ${vocabSize})`);
+    if (promptLength + newTokens > maxPositionEmbeddings) {
+      throw new InvalidArgumentError(
+        `prompt of ${promptLength} tokens + ${newTokens} new tokens exceeds the context of ${maxPositionEmbeddings} positions`,
+      );
+    }
+  }
+
+  /** Samples up to `maxNew` tokens, each fed back; stops after a token for which `stop` is true. */
+  private async generate(
+    promptIds: number[],
+    maxNew: number,
+    settings: SampleSettings,
+    random: UniformSource,
+    stop: (id: number) => boolean,
+    onToken: (id: number, i: number) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<number[]> {
+    if (!Number.isInteger(maxNew) || maxNew < 1) throw new InvalidArgumentError(`maxNewTokens ${maxNew} must be a positive integer`);
+    this.checkPrompt(promptIds, maxNew);
+    signal?.throwIfAborted();
+    const kv = this.cache();
+    const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
+    const out: number[] = [];
+    try {
+      let input = promptIds;
+      while (out.length < maxNew) {
+        signal?.throwIfAborted();
+        const logits = await this.forward(input, kv);
+        let id: number;
+        try {
+          signal?.throwIfAborted();
+          [id] = (await sampler.sample(logits, settings, [random()])) as [number];
+        } finally {
+          this.ledger.dispose(logits);
+        }
+        out.push(id);
+        onToken(id, out.length - 1);
+        if (stop(id)) break;
+        input = [id];
+      }
+      return out;
+    } finally {
+      kv.dispose();
+      sampler.release();
+    }
+  }
+
+  /** One graph call: `ids` [1, T] after the cached positions; the cache advances; returns the logits
+   *  [1, T, vocabSize] GPU tensor (the caller disposes it through the ledger). */
+  private async forward(ids: number[], kv: KvCache): Promise<ort.Tensor> {
+    const feeds = {
+      ...kv.feeds(ids.length),
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]),
+    };
+    const outputs = (await runSession(this.session, feeds)) as Record<string, ort.Tensor>;
+    for (const tensor of Object.values(outputs)) this.ledger.adopt(tensor);
+    try {
+      kv.advance(outputs, ids.length);
+    } catch (error) {
+      this.ledger.disposeAll(outputs);
+      throw error;
+    }
+    return outputs.logits as ort.Tensor;
+  }
+}

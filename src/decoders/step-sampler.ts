@@ -1,0 +1,70 @@
+// The sampling end of one decoder step, without downloading logits: the last position's row of each batch
+// row is copied out of the ORT logits GPU buffer [B, T, V] into a preallocated scratch buffer [B, V], the
+// GPU sampler (src/kernels/sample.ts) draws into a preallocated ids buffer, and only 4 bytes per output row
+// are read back. One StepSampler serves one generation; `release` returns its buffers to the pool. It does
+// not run the graph or own the logits tensor.
+import { InvalidInputError } from '../errors.ts';
+import type { CommandRecorder, GpuContext } from '../gpu/context.ts';
+import { recordSample, SAMPLE_NO_TOKEN } from '../kernels/sample.ts';
+import type { SampleSettings } from '../kernels/sample-reference.ts';
+import type { ort } from '../ort/session.ts';
+
+export class StepSampler {
+  /** Last-position logits [batch, vocab] f32. */
+  private readonly scratch: GPUBuffer;
+  /** Sampled ids, one u32 per output row. */
+  private readonly ids: GPUBuffer;
+  private released = false;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly batch: number,
+    readonly vocab: number,
+    private readonly outputRows: number,
+  ) {
+    this.scratch = ctx.pool.acquire(batch * vocab * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, 'decoder.lastLogits');
+    this.ids = ctx.pool.acquire(outputRows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'decoder.ids');
+  }
+
+  /** Draws one id per output row from the last position of `logits` [batch, T, vocab] (a GPU tensor). */
+  async sample(logits: ort.Tensor, settings: SampleSettings, uniforms: readonly number[]): Promise<number[]> {
+    const rec = this.ctx.recorder('decoder.sample');
+    this.gatherLast(rec, logits);
+    recordSample(this.ctx, rec, { batch: this.batch, vocab: this.vocab }, settings, this.scratch, uniforms, this.ids);
+    const bytes = this.outputRows * 4;
+    const staging = rec.copyToStaging(this.ids, 0, bytes);
+    rec.submit();
+    const ids = Array.from(new Uint32Array(await this.ctx.mapStaging(staging, bytes)));
+    if (ids.includes(SAMPLE_NO_TOKEN)) throw new InvalidInputError('decoder: no finite logit in the token range');
+    return ids;
+  }
+
+  /** The last-position logits [batch, vocab] read back through the scratch buffer (for parity tests). */
+  async read(logits: ort.Tensor): Promise<Float32Array> {
+    const rec = this.ctx.recorder('decoder.readLogits');
+    this.gatherLast(rec, logits);
+    const bytes = this.batch * this.vocab * 4;
+    const staging = rec.copyToStaging(this.scratch, 0, bytes);
+    rec.submit();
+    return new Float32Array(await this.ctx.mapStaging(staging, bytes));
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.ctx.pool.release(this.scratch);
+    this.ctx.pool.release(this.ids);
+  }
+
+  /** Records the copies of row (b, T − 1, :) of `logits` to row b of the scratch buffer. */
+  private gatherLast(rec: CommandRecorder, logits: ort.Tensor): void {
+    const [batch, tokens, vocab] = logits.dims as [number, number, number];
+    if (logits.dims.length !== 3 || batch !== this.batch || vocab !== this.vocab || tokens < 1) {
+      throw new Error(`decoder: logits of shape [${logits.dims.join(', ')}], expected [${this.batch}, T, ${this.vocab}]`);
+    }
+    if (logits.location !== 'gpu-buffer') throw new Error(`decoder: logits are on ${logits.location}, not the GPU`);
+    const source = logits.gpuBuffer as GPUBuffer;
+    const row = vocab * 4;
+    for (let b = 0; b < batch; b++) rec.copy(source, (b * tokens + tokens - 1) * row, this.scratch, b * row, row);
+  }
+}
