@@ -7,7 +7,10 @@ export type TarErrorCode =
   | 'device-lost'
   | 'invalid-input'
   | 'invalid-argument'
-  | 'invalid-manifest';
+  | 'invalid-manifest'
+  | 'storage-quota'
+  | 'download-failed'
+  | 'integrity';
 
 export class TarError extends Error {
   readonly code: TarErrorCode;
