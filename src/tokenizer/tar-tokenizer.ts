@@ -35,8 +35,7 @@ export class TarTokenizer {
     if (!llm) throw new TokenizerError(`${source.id}: the package has no llm component, so no tokenizer`);
     const path = llm.files.tokenizer;
     const json = prepareTokenizerJson(await source.file(path), llm.tokens, `${source.id} ${path}`);
-    // Qwen2's tokenizer_config says clean_up_tokenization_spaces: false (the library's default is true).
-    const tokenizer = new Tokenizer(json, { clean_up_tokenization_spaces: false });
+    const tokenizer = new Tokenizer(json, {});
     return new TarTokenizer(tokenizer, llm.tokens, llm.systemPrompt);
   }
 
@@ -51,6 +50,7 @@ export class TarTokenizer {
 
   /** Ids → text; image ids become "<I{k}>". `skipSpecial` drops the tokens tokenizer.json marks special. */
   decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string {
+    // No clean-up of spaces before punctuation: Qwen2's tokenizer_config says clean_up_tokenization_spaces: false.
     const options = { skip_special_tokens: opts?.skipSpecial ?? false, clean_up_tokenization_spaces: false };
     let text = '';
     let run: number[] = [];

@@ -72,33 +72,37 @@ function parseJson(bytes: Uint8Array, where: string): TokenizerJson {
  */
 export function prepareTokenizerJson(bytes: Uint8Array, tokens: LlmTokens, where: string): TokenizerJson {
   const json = parseJson(bytes, where);
-  const idOf = new Map<string, number>(Object.entries(json.model.vocab));
-  const known = new Set<number>(idOf.values());
   const imageEnd = tokens.imageTokenBase + tokens.imageTokenCount;
   const inImageRange = (id: number) => id >= tokens.imageTokenBase && id < imageEnd;
-  for (const [content, id] of idOf) {
+  const wanted = new Set([...tokens.eos, tokens.pad]);
+  const known = new Set<number>();
+  const vocab = json.model.vocab;
+  for (const content in vocab) {
+    const id = vocab[content] as number;
     if (inImageRange(id)) {
       throw new TokenizerError(`${where}: model.vocab puts "${content}" at ${id}, inside the image token range [${tokens.imageTokenBase}, ${imageEnd})`);
     }
+    if (wanted.has(id)) known.add(id);
   }
+  const addedIds = new Map<string, number>();
   const kept: AddedTokenJson[] = [];
   for (const token of json.added_tokens) {
-    const image = /^<I(\d+)>$/.exec(token.content);
     if (inImageRange(token.id)) {
       if (token.content !== `<I${token.id - tokens.imageTokenBase}>`) {
         throw new TokenizerError(`${where}: token ${token.id} is "${token.content}", but components.llm.tokens.imageTokenBase ${tokens.imageTokenBase} makes it <I${token.id - tokens.imageTokenBase}>`);
       }
       continue;
     }
-    if (image) {
+    if (/^<I\d+>$/.test(token.content)) {
       throw new TokenizerError(`${where}: "${token.content}" has id ${token.id}, outside the image token range [${tokens.imageTokenBase}, ${imageEnd})`);
     }
-    idOf.set(token.content, token.id);
+    addedIds.set(token.content, token.id);
     known.add(token.id);
     kept.push(token);
   }
+  const idOf = (content: string) => addedIds.get(content) ?? (Object.hasOwn(vocab, content) ? vocab[content] : undefined);
   for (const [field, content, id] of namedTokens(tokens)) {
-    const actual = idOf.get(content);
+    const actual = idOf(content);
     if (actual !== id) {
       const found = actual === undefined ? 'lacks it' : `has it at ${actual}`;
       throw new TokenizerError(`${where}: components.llm.tokens.${field} says ${content} is ${id}, but tokenizer.json ${found}`);

@@ -187,6 +187,12 @@ test('load: a tokenizer.json that disagrees with the manifest is a TokenizerErro
   await expectError(() => TarTokenizer.load(tinySource({ tokens: { pad: 567, eos: [306, 303] } })),
     TokenizerError, /pad = 567 is not a token/);
   await expectError(() => TarTokenizer.load(tinySource({
+    tokenizer: (json) => { json.added_tokens.find((t: any) => t.content === '<S2>').content = '<I256>'; },
+  })), TokenizerError, /"<I256>" has id 311, outside the image token range \[312, 568\)/);
+  await expectError(() => TarTokenizer.load(tinySource({
+    tokenizer: (json) => { json.model.vocab.abc = 400; },
+  })), TokenizerError, /model\.vocab puts "abc" at 400, inside the image token range/);
+  await expectError(() => TarTokenizer.load(tinySource({
     tokenizer: (json) => { delete json.model; },
   })), TokenizerError, /needs "added_tokens" and "model\.vocab"/);
   // Image tokens missing from tokenizer.json are fine: they are arithmetic.
