@@ -21,3 +21,119 @@ test('AR-DTok: prefill rows and CFG-combined logits of steps 0, 1, 2 match the g
   expect(r.cfgSteps.length).toBe(3);
   for (const step of r.cfgSteps) expect(step.mismatches).toBe(0);
 });
+
+const greedy = { temperature: 0, topK: 0, topP: 1 };
+
+test('LLM: the first image token drawn with fixed uniforms equals sampleReference on the golden logits', async ({ harnessPage }) => {
+  for (const sampling of [{ temperature: 1, topK: 20, topP: 0.8 }, { temperature: 0.7, topK: 0, topP: 1 }]) {
+    const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).llmAgreement(s, 5), sampling);
+    expect(r.topPClear, 'top-p limit too close to a cumulative boundary for a meaningful comparison').toBe(true);
+    expect(r.gpu).toEqual(r.reference);
+    expect(r.distinct, `draws with ${JSON.stringify(sampling)} should not all pick one token`).toBeGreaterThan(1);
+  }
+});
+
+test('AR-DTok: the first code drawn with CFG and fixed uniforms equals sampleReference on the golden logits', async ({ harnessPage }) => {
+  for (const sampling of [{ temperature: 1, topK: 0, topP: 1 }, { temperature: 1, topK: 10, topP: 0.8 }]) {
+    const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).ardtokAgreement(s, 5), sampling);
+    expect(r.topPClear).toBe(true);
+    expect(r.gpu).toEqual(r.reference);
+    expect(r.distinct).toBeGreaterThan(1);
+  }
+});
+
+test('LLM generateImage: exactly grid(scale)² in-range indices for scales 1, 2, 3; KV tensors constant over steps', async ({ harnessPage }) => {
+  for (const scale of [1, 2, 3]) {
+    const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).llmImage(s, 5), scale);
+    expect(r.indices.length, `scale ${scale}`).toBe(r.expected);
+    expect(r.callbacks).toBe(r.expected);
+    expect(r.inRange).toBe(true);
+    expect(r.liveDuring).toEqual(new Array(r.expected).fill(r.kvTensors));
+    expect(r.liveAfter).toBe(0);
+  }
+});
+
+test('LLM generateImage: the same seed gives the same tokens, another seed others', async ({ harnessPage }) => {
+  const [a, b, c] = await harnessPage.evaluate(async () => {
+    const p = await window.harness.decoders();
+    return [await p.llmImage(2, 7), await p.llmImage(2, 7), await p.llmImage(2, 8)];
+  });
+  expect(a.indices).toEqual(b.indices);
+  expect(a.indices).not.toEqual(c.indices);
+});
+
+test('LLM generateText: greedy with the KV cache equals re-prefilling without it; respects maxNewTokens', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async (g) => (await window.harness.decoders()).llmText(null, 10, g, 1), greedy);
+  expect(r.ids.length).toBeGreaterThan(0);
+  expect(r.ids).toEqual(r.uncached);
+  expect(r.ids.length).toBe(r.ids.some((id) => r.stops.includes(id)) ? r.ids.findIndex((id) => r.stops.includes(id)) + 1 : 10);
+  for (const seed of [1, 2, 3]) {
+    const s = await harnessPage.evaluate(async (x) => (await window.harness.decoders()).llmText(null, 5, { temperature: 1, topK: 0, topP: 1 }, x), seed);
+    expect(s.ids.length).toBeLessThanOrEqual(5);
+    const firstStop = s.ids.findIndex((id) => s.stops.includes(id));
+    expect(s.ids.length).toBe(firstStop >= 0 ? firstStop + 1 : 5);
+  }
+});
+
+test('LLM generateText stops at <|im_end|>/eos (a prompt whose greedy next token is a stop id)', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async (g) => {
+    const p = await window.harness.decoders();
+    const { stops } = await p.llmText([1], 1, g, 1);
+    const candidates = stops.flatMap((t) => [[t], [t, t]]);
+    const next = await p.llmGreedyNext(candidates);
+    const i = next.findIndex((id) => stops.includes(id));
+    if (i < 0) return { found: false, ids: [] as number[], expected: -1 };
+    const text = await p.llmText(candidates[i] as number[], 20, g, 1);
+    return { found: true, ids: text.ids, expected: next[i] as number };
+  }, greedy);
+  expect(r.found, 'no candidate prompt predicts a stop id greedily (tiny package changed?)').toBe(true);
+  expect(r.ids).toEqual([r.expected]);
+});
+
+for (const [which, k] of [['llm', 3], ['ardtok', 2]] as const) {
+  test(`${which}: abort after ${k} tokens stops within one token, rejects with AbortError, frees pool buffers and tensors`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async ([w, n]) => (await window.harness.decoders()).abortAfter(w, n), [which, k] as const);
+    expect(r.error?.name).toBe('AbortError');
+    expect(r.received).toBeGreaterThanOrEqual(k);
+    expect(r.received).toBeLessThanOrEqual(k + 1);
+    expect(r.inUseAfter).toBe(r.inUseBefore);
+    expect(r.liveAfter).toBe(0);
+  });
+}
+
+for (const which of ['llm', 'ardtok'] as const) {
+  test(`${which}: 20 consecutive generations do not grow the pool or the live tensors`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async (w) => (await window.harness.decoders()).repeat(w, 20, 3), which);
+    console.log(`${which} repeat: pool allocated ${r.allocatedAfter[0]} → ${r.allocatedAfter[19]} bytes`);
+    expect(new Set(r.allocatedAfter.slice(1)).size).toBe(1);
+    expect(r.allocatedAfter[19]).toBe(r.allocatedAfter[0]);
+    expect(new Set(r.inUseAfter).size).toBe(1);
+    expect(r.liveAfter).toEqual(new Array(20).fill(0));
+    expect(new Set(r.liveDuring)).toEqual(new Set([r.kvTensors]));
+  });
+}
+
+test('AR-DTok generate: maxSeqLen in-range codes by default, reproducible per seed', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).ardtokGenerate(null));
+  for (const codes of r.codes) {
+    expect(codes.length).toBe(r.maxSeqLen);
+    expect(codes.every((c) => c < r.vocab)).toBe(true);
+  }
+  expect(r.callbacks).toBe(3 * r.maxSeqLen);
+  expect(r.codes[1]).toEqual(r.codes[0]);
+  expect(r.codes[2]).not.toEqual(r.codes[0]);
+});
+
+test('decoders: typed errors for unknown scale, prompt tail, context length, ids, settings, feature shapes', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).decoderErrors());
+  expect(r.unknownScale?.name).toBe('InvalidArgumentError');
+  expect(r.unknownScale?.message).toContain('unknown scale 4');
+  expect(r.wrongPromptTail?.name).toBe('InvalidInputError');
+  expect(r.contextTooLong?.name).toBe('InvalidArgumentError');
+  expect(r.contextTooLong?.message).toContain('exceeds the context');
+  expect(r.idOutsideVocab?.name).toBe('InvalidInputError');
+  expect(r.badTopP?.name).toBe('InvalidArgumentError');
+  expect(r.featuresNotRows?.name).toBe('InvalidInputError');
+  expect(r.featuresNotFinite?.name).toBe('InvalidInputError');
+  expect(r.tooManyCodes?.name).toBe('InvalidArgumentError');
+});

@@ -138,6 +138,11 @@ function clearUniforms(count: number, seed: number, boundaries: number[]): numbe
   return out;
 }
 
+/** Top-p 1 keeps every token; otherwise 1 − p must lie GAP away from each ascending cumulative sum. */
+function topPClear(suffix: number[], topP: number): boolean {
+  return topP === 1 || suffix.slice(1).every((s) => Math.abs(s - (1 - topP)) > GAP);
+}
+
 export interface AgreementReport {
   gpu: number[];
   reference: number[];
@@ -163,7 +168,7 @@ async function llmAgreement(sampling: TokenSampling, draws: number): Promise<Agr
   const plan = planSample(shape, settings);
   const row = sampleRowReference(plan, logits, shape.vocab, plan.rows[0]!, 0);
   const uniforms = clearUniforms(draws, 11, row.drawCumulative);
-  const report: AgreementReport = { gpu: [], reference: [], distinct: 0, topPClear: row.topPSuffix.slice(1).every((s) => Math.abs(s - (1 - sampling.topP)) > GAP) };
+  const report: AgreementReport = { gpu: [], reference: [], distinct: 0, topPClear: topPClear(row.topPSuffix, sampling.topP) };
   for (const u of uniforms) {
     const controller = new AbortController();
     let first = -1;
@@ -196,7 +201,7 @@ async function ardtokAgreement(sampling: { temperature: number; topK: number; to
   const plan = planSample(shape, settings);
   const row = sampleRowReference(plan, logits, shape.vocab, plan.rows[0]!, 0);
   const uniforms = clearUniforms(draws, 12, row.drawCumulative);
-  const report: AgreementReport = { gpu: [], reference: [], distinct: 0, topPClear: row.topPSuffix.slice(1).every((s) => Math.abs(s - (1 - sampling.topP)) > GAP) };
+  const report: AgreementReport = { gpu: [], reference: [], distinct: 0, topPClear: topPClear(row.topPSuffix, sampling.topP) };
   for (const u of uniforms) {
     const [code] = await ardtok.generate(features, 1, { ...sampling, cfgScale: scale }, () => u);
     report.gpu.push(code as number);
@@ -214,6 +219,8 @@ export interface ImageRunReport {
   /** ledger.live seen in each onToken call, and after the call. */
   liveDuring: number[];
   liveAfter: number;
+  /** 2 · layers: the presents a step keeps. */
+  kvTensors: number;
 }
 
 async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
@@ -235,6 +242,7 @@ async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
     inRange: indices.every((k) => k < count),
     liveDuring,
     liveAfter: llm.ledger.live,
+    kvTensors: 2 * source.manifest.components.llm!.config.layers,
   };
 }
 
@@ -312,12 +320,14 @@ export interface RepeatReport {
   inUseAfter: number[];
   liveAfter: number[];
   liveDuring: number[];
+  kvTensors: number;
 }
 
 /** `runs` consecutive generations (LLM: scale 3 image; ardtok: `tokens` codes); pool and tensor counts after each. */
 async function repeat(which: 'llm' | 'ardtok', runs: number, tokens: number): Promise<RepeatReport> {
   const { llm, ardtok, llmGold, source, ardGold } = await setup();
-  const report: RepeatReport = { allocatedAfter: [], inUseAfter: [], liveAfter: [], liveDuring: [] };
+  const layers = which === 'llm' ? source.manifest.components.llm!.config.layers : source.manifest.components.ardtok!.config.layers;
+  const report: RepeatReport = { allocatedAfter: [], inUseAfter: [], liveAfter: [], liveDuring: [], kvTensors: 2 * layers };
   const [, n, d] = tensor(ardGold, 'condition_embed.input.condition').shape as [number, number, number];
   const features = floats(ardGold, 'condition_embed.input.condition').slice(0, n * d);
   for (let r = 0; r < runs; r++) {
