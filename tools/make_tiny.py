@@ -5,6 +5,7 @@ reference's golden outputs for fixed inputs (tests/fixtures/goldens/<component>.
 Each tools/tiny/<component>.py provides:
     write_checkpoint(folder, seed) -> path of the checkpoint (file or folder) in the official format
     goldens(checkpoint_path) -> {name: tensor}: fixed inputs ("input.*") and reference outputs ("output.*")
+With every component, tools/tiny/pipeline.py also writes the end-to-end golden (pipeline.safetensors).
 """
 import argparse
 import importlib
@@ -16,6 +17,7 @@ import torch
 from tools.convert.__main__ import COMPONENTS
 from tools.convert.goldens import save_goldens
 from tools.convert.package import PackageWriter
+from tools.tiny import pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,12 +32,16 @@ def main():
     torch.manual_seed(args.seed)
     os.makedirs(args.goldens, exist_ok=True)
     with tempfile.TemporaryDirectory() as work, PackageWriter(args.out, "tar-tiny-random") as writer:
+        checkpoints = {}
         for name in args.only:
             tiny = importlib.import_module(f"tools.tiny.{name}")
-            checkpoint = tiny.write_checkpoint(os.path.join(work, name), args.seed)
+            checkpoint = checkpoints[name] = tiny.write_checkpoint(os.path.join(work, name), args.seed)
             importlib.import_module(f"tools.convert.{name}").convert(writer, checkpoint)
             save_goldens(os.path.join(args.goldens, f"{name}.safetensors"), tiny.goldens(checkpoint), name)
             print(f"{name}: checkpoint, package component and goldens written")
+        if set(checkpoints) == set(COMPONENTS):
+            save_goldens(os.path.join(args.goldens, "pipeline.safetensors"), pipeline.goldens(checkpoints), "pipeline")
+            print("pipeline: end-to-end goldens written")
     print(f"wrote {args.out}")
 
 
