@@ -21,6 +21,7 @@ export const harness = {
   ...vqDecoderProbes,
   decoders: () => import('./probes/decoders.ts').then((m) => m.decoderProbes),
   tatok: () => import('./probes/tatok.ts').then((m) => m.tatokProbes),
+  tokenizer: () => import('./probes/tokenizer.ts').then((m) => m.tokenizerProbe),
   parity: (component: 'tatok' | 'llm' | 'ardtok' | 'vq') => import('./probes/parity.ts').then((m) => m.parityProbe(component)),
 };
 
