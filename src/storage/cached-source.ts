@@ -79,7 +79,8 @@ async function openCached(origin: ByteOrigin, options: CachedSourceOptions): Pro
     manifestBytes = await origin.manifest(signal);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (!(error instanceof TypeError)) throw error;
+    const hostDown = error instanceof DownloadError && (error.status ?? 0) >= 500;
+    if (!(error instanceof TypeError) && !hostDown) throw error;
     // Offline (or the host is down): the newest complete version last loaded from this origin.
     const cached = (await allRecords())
       .filter((r) => r.complete && r.sources.includes(origin.id))

@@ -102,6 +102,7 @@ export async function downloadFile(job: FileJob): Promise<number> {
         fill += n;
         rest = rest.subarray(n);
         if (fill < buffer.length) continue;
+        if (signal?.aborted) throw signal.reason;
         const index = committed / chunkBytes;
         hasher.update(buffer);
         await store(index, buffer);
@@ -110,6 +111,7 @@ export async function downloadFile(job: FileJob): Promise<number> {
         fill = 0;
         if (committed < size) {
           await setProgress({ chunks: index + 1, hash: hasher.save(), verified: false });
+          job.onBytes(committed);
           continue;
         }
         const actual = hasher.digestHex();
@@ -137,6 +139,7 @@ export async function downloadFile(job: FileJob): Promise<number> {
           const reader = opened.body.getReader();
           try {
             for (;;) {
+              if (signal?.aborted) throw signal.reason;
               let result: ReadableStreamReadResult<Uint8Array>;
               try {
                 result = await reader.read();
@@ -174,8 +177,8 @@ export async function downloadFile(job: FileJob): Promise<number> {
       // Stop counting the file's chunks before deleting them: the record never claims a missing chunk.
       await setProgress(EMPTY);
       await deleteFileChunks(job.modelKey, entry.path);
-      job.onBytes(0);
       job.onEvent({ type: 'restart', path: entry.path, reason: error.reason });
+      job.onBytes(0);
       if (error.reason === 'range-ignored') {
         if (++ignored > job.maxRetries) {
           throw new DownloadError(entry.path, `the server ignores Range and the transfer failed ${ignored} times`);

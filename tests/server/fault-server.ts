@@ -126,11 +126,13 @@ export class FaultServer {
     if (match) headers['Content-Range'] = `bytes ${start}-${end - 1}/${file.length}`;
     if (!fault?.noLength) headers['Content-Length'] = String(body.length);
     res.writeHead(entry.status, headers);
+    res.flushHeaders();
     const limit = Math.min(body.length, fault?.cutAfter ?? fault?.stallAfter ?? body.length);
     const send = (offset: number): void => {
       if (offset >= limit) {
         if (limit === body.length) res.end();
-        else if (fault?.cutAfter !== undefined) res.socket?.destroy();
+        // A moment's pause lets the client read what was sent before the connection drops.
+        else if (fault?.cutAfter !== undefined) setTimeout(() => res.socket?.destroy(), 25);
         return;
       }
       const piece = body.subarray(offset, Math.min(offset + PIECE, limit));
