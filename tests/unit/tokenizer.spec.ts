@@ -17,7 +17,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGE = join(ROOT, 'public', 'models', 'tiny');
 const SYSTEM = 'You are a helpful assistant.';
 
-/** The tiny package from disk; `replace` swaps a file's bytes (and the manifest's tokens) to test load errors. */
+/** The tiny package from disk; `change` edits tokenizer.json and/or the manifest's llm tokens (to test load errors). */
 function tinySource(change?: { tokenizer?: (json: any) => void; tokens?: Record<string, unknown> }): ModelSource {
   const raw = JSON.parse(readFileSync(join(PACKAGE, 'manifest.json'), 'utf8'));
   if (change?.tokens) Object.assign(raw.components.llm.tokens, change.tokens);
@@ -148,6 +148,7 @@ test('encode/decode round trips; special tokens are single ids and skipSpecial d
   const ids = tokenizer.encode('<|im_start|>user\nhi<|im_end|>');
   expect(tokenizer.decode(ids, { skipSpecial: true })).toBe('user\nhi');
   expect(tokenizer.decode([])).toBe('');
+  expect(tokenizer.decode([tokens.imStart, tokens.imEnd], { skipSpecial: true })).toBe('');
   expect(() => tokenizer.decode([tokens.imageTokenBase + tokens.imageTokenCount])).toThrow(InvalidArgumentError);
   expect(() => tokenizer.decode([-1])).toThrow(InvalidArgumentError);
 });
