@@ -87,13 +87,14 @@ export class TarTokenizer {
     return Number.isInteger(k) && k >= 0 && k < this.tokens.imageTokenCount ? k : null;
   }
 
-  /** The text-to-image prompt, ending in <im_start><S{scale}>; the model then generates the image tokens. */
-  textToImagePrompt(prompt: string, scale: number, options?: PromptOptions): number[] {
+  /** The text-to-image prompt, ending in <im_start><S{scaleToken}>; the model then generates the image tokens.
+   *  `scaleToken` is the s of <S{s}>: the TA-Tok pool scale minus one (TAR_SPEC §1.4). */
+  textToImagePrompt(prompt: string, scaleToken: number, options?: PromptOptions): number[] {
     if (prompt.trim() === '') throw new InvalidArgumentError('the prompt is empty');
-    if (!Number.isInteger(scale) || scale < 0 || scale >= this.tokens.scaleTokenCount) {
-      throw new InvalidArgumentError(`scale ${scale} is not one of 0…${this.tokens.scaleTokenCount - 1}`);
+    if (!Number.isInteger(scaleToken) || scaleToken < 0 || scaleToken >= this.tokens.scaleTokenCount) {
+      throw new InvalidArgumentError(`scale ${scaleToken} is not one of 0…${this.tokens.scaleTokenCount - 1}`);
     }
-    return this.checkLength(this.encodeParts(textToImageParts(this.systemPrompt, prompt, scale)), options);
+    return this.checkLength(this.encodeParts(textToImageParts(this.systemPrompt, prompt, scaleToken)), options);
   }
 
   /** A conversation ending in a user turn, plus the generation prompt <|im_start|>assistant\n. Earlier
