@@ -221,31 +221,38 @@ test('simulated quota shortfall (estimate overridden by an init script) is a typ
 test('a real QuotaExceededError midway leaves a consistent cache that resumes once space is back', async () => {
   const pkg = syntheticPackage('midway', 100_000, [3_000_000]);
   const base = serve('midway', pkg);
-  // The estimate lies (says plenty free) while the real quota, lowered via DevTools, is too small.
-  const page = await openPage(() => {
-    navigator.storage.estimate = async () => ({ quota: 1e12, usage: 0 });
-  });
-  const cdp = await context.newCDPSession(page);
-  const origin = new URL(page.url()).origin;
-  const { usage } = await page.evaluate(async () => {
-    const real = await StorageManager.prototype.estimate.call(navigator.storage);
-    return { usage: real.usage ?? 0 };
-  });
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 1_500_000 });
-  const failed = await openUrl(page, base);
-  expect(failed.error).toMatchObject({ name: 'StorageQuotaError', code: 'storage-quota' });
-  expect(failed.error?.message).toContain('refused to store more');
-  const key = (failed.events.find((e) => e.type === 'manifest') as { modelKey: string }).modelKey;
-  const state = await page.evaluate((k) => window.storageTest.consistency(k), key);
-  expect(state).toMatchObject({ complete: false, missing: 0 });
-  expect(state?.counted).toBeGreaterThan(0);
+  // A fresh profile: Chromium enforced the DevTools quota override reliably only on an origin whose IndexedDB
+  // was not opened before in that profile.
+  const dir = mkdtempSync(join(tmpdir(), 'tar-storage-quota-'));
+  const fresh = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  try {
+    const page = await fresh.newPage();
+    // The estimate lies (says plenty free) while the real quota, lowered via DevTools, is too small.
+    await page.addInitScript(() => {
+      navigator.storage.estimate = async () => ({ quota: 1e12, usage: 0 });
+    });
+    await page.goto(`${test.info().project.use.baseURL}/tests/storage/storage.html`);
+    await page.waitForSelector('body[data-ready="true"]');
+    const cdp = await fresh.newCDPSession(page);
+    const origin = new URL(page.url()).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1_500_000 });
+    const failed = await openUrl(page, base);
+    expect(failed.error).toMatchObject({ name: 'StorageQuotaError', code: 'storage-quota' });
+    expect(failed.error?.message).toContain('refused to store more');
+    const key = (failed.events.find((e) => e.type === 'manifest') as { modelKey: string }).modelKey;
+    const state = await page.evaluate((k) => window.storageTest.consistency(k), key);
+    expect(state).toMatchObject({ complete: false, missing: 0 });
+    expect(state?.counted).toBeGreaterThan(0);
 
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
-  const resumed = await openUrl(page, base);
-  expect(resumed.error).toBeNull();
-  expect(resumed.verified.every((v) => v.ok)).toBe(true);
-  expect((resumed.events.find((e) => e.type === 'manifest') as { cachedBytes: number }).cachedBytes).toBeGreaterThan(0);
-  await page.close();
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    const resumed = await openUrl(page, base);
+    expect(resumed.error).toBeNull();
+    expect(resumed.verified.every((v) => v.ok)).toBe(true);
+    expect((resumed.events.find((e) => e.type === 'manifest') as { cachedBytes: number }).cachedBytes).toBeGreaterThan(pkg.files.get('vq/decoder.onnx')!.length);
+  } finally {
+    await fresh.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a picked local folder goes through the same cache; two versions of one model never mix; delete frees space; clear empties', async () => {
