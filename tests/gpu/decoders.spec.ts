@@ -45,6 +45,7 @@ test('AR-DTok: the first code drawn with CFG and fixed uniforms equals sampleRef
 test('LLM generateImage: exactly grid(scale)² in-range indices for scales 1, 2, 3; KV tensors constant over steps', async ({ harnessPage }) => {
   for (const scale of [1, 2, 3]) {
     const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).llmImage(s, 5), scale);
+    console.log(`llm scale ${scale}: ${r.expected} tokens, ${r.msPerToken.toFixed(1)} ms/token (tiny model, SwiftShader)`);
     expect(r.indices.length, `scale ${scale}`).toBe(r.expected);
     expect(r.callbacks).toBe(r.expected);
     expect(r.inRange).toBe(true);

@@ -221,6 +221,8 @@ export interface ImageRunReport {
   liveAfter: number;
   /** 2 · layers: the presents a step keeps. */
   kvTensors: number;
+  /** Wall time of the call per token (prefill included), ms. */
+  msPerToken: number;
 }
 
 async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
@@ -230,6 +232,7 @@ async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
   const random = new SeededRandom(seed);
   const liveDuring: number[] = [];
   let callbacks = 0;
+  const start = performance.now();
   const indices = await llm.generateImage(imagePrompt(llmGold, source, scale), scale, source.manifest.sampling.textToImage, () => random.next(), (_k, i) => {
     if (i !== callbacks) throw new Error(`onToken index ${i}, expected ${callbacks}`);
     callbacks++;
@@ -243,6 +246,7 @@ async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
     liveDuring,
     liveAfter: llm.ledger.live,
     kvTensors: 2 * source.manifest.components.llm!.config.layers,
+    msPerToken: (performance.now() - start) / indices.length,
   };
 }
 
