@@ -1,6 +1,7 @@
 // VqDecoder (src/models/vqdecoder.ts) on the tiny package in the browser: codes → ONNX decoder in
 // onnxruntime-web (WebGPU, shared device) → WGSL uint8 conversion, against the torch goldens
-// (tests/fixtures/goldens/vq.safetensors); previews of partial grids; typed errors.
+// (tests/fixtures/goldens/vq.safetensors) and the pipeline golden's last step; previews of partial grids;
+// typed errors.
 import { expect, test } from './fixtures.ts';
 
 test('full grids match the torch uint8 image (input.codes → output.image_uint8)', async ({ harnessPage }) => {
@@ -20,6 +21,15 @@ test("the 'small' size (2×2 codes) matches the torch image post-processed", asy
   console.log(`small ${r.width}×${r.height}: ${r.differing}/${r.count} values differ (max ${r.maxDiff})`);
   expect([r.width, r.height]).toEqual([32, 32]);
   expect(r.maxDiff).toBeLessThanOrEqual(1);
+  expect(r.badAlpha).toBe(0);
+});
+
+test("the pipeline golden's VQ codes give its uint8 image (detok.codes → vq.image_uint8)", async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(() => window.harness.vqPipeline());
+  console.log(`pipeline ${r.width}×${r.height}: ${r.differing}/${r.count} values differ (max ${r.maxDiff}), ${r.ms.toFixed(0)} ms`);
+  expect([r.width, r.height]).toEqual([64, 64]);
+  expect(r.maxDiff).toBeLessThanOrEqual(1);
+  expect(r.differing / r.count).toBeLessThan(0.001);
   expect(r.badAlpha).toBe(0);
 });
 

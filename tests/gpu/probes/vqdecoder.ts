@@ -1,5 +1,6 @@
 // Probe: VqDecoder (src/models/vqdecoder.ts) on the tiny package against the torch goldens
-// (tests/fixtures/goldens/vq.safetensors): full grids, the 'small' size, previews, typed errors.
+// (tests/fixtures/goldens/vq.safetensors): full grids, the 'small' size, the pipeline golden's codes, previews,
+// typed errors.
 import { parseGoldens } from '../../../src/model/goldens.ts';
 import type { SafeTensor } from '../../../src/model/safetensors.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
@@ -103,6 +104,17 @@ async function vqSmallProbe(): Promise<PixelComparison> {
   return comparePixels(image, postprocess(tensor(t, 'small.output.image')), ms);
 }
 
+/** The pipeline golden's last step: `detok.codes` → `vq.image_uint8` (tests/fixtures/goldens/pipeline.safetensors). */
+async function vqPipelineProbe(): Promise<PixelComparison> {
+  const url = '/tests/fixtures/goldens/pipeline.safetensors';
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url} → ${response.status}`);
+  const t = parseGoldens(await response.arrayBuffer(), url, 'pipeline').tensors;
+  const codes = Uint32Array.from(tensor(t, 'detok.codes').data as BigInt64Array, Number);
+  const { image, ms } = await timedDecode(codes, Math.round(Math.sqrt(codes.length)));
+  return comparePixels(image, tensor(t, 'vq.image_uint8').data as Uint8Array, ms);
+}
+
 export interface PreviewReport {
   filled: number[];
   /** Preview decode vs a full decode of `filled`: differing bytes. */
@@ -136,4 +148,4 @@ function vqFillProbe(codes: number[], side: number, known: number): number[] {
   return Array.from(fillPreviewCodes(Uint32Array.from(codes), side, known));
 }
 
-export const vqDecoderProbes = { vqGolden: vqGoldenProbe, vqSmall: vqSmallProbe, vqPreview: vqPreviewProbe, vqError: vqErrorProbe, vqFill: vqFillProbe };
+export const vqDecoderProbes = { vqGolden: vqGoldenProbe, vqSmall: vqSmallProbe, vqPipeline: vqPipelineProbe, vqPreview: vqPreviewProbe, vqError: vqErrorProbe, vqFill: vqFillProbe };
