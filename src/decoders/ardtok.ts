@@ -53,6 +53,11 @@ export class ArDetokenizer {
     return new ArDetokenizer(ctx, conditionEmbed, tokenEmbed, model, ardtok, { ...defaults });
   }
 
+  /** Side of the VQ code grid (codes = gridSize² = maxSeqLen). */
+  get gridSize(): number {
+    return this.ardtok.config.gridSize;
+  }
+
   /** features [N, condDim] (N ≤ maxPrefixLen) → `tokens` VQ codes (default maxSeqLen), raster order; each code is
    *  drawn from l_u + cfgScale·(l_c − l_u) and fed to both rows. `sampling` fields left out take the package
    *  defaults. onCode(code, i) per code. */

@@ -52,15 +52,11 @@ export class LlmDecoder {
     signal?: AbortSignal,
   ): Promise<Uint32Array> {
     const { tokens } = this.llm;
-    if (!this.tatok) throw new InvalidArgumentError('generateImage needs the tatok component in the package (its grid sets the token count)');
-    if (!this.tatok.poolScales.includes(scale)) {
-      throw new InvalidArgumentError(`unknown scale ${scale}: the package has pool scales ${this.tatok.poolScales.join(', ')}`);
-    }
+    const count = this.imageTokenCount(scale);
     const tail = [tokens.imageStartTag, tokens.scaleTokenBase + scale - 1];
     if (promptIds.length < 2 || promptIds[promptIds.length - 2] !== tail[0] || promptIds[promptIds.length - 1] !== tail[1]) {
       throw new InvalidInputError(`a scale-${scale} image prompt must end in <im_start><S${scale - 1}> (ids ${tail.join(', ')}); it ends in ${promptIds.slice(-2).join(', ')}`);
     }
-    const count = pooledGrid(this.tatok, scale) ** 2;
     const base = tokens.imageTokenBase;
     const settings: SampleSettings = { ...sampling, range: { lo: base, hi: base + tokens.imageTokenCount } };
     const ids = await this.generate(promptIds, count, settings, random, () => false, (id, i) => onToken?.(id - base, i), signal);
@@ -79,6 +75,27 @@ export class LlmDecoder {
   ): Promise<number[]> {
     const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
     return this.generate(promptIds, maxNewTokens, sampling, random, (id) => stops.has(id), (id) => onToken?.(id), signal);
+  }
+
+  /** Image tokens of pool scale `scale`: grid(scale)² (InvalidArgumentError for a scale the package lacks). */
+  imageTokenCount(scale: number): number {
+    if (!this.tatok) throw new InvalidArgumentError('image generation needs the tatok component in the package (its grid sets the token count)');
+    if (!this.tatok.poolScales.includes(scale)) {
+      throw new InvalidArgumentError(`unknown scale ${scale}: the package has pool scales ${this.tatok.poolScales.join(', ')}`);
+    }
+    return pooledGrid(this.tatok, scale) ** 2;
+  }
+
+  /** Positions the model can hold (maxPositionEmbeddings). */
+  get maxContext(): number {
+    return this.llm.config.maxPositionEmbeddings;
+  }
+
+  /** InvalidArgumentError when a sequence of `positions` (prompt + new tokens) exceeds the context. */
+  checkContext(positions: number): void {
+    if (positions > this.maxContext) {
+      throw new InvalidArgumentError(`${positions} positions (prompt + new tokens) exceed the context of ${this.maxContext} positions`);
+    }
   }
 
   /** For parity tests: feeds steps[0] (prefill, empty past), then each further step on the cache, and returns the
@@ -115,15 +132,11 @@ export class LlmDecoder {
   }
 
   private checkPrompt(ids: number[], newTokens: number, promptLength = ids.length): void {
-    const { vocabSize, maxPositionEmbeddings } = this.llm.config;
+    const { vocabSize } = this.llm.config;
     if (promptLength === 0) throw new InvalidInputError('the prompt is empty');
     const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
     if (bad !== undefined) throw new InvalidInputError(`prompt id ${bad} is outside the vocabulary [0, ${vocabSize})`);
-    if (promptLength + newTokens > maxPositionEmbeddings) {
-      throw new InvalidArgumentError(
-        `prompt of ${promptLength} tokens + ${newTokens} new tokens exceeds the context of ${maxPositionEmbeddings} positions`,
-      );
-    }
+    this.checkContext(promptLength + newTokens);
   }
 
   /** Samples up to `maxNew` tokens, each fed back; stops after a token for which `stop` is true. */

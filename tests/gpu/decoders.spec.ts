@@ -131,7 +131,7 @@ test('decoders: typed errors for unknown scale, prompt tail, context length, ids
   expect(r.unknownScale?.message).toContain('unknown scale 4');
   expect(r.wrongPromptTail?.name).toBe('InvalidInputError');
   expect(r.contextTooLong?.name).toBe('InvalidArgumentError');
-  expect(r.contextTooLong?.message).toContain('exceeds the context');
+  expect(r.contextTooLong?.message).toContain('exceed the context');
   expect(r.idOutsideVocab?.name).toBe('InvalidInputError');
   expect(r.badTopP?.name).toBe('InvalidArgumentError');
   expect(r.featuresNotRows?.name).toBe('InvalidInputError');
