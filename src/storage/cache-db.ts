@@ -1,4 +1,4 @@
-// The weights cache in IndexedDB, through two idb-keyval custom stores: `chunks` holds file bytes in pieces of
+// The weights cache in IndexedDB, through two idb-keyval custom stores: `chunks` holds file bytes as Blobs of
 // at most 64 MiB keyed [modelKey, path, index]; `models` holds one record per model version (its manifest, the
 // per-file progress and whether every file verified). modelKey = `<modelId>@<sha256 of manifest.json>`, so two
 // versions of a model never share a chunk. Ordering keeps the cache consistent through any failure: a chunk is
@@ -69,16 +69,14 @@ export function allRecords(): Promise<ModelRecord[]> {
   return values<ModelRecord>(db().models);
 }
 
-/** Stores one chunk; `bytes` must own its whole ArrayBuffer (a view would clone the entire buffer). */
+/** Stores one chunk as a Blob (IndexedDB keeps blobs out of the JS heap; reading one back costs nothing until
+ *  its bytes are read). */
 export function putChunk(modelKey: string, path: string, index: number, bytes: Uint8Array): Promise<void> {
-  if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) {
-    throw new RangeError('putChunk: the chunk must own its whole ArrayBuffer');
-  }
-  return set([modelKey, path, index], bytes, db().chunks);
+  return set([modelKey, path, index], new Blob([bytes as Uint8Array<ArrayBuffer>]), db().chunks);
 }
 
-export async function getChunk(modelKey: string, path: string, index: number): Promise<Uint8Array | undefined> {
-  return get<Uint8Array>([modelKey, path, index], db().chunks);
+export async function getChunk(modelKey: string, path: string, index: number): Promise<Blob | undefined> {
+  return get<Blob>([modelKey, path, index], db().chunks);
 }
 
 function deleteRange(range: IDBKeyRange): Promise<void> {

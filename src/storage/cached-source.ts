@@ -132,6 +132,7 @@ async function openCached(origin: ByteOrigin, options: CachedSourceOptions): Pro
   if (!record.complete) {
     await checkQuota(totalBytes - cachedBytes);
     emit({ type: 'persist', granted: await requestPersistence() });
+    if (signal?.aborted) throw signal.reason;
     await save();
     const held = new Map(manifest.files.map((f) => [f.path, fileStoredBytes(record.files[f.path], record.chunkBytes, f.bytes)]));
     let loaded = cachedBytes;
@@ -175,32 +176,47 @@ function cachedSource(record: ModelRecord, manifest: Manifest): CachedModelSourc
     if (!entry) throw new ModelSourceError(`cache: "${path}" is not listed in the manifest`);
     return entry;
   };
+  async function chunkBlob(entry: FileEntry, i: number, signal: AbortSignal | undefined): Promise<Blob> {
+    if (signal?.aborted) throw signal.reason;
+    const blob = await getChunk(modelKey, entry.path, i);
+    if (!blob || blob.size !== Math.min(chunkBytes, entry.bytes - i * chunkBytes)) {
+      throw new ModelSourceError(`cache: chunk ${i} of "${entry.path}" is missing or damaged (deleted while in use?); download the model again`);
+    }
+    return blob;
+  }
   async function* chunks(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     const entry = entryOf(path);
-    const count = Math.ceil(entry.bytes / chunkBytes);
-    for (let i = 0; i < count; i++) {
-      if (signal?.aborted) throw signal.reason;
-      const chunk = await getChunk(modelKey, path, i);
-      const expected = Math.min(chunkBytes, entry.bytes - i * chunkBytes);
-      if (!chunk || chunk.byteLength !== expected) {
-        throw new ModelSourceError(`cache: chunk ${i} of "${path}" is missing or damaged (deleted while in use?); download the model again`);
-      }
-      yield chunk;
+    for (let i = 0; i * chunkBytes < entry.bytes; i++) {
+      yield new Uint8Array(await (await chunkBlob(entry, i, signal)).arrayBuffer());
     }
+  }
+  /** Reads every chunk straight into one buffer (BYOB reads: no per-chunk copy is allocated). */
+  async function file(path: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const entry = entryOf(path);
+    let out = new Uint8Array(entry.bytes);
+    let offset = 0;
+    for (let i = 0; offset < entry.bytes; i++) {
+      const reader = (await chunkBlob(entry, i, signal)).stream().getReader({ mode: 'byob' });
+      try {
+        for (;;) {
+          if (signal?.aborted) throw signal.reason;
+          const { done, value } = await reader.read(new Uint8Array(out.buffer, offset, Math.min(1 << 20, entry.bytes - offset)));
+          if (!value) throw new ModelSourceError(`cache: reading chunk ${i} of "${path}" was cancelled`);
+          out = new Uint8Array(value.buffer);
+          offset += value.byteLength;
+          if (done || offset >= entry.bytes || offset % chunkBytes === 0) break;
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    }
+    return out;
   }
   return {
     id: record.sources[0] ?? `cache:${modelKey}`,
     modelKey,
     manifest,
     chunks,
-    async file(path, signal) {
-      const out = new Uint8Array(entryOf(path).bytes);
-      let offset = 0;
-      for await (const chunk of chunks(path, signal)) {
-        out.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      return out;
-    },
+    file,
   };
 }

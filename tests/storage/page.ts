@@ -2,7 +2,7 @@
 // src/storage/ in the browser and returns plain data (event summaries, typed errors, sha256 checks made
 // with WebCrypto, independent of the incremental hasher under test).
 import { describeErrorForTest, type ThrownError } from '../gpu/describe-error.ts';
-import { clearCachedModels, deleteCachedModel, getRecord, listCachedModels } from '../../src/storage/cache-db.ts';
+import { clearCachedModels, deleteCachedModel, getChunk, getRecord, listCachedModels } from '../../src/storage/cache-db.ts';
 import {
   openCachedFilesSource,
   openCachedModel,
@@ -103,7 +103,6 @@ export const storageTest = {
   async consistency(modelKey: string): Promise<{ complete: boolean; counted: number; missing: number } | null> {
     const record = await getRecord(modelKey);
     if (!record) return null;
-    const { getChunk } = await import('../../src/storage/cache-db.ts');
     let counted = 0;
     let missing = 0;
     for (const [path, progress] of Object.entries(record.files)) {
