@@ -4,13 +4,14 @@
 // It does not run the encoder, and it keeps no aspect ratio (the official path squashes).
 //
 // Choices, documented:
-// - Alpha is DROPPED, not composited: PIL's `.convert('RGB')` keeps the RGB channels as stored. Encoded images
-//   are therefore decoded with `premultiplyAlpha: 'none'` and `colorSpaceConversion: 'none'` and copied into a
-//   WebGPU texture with `premultipliedAlpha: false` (a 2D canvas would premultiply and lose the colour of
-//   transparent pixels), then read back. For raw RGBA the fourth byte is ignored.
-// - Only the source pixels the bilinear squash reads (at most 2·S rows × 2·S columns) are kept; an encoded image
-//   is read through the GPU in tiles (at most TILE_SIDE² pixels each), so memory stays small for big images.
-//   Nothing is resized by the browser (that would change pixels).
+// - Alpha is DROPPED, not composited: PIL's `.convert('RGB')` keeps the RGB channels as stored. For raw RGBA the
+//   fourth byte is ignored. Encoded images are decoded with `premultiplyAlpha: 'none'` and
+//   `colorSpaceConversion: 'none'`, then read 1:1 (never resized by the browser, which would change pixels):
+//   first through a 2D canvas in strips (fast; exact when every pixel read is opaque), and when any pixel read
+//   has alpha < 255 again through a WebGPU texture copied with `premultipliedAlpha: false` in tiles (a canvas
+//   premultiplies, which would lose the stored colour of transparent pixels).
+// - Only the source pixels the bilinear squash reads (at most 2·S rows × 2·S columns) are kept; strips and tiles
+//   hold at most TILE_SIDE² pixels, so memory stays small for big images.
 // - Limits: a side of at most IMAGE_LIMITS.maxSide px and at most IMAGE_LIMITS.maxPixels pixels (an 8000×8000
 //   image works); beyond, or 0×0, or not decodable → InvalidInputError.
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
@@ -27,7 +28,8 @@ export type ImageInput = Blob | ImageBitmap | RgbaPixels;
 
 export const IMAGE_LIMITS = { maxSide: 16384, maxPixels: 2 ** 26 } as const;
 
-/** Side of the square tiles an encoded image is read back in (smaller when the device's textures are). */
+/** Side of the square GPU tiles an encoded image is read in (smaller when the device's textures are); canvas
+ *  strips hold as many pixels. */
 export const TILE_SIDE = 2048;
 
 /** One axis of the bilinear squash: output position i reads source i0[i] (weight w0[i]) and i1[i] (w1[i]). */
@@ -122,9 +124,48 @@ function gatherFromRgba(image: RgbaPixels, rows: Int32Array, cols: Int32Array): 
   return out;
 }
 
+/** The same from an ImageBitmap drawn 1:1 into a 2D canvas in strips of whole rows (strips holding no needed row
+ *  are skipped); `opaque` is false when a pixel read has alpha < 255 (its RGB is then premultiplied, not stored). */
+function gatherFromCanvas(bitmap: ImageBitmap, rows: Int32Array, cols: Int32Array, tileSide: number): { rgb: Uint8Array; opaque: boolean } {
+  const rgb = new Uint8Array(rows.length * cols.length * 3);
+  const width = bitmap.width;
+  const stripRows = Math.min(bitmap.height, Math.max(1, Math.floor((tileSide * tileSide) / width)));
+  const canvas = new OffscreenCanvas(width, stripRows);
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  if (!g) throw new InvalidInputError('image: no 2D canvas context to read the image with');
+  g.imageSmoothingEnabled = false;
+  let opaque = true;
+  let r = 0;
+  while (r < rows.length) {
+    const y0 = rows[r] as number;
+    const h = Math.min(stripRows, bitmap.height - y0);
+    g.clearRect(0, 0, width, stripRows);
+    g.drawImage(bitmap, 0, y0, width, h, 0, 0, width, h);
+    const strip = g.getImageData(0, 0, width, h).data;
+    for (; r < rows.length && (rows[r] as number) < y0 + h; r++) {
+      const rowBase = ((rows[r] as number) - y0) * width * 4;
+      for (let c = 0; c < cols.length; c++) {
+        const i = rowBase + (cols[c] as number) * 4;
+        const o = (r * cols.length + c) * 3;
+        rgb[o] = strip[i] as number;
+        rgb[o + 1] = strip[i + 1] as number;
+        rgb[o + 2] = strip[i + 2] as number;
+        if (strip[i + 3] !== 255) opaque = false;
+      }
+    }
+  }
+  return { rgb, opaque };
+}
+
+/** The needed RGB of an ImageBitmap: canvas strips, or GPU tiles when a pixel read is translucent. */
+async function gatherFromImageBitmap(ctx: GpuContext, bitmap: ImageBitmap, rows: Int32Array, cols: Int32Array, tileSide: number): Promise<Uint8Array> {
+  const { rgb, opaque } = gatherFromCanvas(bitmap, rows, cols, tileSide);
+  return opaque ? rgb : gatherFromTexture(ctx, bitmap, rows, cols, tileSide);
+}
+
 /** The same from an ImageBitmap, copied tile by tile into an rgba8unorm texture (unpremultiplied) and read back;
  *  tiles holding no needed pixel are skipped. */
-async function gatherFromBitmap(
+async function gatherFromTexture(
   ctx: GpuContext,
   bitmap: ImageBitmap,
   rows: Int32Array,
@@ -188,7 +229,7 @@ async function gatherFromBitmap(
 }
 
 export interface PreprocessOptions {
-  /** Tile side for reading encoded images back (tests use small tiles); default TILE_SIDE. */
+  /** Tile side (and strip size) for reading encoded images (tests use small ones); default TILE_SIDE. */
   tileSide?: number;
 }
 
@@ -213,14 +254,14 @@ export async function imageToPixelValues(
     const bitmap = await decodeImageBlob(input);
     try {
       checkSize(bitmap.width, bitmap.height, 'the decoded image');
-      return await squash(bitmap.width, bitmap.height, size, (rows, cols) => gatherFromBitmap(ctx, bitmap, rows, cols, tileSide));
+      return await squash(bitmap.width, bitmap.height, size, (rows, cols) => gatherFromImageBitmap(ctx, bitmap, rows, cols, tileSide));
     } finally {
       bitmap.close();
     }
   }
   if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) {
     checkSize(input.width, input.height, 'the ImageBitmap (closed bitmaps are 0×0)');
-    return squash(input.width, input.height, size, (rows, cols) => gatherFromBitmap(ctx, input, rows, cols, tileSide));
+    return squash(input.width, input.height, size, (rows, cols) => gatherFromImageBitmap(ctx, input, rows, cols, tileSide));
   }
   throw new InvalidInputError('image: expected a Blob, an ImageBitmap or {width, height, data} RGBA pixels');
 }

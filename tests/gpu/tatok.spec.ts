@@ -2,12 +2,37 @@
 // the torch goldens: preprocessing to 1e-6, indices exact at every pool scale (from pixel_values and from the
 // raw image), decoder features within 1e-4 relative; float16 tables; PNG (alpha dropped), JPEG and WebP blobs;
 // typed errors; the buffer pool's inUse bytes unchanged by every call.
+import { bilinearAxis } from '../../src/models/image.ts';
 import { expect, test } from './fixtures.ts';
 
-test('preprocess: the golden image → pixel_values within 1e-6; alpha is dropped; PNG read in tiles is identical', async ({ harnessPage }) => {
+// torch 1.13 F.interpolate(bilinear, align_corners=False) weights, read off interpolating one-hot rows:
+// [in, out, [[dst, [[src, weight], …]], …]] (float32 values; a clamped edge shows as one source of weight 1).
+const TORCH_WEIGHTS: [number, number, [number, [number, number][]][]][] = [
+  [1000, 384, [[0, [[0, 0.19791662693023682], [1, 0.8020833730697632]]], [1, [[3, 0.5937498807907104], [4, 0.40625011920928955]]], [192, [[500, 0.19790136814117432], [501, 0.8020986318588257]]], [383, [[998, 0.8020528554916382], [999, 0.19794714450836182]]]]],
+  [17, 384, [[0, [[0, 1.0]]], [192, [[8, 0.9778648018836975], [9, 0.02213517762720585]]], [383, [[16, 1.0]]]]],
+  [8000, 384, [[0, [[9, 0.08333301544189453], [10, 0.9166669845581055]]], [192, [[4009, 0.08321094512939453], [4010, 0.9167890548706055]]], [382, [[7968, 0.7497568130493164], [7969, 0.2502431869506836]]]]],
+  [37, 56, [[1, [[0, 0.5089285969734192], [1, 0.4910714030265808]]], [28, [[18, 0.6696433424949646], [19, 0.3303566575050354]]], [54, [[35, 0.4910723567008972], [36, 0.5089276432991028]]], [55, [[36, 1.0]]]]],
+];
+
+test('bilinear weights equal torch\'s, bit for bit (upscale, downscale, clamped edges)', () => {
+  for (const [inSize, outSize, samples] of TORCH_WEIGHTS) {
+    const axis = bilinearAxis(inSize, outSize);
+    for (const [dst, expected] of samples) {
+      const weights = new Map<number, number>();
+      const add = (src: number, w: number) => weights.set(src, Math.fround((weights.get(src) ?? 0) + w));
+      add(axis.i0[dst] as number, axis.w0[dst] as number);
+      add(axis.i1[dst] as number, axis.w1[dst] as number);
+      const actual = [...weights].filter(([, w]) => w !== 0);
+      expect(actual, `${inSize}→${outSize} at ${dst}`).toEqual(expected);
+    }
+  }
+});
+
+test('preprocess: the golden image → pixel_values within 1e-6; alpha is dropped; PNG in strips or tiles is identical', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(() => window.harness.tatok().then((p) => p.preprocessGolden()));
   expect(r.fromRgba.count).toBe(3 * 56 * 56);
   expect(r.fromRgba.mismatches, `max error ${r.fromRgba.maxAbsError}`).toBe(0);
+  expect(r.pngStrips.maxAbsError).toBe(0);
   expect(r.alphaIgnored.maxAbsError).toBe(0);
   expect(r.pngTiles.maxAbsError).toBe(0);
 });
@@ -57,12 +82,15 @@ test('blobs: PNG with alpha, JPEG and WebP decode to their stored RGB and encode
   }
 });
 
-test('a 4100×4100 PNG (3×3 GPU tiles) gives the same pixel_values as its raw RGBA', async ({ harnessPage }) => {
-  const r = await harnessPage.evaluate(() => window.harness.tatok().then((p) => p.largeImage(4100)));
-  console.log(`4100² preprocess: raw ${r.rawMs.toFixed(0)} ms, PNG blob ${r.blobMs.toFixed(0)} ms`);
-  expect(r.closeness.maxAbsError).toBe(0);
-  expect(r.indices).toBe(4);
-});
+for (const [side, translucent] of [[4100, false], [2100, true]] as const) {
+  const how = translucent ? 'translucent, read in 2×2 GPU tiles' : 'opaque, read in canvas strips';
+  test(`a ${side}×${side} PNG (${how}) gives the same pixel_values as its raw RGBA`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(([s, t]) => window.harness.tatok().then((p) => p.largeImage(s, t)), [side, translucent] as const);
+    console.log(`${side}² ${translucent ? 'translucent' : 'opaque'} preprocess: raw ${r.rawMs.toFixed(0)} ms, PNG blob ${r.blobMs.toFixed(0)} ms`);
+    expect(r.closeness.maxAbsError).toBe(0);
+    expect(r.indices).toBe(4);
+  });
+}
 
 test('typed errors: not an image, 0×0, oversize, short data, unknown scale, bad indices, NaN, abort; no pool leak', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(() => window.harness.tatok().then((p) => p.errors()));

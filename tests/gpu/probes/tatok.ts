@@ -175,17 +175,21 @@ async function encodeCases(encoder: TatokEncoder, g: Goldens): Promise<IndicesCa
 }
 
 export const tatokProbes = {
-  /** The golden image (raw RGBA, then with random alpha, then as a PNG blob read in 16-px tiles) → pixel_values. */
-  async preprocessGolden(): Promise<{ fromRgba: Closeness; alphaIgnored: Closeness; pngTiles: Closeness }> {
+  /** The golden image (raw RGBA; as an opaque PNG read in canvas strips of 256 px; with random alpha as raw RGBA
+   *  and as a PNG read in 16-px GPU tiles) → pixel_values. */
+  async preprocessGolden(): Promise<{ fromRgba: Closeness; pngStrips: Closeness; alphaIgnored: Closeness; pngTiles: Closeness }> {
     const { encoder, goldens } = await setup();
     const expected = golden(goldens, 'output.pixel_values_from_image').data as Float32Array;
-    const opaque = await encoder.preprocess(goldenRgba(goldens, () => 255));
+    const opaqueRgba = goldenRgba(goldens, () => 255);
+    const opaque = await encoder.preprocess(opaqueRgba);
+    const strips = await encoder.preprocess(await pngBlob(opaqueRgba), { tileSide: 16 });
     const random = new SeededRandom(7);
     const translucent = goldenRgba(goldens, (i) => (i % 5 === 0 ? 0 : Math.floor(random.next() * 256)));
     const withAlpha = await encoder.preprocess(translucent);
     const png = await encoder.preprocess(await pngBlob(translucent), { tileSide: 16 });
     return {
       fromRgba: compareArrays(opaque, expected, 1e-6, 0),
+      pngStrips: compareArrays(strips, opaque, 0, 0),
       alphaIgnored: compareArrays(withAlpha, opaque, 0, 0),
       pngTiles: compareArrays(png, opaque, 0, 0),
     };
@@ -263,8 +267,9 @@ export const tatokProbes = {
     return out;
   },
 
-  /** A large image: a side × side PNG read through the GPU in 2048-px tiles vs the same raw RGBA; timings. */
-  async largeImage(side: number): Promise<{ closeness: Closeness; rawMs: number; blobMs: number; indices: number }> {
+  /** A large image: a side × side PNG (opaque: read in canvas strips; translucent: in GPU tiles of 2048 px) vs
+   *  the same raw RGBA; timings. */
+  async largeImage(side: number, translucent: boolean): Promise<{ closeness: Closeness; rawMs: number; blobMs: number; indices: number }> {
     const { encoder } = await setup();
     const data = new Uint8ClampedArray(side * side * 4);
     for (let y = 0; y < side; y++) {
@@ -273,7 +278,7 @@ export const tatokProbes = {
         data[i] = (x * 7 + y) & 255;
         data[i + 1] = (y * 5 + (x >> 3)) & 255;
         data[i + 2] = (x ^ y) & 255;
-        data[i + 3] = (x + y) & 255;
+        data[i + 3] = translucent ? (x + y) & 255 : 255;
       }
     }
     const rgba = { width: side, height: side, data };
