@@ -71,9 +71,9 @@ test('float16 tables: same indices as the goldens, decoder features within float
   expect(r.decode.maxAbsError).toBeLessThan(1e-2 * r.goldenMax);
 });
 
-test('blobs: PNG with alpha, JPEG and WebP decode to their stored RGB and encode', async ({ harnessPage }) => {
+test('blobs and bitmaps: PNG with alpha (also as an ImageBitmap), JPEG and WebP read as their stored RGB and encode', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(() => window.harness.tatok().then((p) => p.blobs()));
-  expect(r.map((b) => b.kind)).toEqual(['png+alpha', 'image/jpeg', 'image/webp']);
+  expect(r.map((b) => b.kind)).toEqual(['ImageBitmap', 'png+alpha', 'image/jpeg', 'image/webp']);
   for (const b of r) {
     expect(b.width, b.kind).toBe(61);
     expect(b.preprocess.maxAbsError, b.kind).toBe(0);
@@ -95,7 +95,7 @@ for (const [side, translucent] of [[4100, false], [2100, true]] as const) {
 test('typed errors: not an image, 0×0, oversize, short data, unknown scale, bad indices, NaN, abort; no pool leak', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(() => window.harness.tatok().then((p) => p.errors()));
   const e = r.errors;
-  for (const name of ['notImage', 'emptyRgba', 'emptyPng', 'wideRgba', 'tooManyPixels', 'widePng', 'shortData', 'notAnImageObject', 'pixelCount', 'nanPixels', 'decodeCount', 'decodeIndex']) {
+  for (const name of ['notImage', 'emptyRgba', 'emptyPng', 'wideRgba', 'tooManyPixels', 'widePng', 'closedBitmap', 'shortData', 'notAnImageObject', 'pixelCount', 'nanPixels', 'decodeCount', 'decodeIndex']) {
     expect(e[name], name).toMatchObject({ name: 'InvalidInputError', code: 'invalid-input' });
   }
   for (const name of ['encodeScale', 'encodePixelsScale', 'decodeScale']) {

@@ -247,7 +247,7 @@ export const tatokProbes = {
     }
   },
 
-  /** PNG with alpha (written here), JPEG and WebP (canvas) → preprocess vs their RGBA, and indices. */
+  /** PNG with alpha (written here; also as an ImageBitmap), JPEG and WebP (canvas) → preprocess vs their RGBA, and indices. */
   async blobs(): Promise<{ kind: string; width: number; preprocess: Closeness; indices: number[] }[]> {
     const { encoder } = await setup();
     const random = new SeededRandom(11);
@@ -260,6 +260,9 @@ export const tatokProbes = {
       inputs.push({ kind: blob.type, blob, reference: await canvasRgba(blob) });
     }
     const out = [];
+    const bitmap = await createImageBitmap(inputs[0]?.blob as Blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    out.push({ kind: 'ImageBitmap', width: bitmap.width, preprocess: compareArrays(await encoder.preprocess(bitmap), await encoder.preprocess(rgba), 0, 0), indices: Array.from(await encoder.encode(bitmap, 2)) });
+    bitmap.close();
     for (const { kind, blob, reference } of inputs) {
       const preprocess = compareArrays(await encoder.preprocess(blob), await encoder.preprocess(reference), 0, 0);
       out.push({ kind, width: reference.width, preprocess, indices: Array.from(await encoder.encode(blob, 2)) });
@@ -308,6 +311,11 @@ export const tatokProbes = {
       wideRgba: () => encoder.preprocess({ width: 20000, height: 1, data: new Uint8ClampedArray(80000) }),
       tooManyPixels: () => encoder.preprocess({ width: 9000, height: 8000, data: new Uint8ClampedArray(0) }),
       widePng: async () => encoder.preprocess(await pngBlob({ width: 17000, height: 1, data: new Uint8ClampedArray(68000) })),
+      closedBitmap: async () => {
+        const bitmap = await createImageBitmap(new ImageData(2, 2));
+        bitmap.close();
+        return encoder.preprocess(bitmap);
+      },
       shortData: () => encoder.preprocess({ width: 2, height: 2, data: new Uint8ClampedArray(3) }),
       notAnImageObject: () => encoder.preprocess(42 as unknown as RgbaPixels),
       encodeScale: () => encoder.encode(small, 4),
