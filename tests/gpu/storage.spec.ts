@@ -307,3 +307,17 @@ test('a picked local folder goes through the same cache; two versions of one mod
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+test('an engine component loads from the cache: VqDecoder on the cached tiny package, zero weight requests', async () => {
+  let page = await openPage();
+  expect(await page.evaluate(() => window.storageTest.cacheTiny())).toBeGreaterThan(0);
+  await page.close();
+  page = await openPage();
+  const result = await page.evaluate(() => window.storageTest.vqFromCache());
+  expect(result.weightRequests).toBe(0);
+  expect(result.pixels).toBeGreaterThan(0);
+  expect(result.opaque).toBe(true);
+  test.info().annotations.push({ type: 'VqDecoder from cache', description: `load ${result.loadMs.toFixed(0)} ms, decode ${result.decodeMs.toFixed(0)} ms` });
+  await page.evaluate(() => window.storageTest.clear());
+  await page.close();
+});

@@ -113,6 +113,9 @@ export const storageTest = {
     }
     return { complete: record.complete, counted, missing };
   },
+  /** VqDecoder loaded through the cache vs the plain URL source (tests/storage/engine-probe.ts). */
+  vqFromCache: () => import('./engine-probe.ts').then((m) => m.vqFromCache()),
+  cacheTiny: () => import('./engine-probe.ts').then((m) => m.cacheTiny()),
   list: () => listCachedModels(),
   remove: (modelKey: string) => deleteCachedModel(modelKey),
   clear: () => clearCachedModels(),
