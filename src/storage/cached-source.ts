@@ -196,7 +196,16 @@ function cachedSource(record: ModelRecord, manifest: Manifest): CachedModelSourc
     let out = new Uint8Array(entry.bytes);
     let offset = 0;
     for (let i = 0; offset < entry.bytes; i++) {
-      const reader = (await chunkBlob(entry, i, signal)).stream().getReader({ mode: 'byob' });
+      const blob = await chunkBlob(entry, i, signal);
+      let reader: ReadableStreamBYOBReader;
+      try {
+        reader = blob.stream().getReader({ mode: 'byob' });
+      } catch {
+        // A browser whose Blob streams are not byte streams: one chunk-sized copy at a time.
+        out.set(new Uint8Array(await blob.arrayBuffer()), offset);
+        offset += blob.size;
+        continue;
+      }
       try {
         for (;;) {
           if (signal?.aborted) throw signal.reason;

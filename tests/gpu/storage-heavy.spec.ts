@@ -78,6 +78,7 @@ test('211 MB package: download with a dropped connection, load from cache, peak 
     // Never the whole package twice; chunk by chunk, far less than one copy.
     expect(asFiles.peak).toBeLessThan(1.5 * pkg.totalBytes);
     expect(asChunks.peak).toBeLessThan(0.75 * pkg.totalBytes);
+    expect(await page.evaluate((k) => window.storageTest.verifyCached(k), key)).toBe(true);
     await page.evaluate(() => window.storageTest.clear());
   } finally {
     await context.close();

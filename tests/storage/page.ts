@@ -99,6 +99,14 @@ export const storageTest = {
     }
     return { ms: performance.now() - t0, bytes };
   },
+  /** Every file of a cached model read back with file() and checked with WebCrypto against the manifest. */
+  async verifyCached(modelKey: string): Promise<boolean> {
+    const source = await openCachedModel(modelKey);
+    for (const entry of source.manifest.files) {
+      if ((await hex(await source.file(entry.path))) !== entry.sha256) return false;
+    }
+    return true;
+  },
   /** Chunk keys the record counts versus chunks present, per file (a consistent cache has none missing). */
   async consistency(modelKey: string): Promise<{ complete: boolean; counted: number; missing: number } | null> {
     const record = await getRecord(modelKey);
