@@ -126,7 +126,8 @@ async function openCached(origin: ByteOrigin, options: CachedSourceOptions): Pro
       throw new StorageQuotaError(totalBytes - storedBytes(record, sizeOf), (await freeBytes()) ?? 0, { cause: error, midway: true });
     }
   };
-  if (!record.sources.includes(origin.id)) record.sources.push(origin.id);
+  const newSource = !record.sources.includes(origin.id);
+  if (newSource) record.sources.push(origin.id);
 
   let fetchedBytes = 0;
   if (!record.complete) {
@@ -163,8 +164,11 @@ async function openCached(origin: ByteOrigin, options: CachedSourceOptions): Pro
     }
     // Commit: only now does the model load as complete.
     record.complete = true;
+    await save();
+  } else if (newSource) {
+    // Remembering the new source (for offline starts) is optional: a full disk must not stop a cached start.
+    await save().catch(() => undefined);
   }
-  await save();
   emit({ type: 'complete', modelKey, totalBytes, fetchedBytes });
   return cachedSource(record, manifest);
 }

@@ -56,8 +56,13 @@ function isQuotaError(error: unknown): boolean {
   return name === 'QuotaExceededError' || (name === 'UnknownError' && /quota|space/i.test(String((error as Error).message)));
 }
 
+/** Thrown inside a try: the file's stored bytes are discarded and it starts over (`body`: a response to drop). */
 class Restart {
-  constructor(readonly reason: 'range-ignored' | 'corrupt' | 'too-long', readonly actual = '') {}
+  constructor(
+    readonly reason: 'range-ignored' | 'corrupt' | 'too-long',
+    readonly actual = '',
+    readonly body?: ReadableStream<Uint8Array>,
+  ) {}
 }
 
 /** Fetches what is missing of `job.entry` and verifies it; resolves with the bytes taken from the origin. */
@@ -135,7 +140,7 @@ export async function downloadFile(job: FileJob): Promise<number> {
         let gained = false;
         try {
           const opened = await job.origin.open(entry.path, pos, signal);
-          if (opened.start !== pos) throw Object.assign(new Restart('range-ignored'), { body: opened.body });
+          if (opened.start !== pos) throw new Restart('range-ignored', '', opened.body);
           const reader = opened.body.getReader();
           try {
             for (;;) {
@@ -172,8 +177,7 @@ export async function downloadFile(job: FileJob): Promise<number> {
       return fetched;
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
-      const body = (error as Restart & { body?: ReadableStream }).body;
-      await body?.cancel().catch(() => undefined);
+      await error.body?.cancel().catch(() => undefined);
       // Stop counting the file's chunks before deleting them: the record never claims a missing chunk.
       await setProgress(EMPTY);
       await deleteFileChunks(job.modelKey, entry.path);

@@ -33,38 +33,40 @@ function isRetryableStatus(status: number): boolean {
 /** A package under the folder URL `base` (trailing slash optional). */
 export function urlOrigin(base: string): ByteOrigin {
   const root = base.endsWith('/') ? base : `${base}/`;
+  const open = async (path: string, start: number, signal?: AbortSignal): Promise<OpenedBody> => {
+    let response: Response;
+    try {
+      response = await fetch(`${root}${path}`, {
+        signal,
+        cache: 'no-store',
+        headers: start > 0 ? { Range: `bytes=${start}-` } : {},
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      throw new RetryableError(`could not connect: ${String(cause)}`, { cause });
+    }
+    if (response.status === 206) {
+      const match = /^bytes (\d+)-/.exec(response.headers.get('Content-Range') ?? '');
+      if (!match || Number(match[1]) !== start) {
+        await response.body?.cancel();
+        throw new RetryableError(`HTTP 206 with Content-Range "${response.headers.get('Content-Range')}" for a range from ${start}`);
+      }
+      return { start, body: response.body as ReadableStream<Uint8Array> };
+    }
+    if (response.status === 200) return { start: 0, body: response.body as ReadableStream<Uint8Array> };
+    await response.body?.cancel();
+    // Range not satisfiable (the file changed size?): the whole file again; the caller starts it over.
+    if (response.status === 416 && start > 0) return open(path, 0, signal);
+    if (isRetryableStatus(response.status)) throw new RetryableError(`HTTP ${response.status}`);
+    throw new DownloadError(path, `HTTP ${response.status} from ${root}${path}`, { status: response.status });
+  };
   return {
     id: root,
+    open,
     async manifest(signal) {
       const response = await fetch(`${root}manifest.json`, { signal, cache: 'no-cache' });
       if (!response.ok) throw new DownloadError('manifest.json', `HTTP ${response.status} from ${root}manifest.json`, { status: response.status });
       return new Uint8Array(await response.arrayBuffer());
-    },
-    async open(path, start, signal) {
-      let response: Response;
-      try {
-        response = await fetch(`${root}${path}`, {
-          signal,
-          cache: 'no-store',
-          headers: start > 0 ? { Range: `bytes=${start}-` } : {},
-        });
-      } catch (cause) {
-        if (signal?.aborted) throw signal.reason;
-        throw new RetryableError(`could not connect: ${String(cause)}`, { cause });
-      }
-      if (response.status === 206) {
-        const match = /^bytes (\d+)-/.exec(response.headers.get('Content-Range') ?? '');
-        if (!match || Number(match[1]) !== start) {
-          await response.body?.cancel();
-          throw new RetryableError(`HTTP 206 with Content-Range "${response.headers.get('Content-Range')}" for a range from ${start}`);
-        }
-        return { start, body: response.body as ReadableStream<Uint8Array> };
-      }
-      if (response.status === 200) return { start: 0, body: response.body as ReadableStream<Uint8Array> };
-      await response.body?.cancel();
-      if (response.status === 416) return this.open(path, 0, signal);
-      if (isRetryableStatus(response.status)) throw new RetryableError(`HTTP ${response.status}`);
-      throw new DownloadError(path, `HTTP ${response.status} from ${root}${path}`, { status: response.status });
     },
   };
 }
