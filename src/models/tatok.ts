@@ -10,7 +10,7 @@ import { recordAvgPool } from '../kernels/avg-pool.ts';
 import { createCodebook, decodeNearest, recordNearest, releaseNearest, type GpuCodebook } from '../kernels/vq-nearest.ts';
 import { externalDataPaths, pooledGrid, type TatokComponent, type TatokConfig } from '../model/manifest.ts';
 import type { ModelSource } from '../model/source.ts';
-import { createSharedSession, ort, type SessionOptions } from '../ort/session.ts';
+import { createSharedSession, ort, runSession, type SessionOptions } from '../ort/session.ts';
 import { imageToPixelValues, type ImageInput, type PreprocessOptions } from './image.ts';
 import { gatherRows, readTable, tableAsFloat32, tableSlice, type Table } from './tables.ts';
 
@@ -147,7 +147,7 @@ export class TatokEncoder {
       let pooled: GPUBuffer | null = null;
       try {
         // pixel_values [1,3,S,S] → features [1, grid², hidden] (GPU)
-        const features = (await this.encoder.run({ pixel_values: new ort.Tensor('float32', pixelValues, [1, 3, s, s]) })).features as ort.Tensor;
+        const features = (await runSession(this.encoder, { pixel_values: new ort.Tensor('float32', pixelValues, [1, 3, s, s]) })).features as ort.Tensor;
         held.push(features);
         checkDims('encoder', features, [1, grid * grid, hidden]);
         throwIfAborted(signal);
@@ -162,7 +162,7 @@ export class TatokEncoder {
           projectInput = ort.Tensor.fromGpuBuffer(pooled, { dataType: 'float32', dims: [1, tokens, hidden] });
         }
         // → codes [1, p², codeDim], unit rows (GPU)
-        const codes = (await this.project.run({ features: projectInput })).codes as ort.Tensor;
+        const codes = (await runSession(this.project, { features: projectInput })).codes as ort.Tensor;
         held.push(codes);
         checkDims('project', codes, [1, tokens, codeDim]);
         throwIfAborted(signal);
@@ -234,7 +234,7 @@ export class TatokDecoder {
       throwIfAborted(signal);
       const hidden = config.decoderHiddenSize;
       const rows = gatherRows(this.decodeTable, indices); // [N, codeDim]
-      const out = await this.decoder.run({
+      const out = await runSession(this.decoder, {
         rows: new ort.Tensor('float32', rows, [1, tokens, config.codeDim]),
         positions: new ort.Tensor('float32', this.positionsOf(which, tokens), [tokens, hidden]),
       });

@@ -10,7 +10,7 @@ import { foldWorkgroups, type GpuContext } from '../gpu/context.ts';
 import type { KernelDefinition } from '../gpu/kernel.ts';
 import { externalDataPaths, type VqConfig } from '../model/manifest.ts';
 import { ModelSourceError, type ModelSource } from '../model/source.ts';
-import { createSharedSession, ort } from '../ort/session.ts';
+import { createSharedSession, ort, runSession } from '../ort/session.ts';
 
 export const vqToRgbaKernel: KernelDefinition = { name: 'vq_to_rgba', source: vqToRgbaSource, entryPoint: 'main' };
 
@@ -103,7 +103,7 @@ export class VqDecoder {
     throwIfAborted(signal);
     const grid = known === side * side ? codes : fillPreviewCodes(codes, side, known);
     const ids = BigInt64Array.from(grid, (c) => BigInt(c));
-    const outputs = await this.session.run({ codes: new ort.Tensor('int64', ids, [1, side, side]) });
+    const outputs = await runSession(this.session, { codes: new ort.Tensor('int64', ids, [1, side, side]) });
     const image = outputs.image as ort.Tensor;
     try {
       throwIfAborted(signal);

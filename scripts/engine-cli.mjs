@@ -1,0 +1,115 @@
+// `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
+// drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
+// timings. Options: --model URL-or-path-under-public (default /models/tiny/), --scale, --size, --cfg, --top-k,
+// --top-p, --temperature, --count, --seed, --max-new-tokens. Exits 2 on bad arguments, 1 on engine errors.
+import { readFile, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { chromiumArgs, chromiumPath } from './browser.mjs';
+
+const job = process.argv[2];
+const { values } = parseArgs({
+  args: process.argv.slice(3),
+  options: {
+    model: { type: 'string', default: '/models/tiny/' },
+    prompt: { type: 'string' },
+    question: { type: 'string' },
+    image: { type: 'string' },
+    out: { type: 'string', default: 'out.png' },
+    seed: { type: 'string' },
+    scale: { type: 'string' },
+    size: { type: 'string' },
+    cfg: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    temperature: { type: 'string' },
+    count: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+  },
+});
+
+function usage(message) {
+  console.error(`${message}\nusage: npm run imagine -- --prompt "…" [--seed N] [--out out.png]\n       npm run chat -- --question "…" [--image in.png]`);
+  process.exit(2);
+}
+
+function number(name) {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) usage(`--${name} must be a number, got "${raw}"`);
+  return value;
+}
+
+const defined = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
+const IMAGE_TYPES = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };
+
+let request;
+if (job === 'imagine') {
+  if (!values.prompt) usage('--prompt is required');
+  request = {
+    model: values.model,
+    options: defined({
+      prompt: values.prompt,
+      seed: number('seed'),
+      scale: number('scale'),
+      size: number('size'),
+      cfg: number('cfg'),
+      topK: number('top-k'),
+      topP: number('top-p'),
+      temperature: number('temperature'),
+      count: number('count'),
+    }),
+  };
+} else if (job === 'chat') {
+  if (!values.question) usage('--question is required');
+  let image;
+  if (values.image) {
+    const type = IMAGE_TYPES[extname(values.image).toLowerCase()] ?? 'application/octet-stream';
+    image = { bytes: Array.from(await readFile(values.image)), type };
+  }
+  request = defined({
+    model: values.model,
+    question: values.question,
+    image,
+    maxNewTokens: number('max-new-tokens'),
+    temperature: number('temperature'),
+    seed: number('seed'),
+  });
+} else {
+  usage(`unknown job "${job}"`);
+}
+
+const root = new URL('..', import.meta.url).pathname;
+const server = await createServer({ root, server: { port: 0 }, logLevel: 'error' });
+await server.listen();
+const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+let exitCode = 0;
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`http://localhost:${server.httpServer.address().port}/scripts/headless/engine.html`);
+  await page.waitForSelector('body[data-ready="true"]');
+  const result = await page.evaluate(([kind, r]) => window.tarHeadless[kind](r), [job, request]);
+  if (job === 'imagine') {
+    for (const [i, image] of result.images.entries()) {
+      const path = result.images.length === 1 ? values.out : values.out.replace(/(\.png)?$/, `-${i}.png`);
+      await writeFile(path, Buffer.from(image.png));
+      console.log(`wrote ${path} (${image.width}×${image.height}, seed ${image.seed})`);
+    }
+    console.log(`previews: ${result.previews}`);
+  } else {
+    console.log(result.text);
+  }
+  console.log(`load ${result.loadMs.toFixed(0)} ms; job ${result.elapsedMs.toFixed(0)} ms`);
+  for (const [phase, ms] of Object.entries(result.timings)) console.log(`  ${phase.padEnd(13)} ${ms.toFixed(0)} ms`);
+} catch (error) {
+  console.error(`${job} failed: ${error.message.split('\n')[0]}`);
+  exitCode = 1;
+} finally {
+  await browser.close();
+  await server.close();
+}
+process.exit(exitCode);

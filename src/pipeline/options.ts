@@ -1,0 +1,173 @@
+// The options of each job, their defaults (from the manifest's sampling section) and their validation.
+// A bad option is an InvalidArgumentError naming it; nothing here touches the GPU.
+import { InvalidArgumentError } from '../errors.ts';
+import type { Manifest } from '../model/manifest.ts';
+import type { ImageInput } from '../models/image.ts';
+
+export interface SamplingOverrides {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Reproducibility: the same seed gives the same result on the same backend. Default: random. */
+  seed?: number;
+}
+
+export interface ImagineOptions extends SamplingOverrides {
+  prompt: string;
+  /** TA-Tok pool scale: 1, 2, 3 → 729, 169, 81 tokens for Tar (manifest poolScales). */
+  scale?: number;
+  /** Output side in pixels; the package's de-tokenizer decides which sizes exist. */
+  size?: number;
+  /** Classifier-free guidance of the de-tokenizer. */
+  cfg?: number;
+  /** Images for this prompt; image i uses seed + i. */
+  count?: number;
+  /** A preview every this many VQ-code rows (0: none). */
+  previewEveryRows?: number;
+  signal?: AbortSignal;
+  /** Tests: explicit uniforms instead of the seeded generator, one per drawn token. */
+  uniforms?: { llm: ArrayLike<number>; detok: ArrayLike<number> };
+}
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  text: string;
+  images?: ImageInput[];
+}
+
+export interface ChatOptions extends SamplingOverrides {
+  messages: ChatMessage[];
+  maxNewTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface VaryOptions extends SamplingOverrides {
+  image: ImageInput;
+  scale?: number;
+  cfg?: number;
+  previewEveryRows?: number;
+  signal?: AbortSignal;
+}
+
+export interface ResolvedImagine {
+  prompt: string;
+  scale: number;
+  size: number;
+  cfg: number;
+  count: number;
+  seed: number;
+  previewEveryRows: number;
+  llm: { temperature: number; topK: number; topP: number };
+  detok: { cfgScale: number; temperature: number; topK: number; topP: number };
+}
+
+function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+function check(condition: boolean, name: string, value: unknown, rule: string): void {
+  if (!condition) throw new InvalidArgumentError(`${name} = ${JSON.stringify(value)}: ${rule}`);
+}
+
+function checkSampling(o: SamplingOverrides): void {
+  if (o.temperature !== undefined) check(Number.isFinite(o.temperature) && o.temperature >= 0, 'temperature', o.temperature, 'must be ≥ 0');
+  if (o.topK !== undefined) check(Number.isInteger(o.topK) && o.topK >= 0, 'topK', o.topK, 'must be an integer ≥ 0');
+  if (o.topP !== undefined) check(o.topP > 0 && o.topP <= 1, 'topP', o.topP, 'must lie in (0, 1]');
+  if (o.seed !== undefined) check(Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, 'seed', o.seed, 'must be an integer in [0, 2^32)');
+}
+
+export function checkScale(manifest: Manifest, scale: number): void {
+  const scales = manifest.components.tatok?.config.poolScales ?? [];
+  check(scales.includes(scale), 'scale', scale, `must be one of ${scales.join(', ')}`);
+}
+
+export function supportedSizes(manifest: Manifest): number[] {
+  const ardtok = manifest.components.ardtok;
+  return ardtok ? [ardtok.config.imageSize] : [];
+}
+
+function resolveDetok(manifest: Manifest, o: SamplingOverrides & { cfg?: number }) {
+  const d = manifest.sampling.detokenizer;
+  if (o.cfg !== undefined) check(Number.isFinite(o.cfg) && o.cfg >= 0, 'cfg', o.cfg, 'must be ≥ 0');
+  return { cfgScale: o.cfg ?? d.cfgScale, temperature: d.temperature, topK: d.topK, topP: d.topP };
+}
+
+export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedImagine {
+  check(typeof o.prompt === 'string' && o.prompt.trim().length > 0, 'prompt', o.prompt, 'must not be empty');
+  checkSampling(o);
+  const scale = o.scale ?? manifest.components.tatok?.config.defaultPoolScale ?? 1;
+  checkScale(manifest, scale);
+  const sizes = supportedSizes(manifest);
+  const size = o.size ?? sizes[0] ?? 0;
+  check(sizes.includes(size), 'size', size, `this model draws ${sizes.join(', ') || 'no'} px images`);
+  const count = o.count ?? 1;
+  check(Number.isInteger(count) && count >= 1 && count <= 16, 'count', count, 'must be an integer in [1, 16]');
+  const previewEveryRows = o.previewEveryRows ?? 1;
+  check(Number.isInteger(previewEveryRows) && previewEveryRows >= 0, 'previewEveryRows', previewEveryRows, 'must be an integer ≥ 0');
+  const t = manifest.sampling.textToImage;
+  const detok = resolveDetok(manifest, o);
+  return {
+    prompt: o.prompt,
+    scale,
+    size,
+    cfg: detok.cfgScale,
+    count,
+    seed: o.seed ?? randomSeed(),
+    previewEveryRows,
+    llm: { temperature: o.temperature ?? t.temperature, topK: o.topK ?? t.topK, topP: o.topP ?? t.topP },
+    detok,
+  };
+}
+
+export interface ResolvedChat {
+  maxNewTokens: number;
+  seed: number;
+  llm: { temperature: number; topK: number; topP: number };
+}
+
+export function resolveChat(manifest: Manifest, o: ChatOptions): ResolvedChat {
+  check(Array.isArray(o.messages) && o.messages.length > 0, 'messages', o.messages?.length, 'must hold at least one message');
+  const last = o.messages[o.messages.length - 1];
+  check(last?.role === 'user', 'messages', last?.role, 'must end with a user message');
+  for (const [i, m] of o.messages.entries()) {
+    check(m.role === 'user' || m.role === 'assistant', `messages[${i}].role`, m.role, 'must be user or assistant');
+    check(typeof m.text === 'string', `messages[${i}].text`, m.text, 'must be a string');
+    check(m.text.trim().length > 0 || (m.images?.length ?? 0) > 0, `messages[${i}]`, m.text, 'needs text or an image');
+  }
+  checkSampling(o);
+  const c = manifest.sampling.chat;
+  const maxNewTokens = o.maxNewTokens ?? c.maxNewTokens;
+  check(Number.isInteger(maxNewTokens) && maxNewTokens >= 1, 'maxNewTokens', maxNewTokens, 'must be a positive integer');
+  return {
+    maxNewTokens,
+    seed: o.seed ?? randomSeed(),
+    llm: { temperature: o.temperature ?? c.temperature, topK: o.topK ?? c.topK, topP: o.topP ?? c.topP },
+  };
+}
+
+export interface ResolvedVary {
+  scale: number;
+  seed: number;
+  previewEveryRows: number;
+  detok: { cfgScale: number; temperature: number; topK: number; topP: number };
+}
+
+export function resolveVary(manifest: Manifest, o: VaryOptions): ResolvedVary {
+  checkSampling(o);
+  const scale = o.scale ?? manifest.components.tatok?.config.defaultPoolScale ?? 1;
+  checkScale(manifest, scale);
+  const previewEveryRows = o.previewEveryRows ?? 1;
+  check(Number.isInteger(previewEveryRows) && previewEveryRows >= 0, 'previewEveryRows', previewEveryRows, 'must be an integer ≥ 0');
+  const detok = resolveDetok(manifest, o);
+  return {
+    scale,
+    seed: o.seed ?? randomSeed(),
+    previewEveryRows,
+    detok: {
+      ...detok,
+      temperature: o.temperature ?? detok.temperature,
+      topK: o.topK ?? detok.topK,
+      topP: o.topP ?? detok.topP,
+    },
+  };
+}

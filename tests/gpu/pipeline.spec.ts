@@ -1,0 +1,71 @@
+// The engine end to end on the tiny package in headless Chromium: the torch reference reproduced with fixed
+// uniforms, determinism, cancellation, bad input, GPU memory over 20 jobs, streaming and previews, and the
+// worker client with typed errors.
+import { expect, test } from './fixtures.ts';
+
+test.describe.configure({ timeout: 600_000 });
+
+test('imagine, chat and understanding reproduce the torch reference with fixed uniforms', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).golden());
+  expect(r.tokens).toEqual(r.expectedTokens);
+  expect(r.llmSteps).toBe(r.expectedTokens.length);
+  expect(r.llmStepError).toBeLessThanOrEqual(1e-4);
+  expect(r.detokStepError).toBeLessThanOrEqual(1e-4);
+  expect(r.pixelMaxDiff).toBeLessThanOrEqual(1);
+  expect(r.pixelsOffByOne).toBeLessThan(r.pixelCount / 100);
+  expect(r.understandIndices).toEqual(r.expectedUnderstandIndices);
+  expect(r.chatIds).toEqual(r.expectedChatIds);
+});
+
+test('the same seed gives the same image; another seed another one', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).seeds());
+  expect(r).toEqual({ sameTokens: true, samePixels: true, otherSeedDiffers: true });
+});
+
+test('cancel stops within one token, frees its GPU buffers, and the next job runs', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).cancel());
+  expect(r.error).toMatchObject({ name: 'AbortError' });
+  expect(r.llmEventsAfterAbort).toBeLessThanOrEqual(1);
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+  expect(r.nextJobImages).toBe(1);
+});
+
+test('bad input gives typed errors and the engine keeps serving', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).badInput());
+  expect(r.errors.notAnImage).toMatchObject({ name: 'InvalidInputError' });
+  expect(r.errors.emptyImage).toMatchObject({ name: 'InvalidInputError' });
+  expect(r.errors.hugeImage).toMatchObject({ name: 'InvalidInputError' });
+  expect(r.errors.emptyPrompt).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.longPrompt).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.unknownScale).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.unknownSize).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.badTopP).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.servedAfter).toBe(true);
+});
+
+test('20 consecutive jobs do not grow GPU memory', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).manyJobs(20));
+  const settled = r.allocated.slice(5);
+  expect(new Set(settled).size).toBe(1);
+  expect(new Set(r.inUse).size).toBe(1);
+});
+
+test('imagine streams progress and previews for every image, pipelines two images; chat streams tokens', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).stream());
+  expect(r.images.map((i) => [i.image, i.seed])).toEqual([[0, 11], [1, 12]]);
+  expect(r.images.every((i) => i.width === 64 && i.height === 64)).toBe(true);
+  expect(r.previews[0]).toBeGreaterThan(0);
+  expect(r.previews[1]).toBeGreaterThan(0);
+  expect(r.phases.sort()).toEqual(['detokenize', 'llm', 'vq-decode']);
+  for (const phase of ['llm', 'tatok-decode', 'detokenize', 'vq-decode']) expect(r.timings[phase]).toBeGreaterThan(0);
+  expect(r.tokensStreamed).toBeGreaterThan(0);
+  test.info().annotations.push({ type: 'imagine timings (ms)', description: JSON.stringify(r.timings) });
+});
+
+test('the worker client has the same interface, typed errors and cancellation', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).worker());
+  expect(r.imageSize).toEqual([64, 64]);
+  expect(r.typedError).toMatchObject({ name: 'InvalidArgumentError', isInvalidArgument: true });
+  expect(r.cancelled).toMatchObject({ name: 'AbortError' });
+  expect(r.afterCancel).toBeGreaterThan(0);
+});

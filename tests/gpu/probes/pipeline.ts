@@ -1,0 +1,326 @@
+// Probes: the whole engine (src/pipeline/) on the tiny package against the torch end-to-end reference with
+// fixed uniforms (tests/fixtures/goldens/pipeline.safetensors), plus determinism, cancellation, bad input,
+// GPU memory over many jobs, previews, and the worker client. The in-thread engine shares the harness page's
+// GPU context (onnxruntime-web binds to one device per page).
+import { ArDetokenizer } from '../../../src/decoders/ardtok.ts';
+import { LlmDecoder } from '../../../src/decoders/llm.ts';
+import { InvalidArgumentError } from '../../../src/errors.ts';
+import { parseGoldens, type Goldens } from '../../../src/model/goldens.ts';
+import { openUrlSource } from '../../../src/model/source.ts';
+import { TatokEncoder } from '../../../src/models/tatok.ts';
+import { Engine, type TarEngine } from '../../../src/pipeline/engine.ts';
+import type { JobEvent, RgbaImage } from '../../../src/pipeline/events.ts';
+import { createWorkerEngine } from '../../../src/worker/client.ts';
+import { compareArrays } from '../compare.ts';
+import { describeErrorForTest, type ThrownError } from '../describe-error.ts';
+import { gpu } from './context.ts';
+
+const PACKAGE = '/models/tiny/';
+
+let shared: Promise<Engine> | null = null;
+function engine(): Promise<Engine> {
+  shared ??= gpu().then((ctx) => Engine.create({ model: PACKAGE, ctx }));
+  return shared;
+}
+
+let golden: Promise<Goldens> | null = null;
+function pipelineGoldens(): Promise<Goldens> {
+  golden ??= fetch('/tests/fixtures/goldens/pipeline.safetensors')
+    .then((r) => r.arrayBuffer())
+    .then((b) => parseGoldens(b, 'pipeline.safetensors', 'pipeline'));
+  return golden;
+}
+
+function values(g: Goldens, name: string): number[] {
+  const t = g.tensors.get(name);
+  if (!t) throw new Error(`golden ${name} is missing`);
+  return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+function text(g: Goldens, name: string): string {
+  return new TextDecoder().decode(Uint8Array.from(values(g, name)));
+}
+
+/** The golden RGB picture [h, w, 3] as RGBA. */
+function goldenPicture(g: Goldens): RgbaImage {
+  const t = g.tensors.get('understand.image_rgb');
+  if (!t) throw new Error('golden understand.image_rgb is missing');
+  const [height, width] = t.shape as [number, number, number];
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) data[i * 4 + c] = Number(t.data[i * 3 + c]);
+    data[i * 4 + 3] = 255;
+  }
+  return { width, height, data };
+}
+
+async function collect<E extends JobEvent>(events: AsyncIterable<E>): Promise<E[]> {
+  const out: E[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+/** Worst relative error of each row of `actual` against `expected` rows [rows, width], with the golden
+ *  runner's floor: |a − b| ≤ rtol·max(|b|, 1e-1·max|row|). */
+function worstRowError(actual: Float32Array[], expected: number[], width: number): number {
+  let worst = 0;
+  actual.forEach((row, r) => {
+    const want = expected.slice(r * width, (r + 1) * width);
+    const scale = Math.max(1, ...want.map(Math.abs));
+    for (let i = 0; i < width; i++) {
+      const err = Math.abs((row[i] as number) - (want[i] as number)) / Math.max(Math.abs(want[i] as number), 0.1 * scale);
+      worst = Math.max(worst, err);
+    }
+  });
+  return worst;
+}
+
+export interface GoldenReport {
+  tokens: number[];
+  expectedTokens: number[];
+  llmStepError: number;
+  llmSteps: number;
+  detokStepError: number;
+  detokSteps: number;
+  pixelMaxDiff: number;
+  pixelsOffByOne: number;
+  pixelCount: number;
+  understandIndices: number[];
+  expectedUnderstandIndices: number[];
+  chatIds: number[];
+  expectedChatIds: number[];
+}
+
+export async function pipelineGoldenProbe(): Promise<GoldenReport> {
+  const g = await pipelineGoldens();
+  const e = await engine();
+  const ctx = await gpu();
+  const events = await collect(
+    e.imagine({
+      prompt: text(g, 't2i.prompt'),
+      scale: values(g, 't2i.pool_scale')[0] as number,
+      temperature: values(g, 't2i.temperature')[0] as number,
+      topK: values(g, 't2i.top_k')[0] as number,
+      topP: values(g, 't2i.top_p')[0] as number,
+      cfg: values(g, 'detok.cfg_scale')[0] as number,
+      previewEveryRows: 0,
+      uniforms: { llm: values(g, 't2i.uniforms'), detok: values(g, 'detok.uniforms') },
+    }),
+  );
+  const image = events.find((ev) => ev.type === 'image');
+  if (!image || image.type !== 'image') throw new Error('no image event');
+  const expectedPixels = values(g, 'vq.image_uint8');
+  const actualRgb: number[] = [];
+  for (let i = 0; i < image.pixels.width * image.pixels.height; i++) {
+    for (let c = 0; c < 3; c++) actualRgb.push(image.pixels.data[i * 4 + c] as number);
+  }
+  const diff = compareArrays(actualRgb, expectedPixels, 1, 0);
+  const offByOne = actualRgb.filter((v, i) => v !== expectedPixels[i]).length;
+
+  // Logits at every step, through the decoders' own KV-cache paths.
+  const source = await openUrlSource(PACKAGE);
+  const llm = await LlmDecoder.load(ctx, source);
+  const detok = await ArDetokenizer.load(ctx, source);
+  const tokenIds = values(g, 't2i.token_ids');
+  const vocab = source.manifest.components.llm?.config.vocabSize ?? 0;
+  const llmLogits = await llm.lastLogits([values(g, 't2i.prompt_ids'), ...tokenIds.slice(0, -1).map((id) => [id])]);
+  const codes = values(g, 'detok.codes');
+  const vqVocab = source.manifest.components.ardtok?.config.vocabSize ?? 0;
+  const detokLogits = await detok.lastLogits(Float32Array.from(values(g, 't2i.features')), codes.slice(0, -1));
+  await llm.release();
+  await detok.release();
+
+  const picture = goldenPicture(g);
+  const chatEvents = await collect(
+    e.chat({ messages: [{ role: 'user', text: 'Describe the image.', images: [picture] }], temperature: 0, maxNewTokens: values(g, 'chat.max_new_tokens')[0] as number }),
+  );
+  const encoder = await TatokEncoder.load(ctx, source);
+  const understandIndices = Array.from(await encoder.encode(picture, 1));
+  await encoder.release();
+  return {
+    tokens: Array.from(image.tokens),
+    expectedTokens: values(g, 't2i.indices'),
+    llmStepError: worstRowError(llmLogits, values(g, 't2i.logits'), vocab),
+    llmSteps: llmLogits.length,
+    detokStepError: worstRowError(detokLogits, values(g, 'detok.logits'), 2 * vqVocab),
+    detokSteps: detokLogits.length,
+    pixelMaxDiff: diff.maxAbsError,
+    pixelsOffByOne: offByOne,
+    pixelCount: expectedPixels.length,
+    understandIndices,
+    expectedUnderstandIndices: values(g, 'understand.indices'),
+    chatIds: chatEvents.filter((ev) => ev.type === 'token').map((ev) => (ev.type === 'token' ? ev.id : -1)),
+    expectedChatIds: values(g, 'chat.new_ids'),
+  };
+}
+
+function firstImage(events: JobEvent[]): { tokens: number[]; pixels: number[] } {
+  const image = events.find((ev) => ev.type === 'image');
+  if (!image || image.type !== 'image') throw new Error('no image event');
+  return { tokens: Array.from(image.tokens), pixels: Array.from(image.pixels.data) };
+}
+
+export async function pipelineSeedsProbe(): Promise<{ sameTokens: boolean; samePixels: boolean; otherSeedDiffers: boolean }> {
+  const e = await engine();
+  const run = async (seed: number) => firstImage(await collect(e.imagine({ prompt: 'a red circle', scale: 3, seed, previewEveryRows: 0 })));
+  const a = await run(7);
+  const b = await run(7);
+  const c = await run(8);
+  const equal = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return {
+    sameTokens: equal(a.tokens, b.tokens),
+    samePixels: equal(a.pixels, b.pixels),
+    otherSeedDiffers: !equal(a.tokens, c.tokens) || !equal(a.pixels, c.pixels),
+  };
+}
+
+export interface CancelReport {
+  error: ThrownError | null;
+  llmEventsAfterAbort: number;
+  inUseBefore: number;
+  inUseAfter: number;
+  nextJobImages: number;
+}
+
+export async function pipelineCancelProbe(): Promise<CancelReport> {
+  const e = await engine();
+  const inUseBefore = (await e.bufferStats()).inUseBytes;
+  const controller = new AbortController();
+  let aborted = false;
+  let llmEventsAfterAbort = 0;
+  const error = await describeErrorForTest(async () => {
+    for await (const event of e.imagine({ prompt: 'a blue square', scale: 1, seed: 1, signal: controller.signal })) {
+      if (event.type === 'progress' && event.phase === 'llm') {
+        if (aborted) llmEventsAfterAbort++;
+        else if (event.done === 3) {
+          aborted = true;
+          controller.abort();
+        }
+      }
+    }
+  });
+  const inUseAfter = (await e.bufferStats()).inUseBytes;
+  const next = await collect(e.imagine({ prompt: 'a blue square', scale: 3, seed: 1, previewEveryRows: 0 }));
+  return { error, llmEventsAfterAbort, inUseBefore, inUseAfter, nextJobImages: next.filter((ev) => ev.type === 'image').length };
+}
+
+export interface BadInputReport {
+  errors: Record<string, ThrownError | null>;
+  servedAfter: boolean;
+}
+
+export async function pipelineBadInputProbe(): Promise<BadInputReport> {
+  const e = await engine();
+  const run = (events: AsyncIterable<JobEvent>) => describeErrorForTest(() => collect(events));
+  const notAnImage = new Blob([new TextEncoder().encode('this is not an image')], { type: 'image/png' });
+  const empty = { width: 0, height: 0, data: new Uint8ClampedArray(0) };
+  const huge = { width: 40000, height: 40000, data: new Uint8ClampedArray(0) };
+  const context = e.info.manifest.components.llm?.config.maxPositionEmbeddings ?? 0;
+  const errors = {
+    notAnImage: await run(e.chat({ messages: [{ role: 'user', text: 'what is it?', images: [notAnImage] }] })),
+    emptyImage: await run(e.vary({ image: empty })),
+    hugeImage: await run(e.vary({ image: huge })),
+    emptyPrompt: await run(e.imagine({ prompt: '   ' })),
+    longPrompt: await run(e.imagine({ prompt: 'a '.repeat(context + 10) })),
+    unknownScale: await run(e.imagine({ prompt: 'a cat', scale: 5 })),
+    unknownSize: await run(e.imagine({ prompt: 'a cat', size: 1000 })),
+    badTopP: await run(e.imagine({ prompt: 'a cat', topP: 0 })),
+  };
+  const served = await collect(e.chat({ messages: [{ role: 'user', text: 'hello' }], maxNewTokens: 2, seed: 1 }));
+  return { errors, servedAfter: served.some((ev) => ev.type === 'done') };
+}
+
+export async function pipelineManyJobsProbe(jobs: number): Promise<{ allocated: number[]; inUse: number[] }> {
+  const e = await engine();
+  const allocated: number[] = [];
+  const inUse: number[] = [];
+  for (let i = 0; i < jobs; i++) {
+    if (i % 5 === 4) await collect(e.imagine({ prompt: 'a green star', scale: 3, seed: i, previewEveryRows: 0 }));
+    else await collect(e.chat({ messages: [{ role: 'user', text: `question ${i}` }], maxNewTokens: 3, seed: i }));
+    const stats = await e.bufferStats();
+    allocated.push(stats.allocatedBytes);
+    inUse.push(stats.inUseBytes);
+  }
+  return { allocated, inUse };
+}
+
+export interface StreamReport {
+  images: { image: number; seed: number; width: number; height: number }[];
+  previews: number[];
+  phases: string[];
+  timings: Record<string, number>;
+  tokensStreamed: number;
+  chatText: string;
+}
+
+export async function pipelineStreamProbe(): Promise<StreamReport> {
+  const e = await engine();
+  const events = await collect(e.imagine({ prompt: 'two shapes', scale: 2, seed: 11, count: 2, previewEveryRows: 1 }));
+  const previews = [0, 0];
+  const images: StreamReport['images'] = [];
+  const phases = new Set<string>();
+  let timings: Record<string, number> = {};
+  for (const ev of events) {
+    if (ev.type === 'preview') previews[ev.image] = (previews[ev.image] ?? 0) + 1;
+    if (ev.type === 'image') images.push({ image: ev.image, seed: ev.seed, width: ev.pixels.width, height: ev.pixels.height });
+    if (ev.type === 'progress') phases.add(ev.phase);
+    if (ev.type === 'done') timings = ev.timings as Record<string, number>;
+  }
+  const chat = await collect(e.chat({ messages: [{ role: 'user', text: 'say something' }], maxNewTokens: 6, seed: 3 }));
+  const done = chat.find((ev) => ev.type === 'done');
+  return {
+    images,
+    previews,
+    phases: [...phases],
+    timings,
+    tokensStreamed: chat.filter((ev) => ev.type === 'token').length,
+    chatText: done?.type === 'done' ? (done.text ?? '') : '',
+  };
+}
+
+export interface WorkerReport {
+  imageSize: [number, number];
+  typedError: { name: string; isInvalidArgument: boolean; message: string } | null;
+  cancelled: ThrownError | null;
+  afterCancel: number;
+}
+
+export async function pipelineWorkerProbe(): Promise<WorkerReport> {
+  const worker: TarEngine = await createWorkerEngine({ model: { url: PACKAGE } });
+  try {
+    const image = firstImageEvent(await collect(worker.imagine({ prompt: 'a red circle', scale: 3, seed: 2, previewEveryRows: 0 })));
+    let typedError: WorkerReport['typedError'] = null;
+    try {
+      await collect(worker.imagine({ prompt: '' }));
+    } catch (error) {
+      const e = error as Error;
+      typedError = { name: e.name, isInvalidArgument: error instanceof InvalidArgumentError, message: e.message };
+    }
+    const controller = new AbortController();
+    const cancelled = await describeErrorForTest(async () => {
+      for await (const event of worker.imagine({ prompt: 'a blue square', scale: 1, seed: 4, signal: controller.signal })) {
+        if (event.type === 'progress' && event.phase === 'llm' && event.done === 2) controller.abort();
+      }
+    });
+    const after = await collect(worker.chat({ messages: [{ role: 'user', text: 'hi' }], maxNewTokens: 2, seed: 1 }));
+    return { imageSize: [image.width, image.height], typedError, cancelled, afterCancel: after.length };
+  } finally {
+    await worker.dispose();
+  }
+}
+
+function firstImageEvent(events: JobEvent[]): RgbaImage {
+  const image = events.find((ev) => ev.type === 'image');
+  if (!image || image.type !== 'image') throw new Error('no image event');
+  return image.pixels;
+}
+
+export const pipelineProbes = {
+  golden: pipelineGoldenProbe,
+  seeds: pipelineSeedsProbe,
+  cancel: pipelineCancelProbe,
+  badInput: pipelineBadInputProbe,
+  manyJobs: pipelineManyJobsProbe,
+  stream: pipelineStreamProbe,
+  worker: pipelineWorkerProbe,
+};
