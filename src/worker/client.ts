@@ -8,12 +8,15 @@ import { EventChannel } from '../pipeline/channel.ts';
 import type { EngineInfo, TarEngine } from '../pipeline/engine.ts';
 import type { ChatEvent, ImagineEvent, JobEvent, VaryEvent } from '../pipeline/events.ts';
 import type { ChatOptions, ImagineOptions, VaryOptions } from '../pipeline/options.ts';
+import type { StorageEvent } from '../storage/events.ts';
 import { installErrorTransfer } from './errors.ts';
 import type { EngineWorkerApi, JobRequest, ModelLocation } from './protocol.ts';
 
 export interface WorkerEngineOptions {
   model: ModelLocation;
   onLoad?: (component: string, loaded: number, total: number) => void;
+  /** Download and cache progress (bytes per file and in total), while the package is fetched. */
+  onDownload?: (event: StorageEvent) => void;
 }
 
 class WorkerEngine implements TarEngine {
@@ -76,7 +79,11 @@ export async function createWorkerEngine(options: WorkerEngineOptions): Promise<
   const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'tar-engine' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
   try {
-    const info = await remote.load(options.model, options.onLoad ? Comlink.proxy(options.onLoad) : undefined);
+    const info = await remote.load(
+      options.model,
+      options.onLoad ? Comlink.proxy(options.onLoad) : undefined,
+      options.onDownload ? Comlink.proxy(options.onDownload) : undefined,
+    );
     return new WorkerEngine(worker, remote, info);
   } catch (error) {
     worker.terminate();

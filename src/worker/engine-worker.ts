@@ -4,7 +4,9 @@
 import * as Comlink from 'comlink';
 import { InvalidArgumentError } from '../errors.ts';
 import { GpuContext } from '../gpu/context.ts';
-import { openFilesSource, openUrlSource } from '../model/source.ts';
+import { openUrlSource, type ModelSource } from '../model/source.ts';
+import { openCachedFilesSource, openCachedModel, openCachedUrlSource } from '../storage/cached-source.ts';
+import type { StorageEvent } from '../storage/events.ts';
 import { Engine } from '../pipeline/engine.ts';
 import type { JobEvent } from '../pipeline/events.ts';
 import { installErrorTransfer } from './errors.ts';
@@ -16,6 +18,13 @@ let engine: Engine | null = null;
 /** One GPU for the worker's lifetime: onnxruntime-web binds to the first device it is given. */
 let gpu: Promise<GpuContext> | null = null;
 const running = new Map<number, AbortController>();
+
+function openSource(model: ModelLocation, onEvent?: (event: StorageEvent) => void): Promise<ModelSource> {
+  const options = onEvent ? { onEvent } : {};
+  if ('cached' in model) return openCachedModel(model.cached);
+  if ('files' in model) return openCachedFilesSource(model.files, options);
+  return model.cache === false ? openUrlSource(model.url) : openCachedUrlSource(model.url, options);
+}
 
 function loaded(): Engine {
   if (!engine) throw new InvalidArgumentError('the engine worker has no model loaded');
@@ -39,10 +48,10 @@ function transferables(event: JobEvent): Transferable[] {
 }
 
 const api: EngineWorkerApi = {
-  async load(model: ModelLocation, onLoad) {
+  async load(model: ModelLocation, onLoad, onDownload) {
     if (engine) await engine.dispose();
     engine = null;
-    const source = 'url' in model ? await openUrlSource(model.url) : await openFilesSource(model.files);
+    const source = await openSource(model, onDownload);
     gpu ??= GpuContext.create();
     engine = await Engine.create({ model: source, ctx: await gpu, ...(onLoad ? { onLoad } : {}) });
     return engine.info;

@@ -12,6 +12,7 @@ import {
   WebGPUUnavailableError,
 } from '../errors.ts';
 import { ModelSourceError } from '../model/source.ts';
+import { DownloadError, IntegrityError, StorageQuotaError } from '../storage/errors.ts';
 import { TokenizerError } from '../tokenizer/tokenizer-json.ts';
 
 export interface SerializedError {
@@ -31,6 +32,9 @@ const CLASSES: Record<string, { prototype: object }> = {
   ManifestError,
   ModelSourceError,
   TokenizerError,
+  StorageQuotaError,
+  DownloadError,
+  IntegrityError,
 };
 
 /** Other modules' error classes (manifest, storage, ...) register here to cross the boundary by class. */

@@ -5,6 +5,7 @@ import type { PoolStats } from '../gpu/buffer-pool.ts';
 import type { ChatOptions, ImagineOptions, VaryOptions } from '../pipeline/options.ts';
 import type { ChatEvent, ImagineEvent, VaryEvent } from '../pipeline/events.ts';
 import type { EngineInfo } from '../pipeline/engine.ts';
+import type { StorageEvent } from '../storage/events.ts';
 
 export type WithoutSignal<T> = Omit<T, 'signal'>;
 
@@ -19,11 +20,17 @@ export type JobEventOf<R extends JobRequest> = R['kind'] extends 'imagine'
     ? ChatEvent
     : VaryEvent;
 
-/** Where the worker loads the model from: a URL, or files the page picked (File objects are cloneable). */
-export type ModelLocation = { url: string } | { files: File[] };
+/** Where the worker loads the model from: a URL (downloaded into the IndexedDB cache, resumable and verified,
+ *  unless `cache` is false), files the page picked (File objects are cloneable; cached too), or a model already
+ *  in the cache by its key (no network). */
+export type ModelLocation = { url: string; cache?: boolean } | { files: File[] } | { cached: string };
 
 export interface EngineWorkerApi {
-  load(model: ModelLocation, onLoad?: (component: string, loaded: number, total: number) => void): Promise<EngineInfo>;
+  load(
+    model: ModelLocation,
+    onLoad?: (component: string, loaded: number, total: number) => void,
+    onDownload?: (event: StorageEvent) => void,
+  ): Promise<EngineInfo>;
   start(id: number, request: JobRequest, onEvent: (event: ImagineEvent | ChatEvent | VaryEvent) => void): Promise<void>;
   cancel(id: number): void;
   bufferStats(): Promise<PoolStats>;
