@@ -1,5 +1,6 @@
 // Test tiers: `unit` runs pure logic in Node; `gpu` runs kernels on the real WebGPU of headless Chromium
-// (SwiftShader on machines without a GPU) through pages served by the Vite dev server.
+// (SwiftShader on machines without a GPU) through pages served by the Vite dev server; `e2e` drives the app
+// pages (demo, chat, PWA, web components) in the same browser.
 import { defineConfig } from '@playwright/test';
 import { chromiumArgs, chromiumPath } from './scripts/browser.mjs';
 
@@ -17,6 +18,14 @@ export default defineConfig({
     {
       name: 'gpu',
       testDir: 'tests/gpu',
+      use: {
+        baseURL: `http://localhost:${port}`,
+        launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
+      },
+    },
+    {
+      name: 'e2e',
+      testDir: 'tests/e2e',
       use: {
         baseURL: `http://localhost:${port}`,
         launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
