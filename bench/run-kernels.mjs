@@ -5,8 +5,8 @@
 //   --no-readme  do not touch README.md
 import { writeFile, readFile, mkdir } from 'node:fs/promises';
 import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
 import { chromiumArgs, chromiumPath } from '../scripts/browser.mjs';
+import { startQuietVite } from '../scripts/quiet-vite.mjs';
 
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf('--only');
@@ -45,9 +45,7 @@ async function refreshReadme(table) {
   await writeFile(readmeUrl, `${readme.slice(0, from + start.length)}\n${table}\n${readme.slice(to)}`);
 }
 
-const server = await createServer({ root: root.pathname, server: { port: 0 }, logLevel: 'error' });
-await server.listen();
-const address = server.httpServer.address();
+const { server, url } = await startQuietVite(root.pathname);
 const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
 try {
   const page = await browser.newPage();
@@ -55,7 +53,7 @@ try {
     if (msg.text().startsWith('[bench]')) console.log(msg.text());
   });
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`http://localhost:${address.port}/bench/kernels.html`);
+  await page.goto(`${url}/bench/kernels.html`);
   await page.waitForSelector('body[data-ready="true"]');
   const adapter = await page.evaluate(() => window.bench.adapter());
   const names = (await page.evaluate(() => window.bench.names())).filter((n) => !only || only.includes(n));

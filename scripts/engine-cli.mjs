@@ -6,8 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
 import { chromiumArgs, chromiumPath } from './browser.mjs';
+import { startQuietVite } from './quiet-vite.mjs';
 
 const job = process.argv[2];
 const { values } = parseArgs({
@@ -83,14 +83,13 @@ if (job === 'imagine') {
 }
 
 const root = new URL('..', import.meta.url).pathname;
-const server = await createServer({ root, server: { port: 0 }, logLevel: 'error' });
-await server.listen();
+const { server, url } = await startQuietVite(root);
 const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
 let exitCode = 0;
 try {
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`http://localhost:${server.httpServer.address().port}/scripts/headless/engine.html`);
+  await page.goto(`${url}/scripts/headless/engine.html`);
   await page.waitForSelector('body[data-ready="true"]');
   const result = await page.evaluate(([kind, r]) => window.tarHeadless[kind](r), [job, request]);
   if (job === 'imagine') {
