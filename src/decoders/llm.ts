@@ -4,6 +4,7 @@
 // come from the tokenizer (src/tokenizer/); this module neither tokenizes nor decodes text.
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
+import { checkPenalty, PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
 import { pooledGrid, type LlmComponent, type TatokConfig } from '../model/manifest.ts';
 import type { ModelSource } from '../model/source.ts';
@@ -16,6 +17,8 @@ export interface TokenSampling {
   temperature: number;
   topK: number;
   topP: number;
+  /** Hugging Face's repetition penalty over prompt and generated ids (text generation only); 1 = off. */
+  repetitionPenalty?: number;
 }
 
 /** The next uniform u in [0, 1). */
@@ -74,7 +77,8 @@ export class LlmDecoder {
     signal?: AbortSignal,
   ): Promise<number[]> {
     const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
-    return this.generate(promptIds, maxNewTokens, sampling, random, (id) => stops.has(id), (id) => onToken?.(id), signal);
+    const { repetitionPenalty, ...settings } = sampling;
+    return this.generate(promptIds, maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
   }
 
   /** Image tokens of pool scale `scale`: grid(scale)² (InvalidArgumentError for a scale the package lacks). */
@@ -139,7 +143,8 @@ export class LlmDecoder {
     this.checkContext(promptLength + newTokens);
   }
 
-  /** Samples up to `maxNew` tokens, each fed back; stops after a token for which `stop` is true. */
+  /** Samples up to `maxNew` tokens, each fed back; stops after a token for which `stop` is true. With a
+   *  repetition penalty ≠ 1, the prompt's and the generated ids are penalised before each draw. */
   private async generate(
     promptIds: number[],
     maxNew: number,
@@ -148,12 +153,16 @@ export class LlmDecoder {
     stop: (id: number) => boolean,
     onToken: (id: number, i: number) => void,
     signal: AbortSignal | undefined,
+    repetitionPenalty = 1,
   ): Promise<number[]> {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InvalidArgumentError(`maxNewTokens ${maxNew} must be a positive integer`);
+    checkPenalty(repetitionPenalty);
     this.checkPrompt(promptIds, maxNew);
     signal?.throwIfAborted();
     const kv = this.cache();
     const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
+    const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, promptIds.length + maxNew), value: repetitionPenalty };
+    penalty?.tokens.add(promptIds);
     const out: number[] = [];
     try {
       let input = promptIds;
@@ -163,11 +172,12 @@ export class LlmDecoder {
         let id: number;
         try {
           signal?.throwIfAborted();
-          [id] = (await sampler.sample(logits, settings, [random()])) as [number];
+          [id] = (await sampler.sample(logits, settings, [random()], penalty)) as [number];
         } finally {
           this.ledger.dispose(logits);
         }
         out.push(id);
+        penalty?.tokens.add([id]);
         onToken(id, out.length - 1);
         if (stop(id)) break;
         input = [id];
@@ -176,6 +186,7 @@ export class LlmDecoder {
     } finally {
       kv.dispose();
       sampler.release();
+      penalty?.tokens.release();
     }
   }
 

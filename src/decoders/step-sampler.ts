@@ -5,9 +5,16 @@
 // not run the graph or own the logits tensor.
 import { InvalidInputError } from '../errors.ts';
 import type { CommandRecorder, GpuContext } from '../gpu/context.ts';
+import { recordRepetitionPenalty, type PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import { recordSample, SAMPLE_NO_TOKEN } from '../kernels/sample.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
 import type { ort } from '../ort/session.ts';
+
+/** Hugging Face's repetition penalty over the ids in `tokens`. */
+export interface RepetitionPenalty {
+  tokens: PenaltyTokens;
+  value: number;
+}
 
 export class StepSampler {
   /** Last-position logits [batch, vocab] f32. */
@@ -26,10 +33,12 @@ export class StepSampler {
     this.ids = ctx.pool.acquire(outputRows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'decoder.ids');
   }
 
-  /** Draws one id per output row from the last position of `logits` [batch, T, vocab] (a GPU tensor). */
-  async sample(logits: ort.Tensor, settings: SampleSettings, uniforms: readonly number[]): Promise<number[]> {
+  /** Draws one id per output row from the last position of `logits` [batch, T, vocab] (a GPU tensor), after the
+   *  repetition penalty when one is given. */
+  async sample(logits: ort.Tensor, settings: SampleSettings, uniforms: readonly number[], penalty?: RepetitionPenalty): Promise<number[]> {
     const rec = this.ctx.recorder('decoder.sample');
     this.gatherLast(rec, logits);
+    if (penalty) recordRepetitionPenalty(this.ctx, rec, this.scratch, this.batch, this.vocab, penalty.tokens, penalty.value);
     recordSample(this.ctx, rec, { batch: this.batch, vocab: this.vocab }, settings, this.scratch, uniforms, this.ids);
     const bytes = this.outputRows * 4;
     const staging = rec.copyToStaging(this.ids, 0, bytes);
@@ -39,10 +48,12 @@ export class StepSampler {
     return ids;
   }
 
-  /** The last-position logits [batch, vocab] read back through the scratch buffer (for parity tests). */
-  async read(logits: ort.Tensor): Promise<Float32Array> {
+  /** The last-position logits [batch, vocab] read back through the scratch buffer, penalised when a penalty is
+   *  given (for parity tests). */
+  async read(logits: ort.Tensor, penalty?: RepetitionPenalty): Promise<Float32Array> {
     const rec = this.ctx.recorder('decoder.readLogits');
     this.gatherLast(rec, logits);
+    if (penalty) recordRepetitionPenalty(this.ctx, rec, this.scratch, this.batch, this.vocab, penalty.tokens, penalty.value);
     const bytes = this.batch * this.vocab * 4;
     const staging = rec.copyToStaging(this.scratch, 0, bytes);
     rec.submit();

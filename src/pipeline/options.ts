@@ -38,6 +38,8 @@ export interface ChatMessage {
 export interface ChatOptions extends SamplingOverrides {
   messages: ChatMessage[];
   maxNewTokens?: number;
+  /** Hugging Face's repetition penalty (1 = off); default from the package's chat sampling. */
+  repetitionPenalty?: number;
   signal?: AbortSignal;
 }
 
@@ -122,7 +124,7 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
 export interface ResolvedChat {
   maxNewTokens: number;
   seed: number;
-  llm: { temperature: number; topK: number; topP: number };
+  llm: { temperature: number; topK: number; topP: number; repetitionPenalty: number };
 }
 
 export function resolveChat(manifest: Manifest, o: ChatOptions): ResolvedChat {
@@ -136,12 +138,20 @@ export function resolveChat(manifest: Manifest, o: ChatOptions): ResolvedChat {
   }
   checkSampling(o);
   const c = manifest.sampling.chat;
+  if (o.repetitionPenalty !== undefined) {
+    check(Number.isFinite(o.repetitionPenalty) && o.repetitionPenalty > 0, 'repetitionPenalty', o.repetitionPenalty, 'must be a positive number');
+  }
   const maxNewTokens = o.maxNewTokens ?? c.maxNewTokens;
   check(Number.isInteger(maxNewTokens) && maxNewTokens >= 1, 'maxNewTokens', maxNewTokens, 'must be a positive integer');
   return {
     maxNewTokens,
     seed: o.seed ?? randomSeed(),
-    llm: { temperature: o.temperature ?? c.temperature, topK: o.topK ?? c.topK, topP: o.topP ?? c.topP },
+    llm: {
+      temperature: o.temperature ?? c.temperature,
+      topK: o.topK ?? c.topK,
+      topP: o.topP ?? c.topP,
+      repetitionPenalty: o.repetitionPenalty ?? c.repetitionPenalty,
+    },
   };
 }
 

@@ -22,6 +22,7 @@ export const harness = {
   decoders: () => import('./probes/decoders.ts').then((m) => m.decoderProbes),
   tatok: () => import('./probes/tatok.ts').then((m) => m.tatokProbes),
   tokenizer: () => import('./probes/tokenizer.ts').then((m) => m.tokenizerProbe),
+  repetitionPenalty: () => import('./probes/repetition-penalty.ts').then((m) => m.penaltyProbes),
   pipeline: () => import('./probes/pipeline.ts').then((m) => m.pipelineProbes),
   parity: (component: 'tatok' | 'llm' | 'ardtok' | 'vq') => import('./probes/parity.ts').then((m) => m.parityProbe(component)),
 };

@@ -132,7 +132,7 @@ export async function pipelineGoldenProbe(): Promise<GoldenReport> {
 
   const picture = goldenPicture(g);
   const chatEvents = await collect(
-    e.chat({ messages: [{ role: 'user', text: 'Describe the image.', images: [picture] }], temperature: 0, maxNewTokens: values(g, 'chat.max_new_tokens')[0] as number }),
+    e.chat({ messages: [{ role: 'user', text: 'Describe the image.', images: [picture] }], temperature: 0, repetitionPenalty: 1, maxNewTokens: values(g, 'chat.max_new_tokens')[0] as number }),
   );
   const encoder = await TatokEncoder.load(ctx, source);
   const understandIndices = Array.from(await encoder.encode(picture, 1));
