@@ -1,6 +1,7 @@
 // Vite configuration: the demo app, the GPU test pages and the benchmark pages share one dev server.
 // COOP/COEP make every page cross-origin isolated, which multi-threaded onnxruntime-web wasm requires.
 import { defineConfig } from 'vite';
+import { serviceWorkerPlugin } from './src/sw/plugin.ts';
 
 const crossOriginIsolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -13,4 +14,5 @@ export default defineConfig({
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   worker: { format: 'es' },
   build: { target: 'es2022' },
+  plugins: [serviceWorkerPlugin()],
 });
