@@ -1,0 +1,134 @@
+// The text-to-image page (index.html) on the tiny package in real Chromium: it renders and loads the default
+// model; a generation driven by the keyboard alone shows a live preview and ends with a 64 × 64 PNG in the
+// gallery; Cancel stops a job and the engine runs the next one; a bad model URL gives a plain-words error;
+// screenshots at desktop and phone width go to docs/screenshots/; no console errors anywhere.
+import { expect, test, type Page } from '@playwright/test';
+
+test.describe.configure({ timeout: 300_000 });
+
+/** Console errors and uncaught exceptions of `page`; `allowed` matches expected ones (checked by the caller). */
+function collectErrors(page: Page, allowed: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !allowed.some((re) => re.test(message.text()))) errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
+  return errors;
+}
+
+async function openReady(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.locator('#status')).toContainText('is ready', { timeout: 120_000 });
+  await expect(page.locator('#generate')).toBeEnabled();
+}
+
+/** Presses Tab (or Shift+Tab) until `selector` has focus. */
+async function tabTo(page: Page, selector: string, backwards = false): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    if (await page.locator(selector).evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press(backwards ? 'Shift+Tab' : 'Tab');
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** True once the in-progress card's canvas holds a drawn (opaque) pixel: a preview arrived. */
+async function previewDrawn(page: Page): Promise<boolean> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('#gallery canvas');
+    const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data;
+    return data ? data.some((v, i) => i % 4 === 3 && v > 0) : false;
+  });
+}
+
+test('keyboard alone: a prompt becomes a 64 px image with a live preview; screenshots at desktop and phone width', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await openReady(page);
+  await expect(page.locator('#scale option')).toHaveText(['4 tokens (fastest)', '16 tokens', '64 tokens']);
+  await expect(page.locator('#size')).toHaveValue('64');
+
+  await tabTo(page, '#prompt');
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.type('a small red house by a lake');
+  await tabTo(page, '#scale');
+  await page.keyboard.press('Home');
+  await expect(page.locator('#scale')).toHaveValue('3');
+  await tabTo(page, '#seed');
+  await page.keyboard.type('7');
+  await tabTo(page, '#previews');
+  await page.keyboard.press('ArrowDown'); // every 2 rows: one preview of the tiny model's 4-row grid
+  await expect(page.locator('#previews')).toHaveValue('2');
+  await tabTo(page, '#prompt', true);
+  await page.keyboard.press('Enter');
+
+  await expect(page.locator('#cancel')).toBeEnabled();
+  await expect(page.locator('#generate')).toBeDisabled();
+  await expect.poll(() => previewDrawn(page), { timeout: 120_000, intervals: [100] }).toBe(true);
+  const image = page.locator('#gallery img');
+  await expect(image).toHaveCount(1, { timeout: 120_000 });
+  await expect(page.locator('#status')).toContainText('Done: an image in');
+  await expect(page.locator('#gallery figcaption')).toContainText('a small red house by a lake');
+  await expect(page.locator('#gallery figcaption')).toContainText('seed 7 · 64 × 64 px');
+  await expect(page.locator('#cancel')).toBeDisabled();
+  await expect(page.locator('#generate')).toBeEnabled();
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('prompt');
+
+  const saved = await page.locator('#gallery a[download]').evaluate(async (link: HTMLAnchorElement) => {
+    const blob = await (await fetch(link.href)).blob();
+    const bitmap = await createImageBitmap(blob);
+    return { type: blob.type, name: link.download, width: bitmap.width, height: bitmap.height };
+  });
+  expect(saved).toEqual({ type: 'image/png', name: 'tar-a-small-red-house-by-a-lake-7.png', width: 64, height: 64 });
+  expect(await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([64, 64]);
+
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: 'docs/screenshots/t2i-desktop.png' });
+  await page.setViewportSize({ width: 360, height: 780 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  await page.screenshot({ path: 'docs/screenshots/t2i-phone.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('Cancel stops the job, the buttons return, and the next job runs', async ({ page }) => {
+  const errors = collectErrors(page);
+  await openReady(page);
+  await page.locator('#scale').selectOption('1');
+  await page.locator('#previews').selectOption('0');
+  await page.locator('#generate').click();
+  await expect(page.locator('#cancel')).toBeFocused();
+  await expect(page.locator('#gallery figcaption')).toContainText('choosing image tokens', { timeout: 120_000 });
+  await page.locator('#cancel').click();
+  await expect(page.locator('#status')).toHaveText('Cancelled.');
+  await expect(page.locator('#gallery li')).toHaveCount(0);
+  await expect(page.locator('#cancel')).toBeDisabled();
+  await expect(page.locator('#generate')).toBeEnabled();
+  await expect(page.locator('#error')).toBeHidden();
+
+  await page.locator('#scale').selectOption('3');
+  await page.locator('#generate').click();
+  await expect(page.locator('#gallery img')).toHaveCount(1, { timeout: 120_000 });
+  await expect(page.locator('#status')).toContainText('Done');
+  expect(errors).toEqual([]);
+});
+
+test('a bad model URL gives a readable error and the built-in model loads again', async ({ page, baseURL }) => {
+  // The browser itself logs the failed request of a missing package; nothing else may reach the console.
+  const errors = collectErrors(page, [/Failed to load resource: the server responded with a status of 404/]);
+  await openReady(page);
+  await page.locator('#model-section summary').click();
+  await page.getByLabel('A web address').check();
+  await page.getByLabel('Model package URL').fill(`${baseURL}/no-such-model/`);
+  await page.getByRole('button', { name: 'Load model' }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toBeVisible({ timeout: 60_000 });
+  await expect(alert).toContainText(/Could not load .*no-such-model.*(No Tar model package was found|This is not a Tar model package)/);
+  await expect(alert).toContainText('manifest.json');
+  await expect(page.locator('#generate')).toBeDisabled();
+  await page.screenshot({ path: 'test-results/t2i-bad-model.png' });
+
+  await page.getByLabel('Built-in tiny test model').check();
+  await page.getByRole('button', { name: 'Load model' }).click();
+  await expect(page.locator('#status')).toContainText('is ready', { timeout: 120_000 });
+  await expect(alert).toBeHidden();
+  expect(errors).toEqual([]);
+});
