@@ -23,6 +23,8 @@ export async function createSharedSession(
     boundDevice = device;
   }
   const sessionOptions: ort.InferenceSession.SessionOptions = {
+    // Errors only: ORT's warnings (e.g. shape ops placed on the CPU) are console.error lines in every page.
+    logSeverityLevel: 3,
     ...options,
     executionProviders: [{ name: 'webgpu', device }],
   };
