@@ -13,6 +13,6 @@ export default defineConfig({
   preview: { headers: crossOriginIsolation },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   worker: { format: 'es' },
-  build: { target: 'es2022' },
+  build: { target: 'es2022', rollupOptions: { input: { main: 'index.html', chat: 'chat.html' } } },
   plugins: [serviceWorkerPlugin()],
 });

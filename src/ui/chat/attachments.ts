@@ -1,0 +1,89 @@
+// The images waiting in the composer: added by dropping files on the drop zone, pasting, or the file picker;
+// shown as thumbnails, each with a remove button. Non-image files are refused with a message.
+export class Attachments {
+  private images: Blob[] = [];
+  private urls: string[] = [];
+
+  constructor(
+    private readonly list: HTMLUListElement,
+    private readonly onMessage: (text: string) => void,
+    private readonly fallbackFocus: HTMLElement,
+  ) {}
+
+  get blobs(): Blob[] {
+    return [...this.images];
+  }
+
+  /** Wires the drop zone (drag and drop), the file input and paste anywhere on the page. */
+  listen(dropZone: HTMLElement, fileInput: HTMLInputElement): void {
+    dropZone.addEventListener('dragover', (event) => {
+      if (!event.dataTransfer?.types.includes('Files')) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      dropZone.classList.add('dragging');
+    });
+    dropZone.addEventListener('dragleave', (event) => {
+      if (!dropZone.contains(event.relatedTarget as Node | null)) dropZone.classList.remove('dragging');
+    });
+    dropZone.addEventListener('drop', (event) => {
+      event.preventDefault();
+      dropZone.classList.remove('dragging');
+      this.add([...(event.dataTransfer?.files ?? [])]);
+    });
+    fileInput.addEventListener('change', () => {
+      this.add([...(fileInput.files ?? [])]);
+      fileInput.value = '';
+    });
+    document.addEventListener('paste', (event) => {
+      const files = [...(event.clipboardData?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      this.add(files);
+    });
+  }
+
+  add(files: Blob[]): void {
+    const images = files.filter((f) => f.type.startsWith('image/'));
+    const refused = files.length - images.length;
+    if (refused > 0) this.onMessage(`${refused} file${refused > 1 ? 's were' : ' was'} not an image and ${refused > 1 ? 'were' : 'was'} left out.`);
+    if (images.length === 0) return;
+    this.images.push(...images);
+    this.render();
+    this.onMessage(`${this.images.length} image${this.images.length > 1 ? 's' : ''} attached.`);
+  }
+
+  clear(): void {
+    this.images = [];
+    this.render();
+  }
+
+  private remove(index: number): void {
+    this.images.splice(index, 1);
+    this.render();
+    const buttons = this.list.querySelectorAll('button');
+    (buttons[Math.min(index, buttons.length - 1)] ?? this.fallbackFocus).focus();
+    this.onMessage(`Image removed; ${this.images.length} attached.`);
+  }
+
+  private render(): void {
+    this.urls.forEach((url) => URL.revokeObjectURL(url));
+    this.urls = this.images.map((blob) => URL.createObjectURL(blob));
+    this.list.replaceChildren(
+      ...this.images.map((blob, i) => {
+        const item = document.createElement('li');
+        const img = document.createElement('img');
+        img.src = this.urls[i] as string;
+        img.alt = `Attached image ${i + 1}${blob instanceof File && blob.name ? `: ${blob.name}` : ''}`;
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.className = 'remove';
+        remove.textContent = '×';
+        remove.setAttribute('aria-label', `Remove image ${i + 1}`);
+        remove.addEventListener('click', () => this.remove(i));
+        item.append(img, remove);
+        return item;
+      }),
+    );
+    this.list.hidden = this.images.length === 0;
+  }
+}

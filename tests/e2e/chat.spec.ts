@@ -1,0 +1,195 @@
+// The image chat page (chat.html) on the tiny random package: it renders; an attached image and a question
+// stream an answer token by token; a second turn; a /draw request draws a picture inline (64 px, previews
+// first); the conversation survives a reload; keyboard alone starts a conversation, sends and stops (Esc) an
+// answer; chat text is shown literally, never as HTML; export gives JSON with data URLs; delete removes it;
+// screenshots (wide and 360 px) go to docs/screenshots/; no console errors. One page for the whole file, tests
+// run in order and build on each other.
+import { readFile } from 'node:fs/promises';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+
+test.describe.configure({ mode: 'serial' });
+
+let context: BrowserContext;
+let page: Page;
+const FIRST_TITLE = 'What colours are in this picture?';
+const problems: string[] = [];
+const dialogs: string[] = [];
+
+async function waitReady(): Promise<void> {
+  await expect(page.locator('#engine-status')).toContainText('Ready', { timeout: 90_000 });
+}
+
+/** A small PNG drawn in the page (a gradient), as bytes for setInputFiles. */
+async function testPng(): Promise<Buffer> {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 40;
+    canvas.height = 30;
+    const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+    const gradient = g.createLinearGradient(0, 0, 40, 30);
+    gradient.addColorStop(0, '#d33');
+    gradient.addColorStop(1, '#33d');
+    g.fillStyle = gradient;
+    g.fillRect(0, 0, 40, 30);
+    return canvas.toDataURL('image/png');
+  });
+  return Buffer.from(dataUrl.split(',')[1] as string, 'base64');
+}
+
+/** Counts the separate text pieces the streaming answer receives (one DOM append per non-empty token). */
+async function watchStreaming(): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { pieces: number };
+    w.pieces = 0;
+    new MutationObserver((records) => {
+      for (const r of records) if (r.target instanceof HTMLElement && r.target.matches('.assistant .text')) w.pieces += r.addedNodes.length;
+    }).observe(document.querySelector('#transcript') as Node, { childList: true, subtree: true });
+  });
+}
+
+async function waitIdle(): Promise<void> {
+  await expect(page.locator('#send')).toBeVisible({ timeout: 120_000 });
+}
+
+test.beforeAll(async ({ browser }) => {
+  context = await browser.newContext({ acceptDownloads: true });
+  // Silence Vite's HMR socket: other people's edits in the shared tree must not reload this page mid-test.
+  await context.routeWebSocket(/.*/, () => undefined);
+  page = await context.newPage();
+  page.on('console', (m) => {
+    // onnxruntime-web prints its own warning-level log ("[W:onnxruntime:…] Some nodes were not assigned…")
+    // through console.error when a session is created; that is the engine's log level, not a page error.
+    if (m.type() === 'error' && !/^\S+ \S+ \[W:onnxruntime:/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('dialog', (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void (d.type() === 'confirm' ? d.accept() : d.dismiss());
+  });
+  await page.goto('/chat.html');
+  await waitReady();
+});
+
+test.afterAll(async () => {
+  await context.close();
+});
+
+test.afterEach(() => {
+  expect(problems).toEqual([]);
+});
+
+test('renders; an attached image and a question stream an answer; a second turn follows', async () => {
+  await expect(page.getByRole('heading', { name: 'Tar image chat' })).toBeVisible();
+  await expect(page.getByRole('log', { name: 'Conversation' })).toBeVisible();
+  await page.getByText('Settings').click();
+  await page.getByLabel('Answer length').selectOption('32');
+
+  await page.locator('#file').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: await testPng() });
+  await expect(page.getByRole('img', { name: 'Attached image 1: gradient.png' })).toBeVisible();
+  await page.getByLabel('Message').fill(FIRST_TITLE);
+  await watchStreaming();
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeVisible();
+  await waitIdle();
+
+  const user = page.locator('.message.user').first();
+  await expect(user.getByRole('img', { name: 'Your image 1' })).toBeVisible();
+  await expect(user.locator('.text')).toHaveText(FIRST_TITLE);
+  const answer = page.locator('.message.assistant').first();
+  await expect(answer).not.toHaveAttribute('aria-busy');
+  const pieces = await page.evaluate(() => (window as unknown as { pieces: number }).pieces);
+  expect(pieces, 'the answer arrived in several token pieces').toBeGreaterThan(1);
+  expect((await answer.locator('.text').textContent())?.length).toBeGreaterThan(0);
+  await expect(page.locator('#attachments')).toBeHidden();
+
+  await page.getByLabel('Message').fill('And what shape is it?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await waitIdle();
+  await expect(page.locator('.message.user')).toHaveCount(2);
+  await expect(page.locator('.message.assistant')).toHaveCount(2);
+  await expect(page.locator('.message.error')).toHaveCount(0);
+});
+
+test('a /draw request draws a picture inline, with previews first', async () => {
+  await page.evaluate(() => {
+    const w = window as unknown as { previews: number };
+    w.previews = 0;
+    new MutationObserver(() => {
+      if (document.querySelector('canvas.preview:not([hidden])')) w.previews++;
+    }).observe(document.querySelector('#transcript') as Node, { subtree: true, attributes: true, attributeFilter: ['hidden', 'width'] });
+  });
+  await page.getByLabel('Message').fill('/draw a red fox in the snow');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.locator('.message.user').last()).toContainText('Draw: a red fox in the snow');
+  const picture = page.getByRole('img', { name: 'Picture drawn for: a red fox in the snow' });
+  await expect(picture).toBeVisible({ timeout: 150_000 });
+  expect(await picture.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([64, 64]);
+  expect(await page.evaluate(() => (window as unknown as { previews: number }).previews)).toBeGreaterThan(0);
+  await expect(page.getByRole('link', { name: 'Save PNG' })).toHaveAttribute('download', /\.png$/);
+  await waitIdle();
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.screenshot({ path: 'docs/screenshots/chat.png', fullPage: true });
+});
+
+test('the conversation survives a reload; keyboard alone: new conversation, send, stop; text stays literal', async () => {
+  const before = await page.locator('.message').count();
+  await page.reload(); // also puts the keyboard focus back at the top of the page
+  await waitReady();
+  await expect(page.locator('.message')).toHaveCount(before);
+  await expect(page.getByRole('img', { name: 'Picture drawn for: a red fox in the snow' })).toBeVisible();
+  await expect(page.locator('.message.user').first().getByRole('img', { name: 'Your image 1' })).toBeVisible();
+  await expect(page.locator('#conversations .open[aria-current="true"]')).toHaveText(FIRST_TITLE);
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.screenshot({ path: 'docs/screenshots/chat-phone.png', fullPage: true });
+  await page.setViewportSize({ width: 1200, height: 900 });
+
+  // Tab: skip link, "Text to image", "New"; Enter starts a conversation and focuses the message box.
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to the message box' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'New' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('Message')).toBeFocused();
+  await expect(page.locator('.message')).toHaveCount(0);
+  const evil = '<img src=x onerror=alert(1)>';
+  await page.keyboard.type(evil);
+  await page.keyboard.press('Enter');
+  const sent = page.locator('.message.user').last();
+  await expect(sent.locator('.text')).toHaveText(evil);
+  expect(await page.locator('#transcript img').count()).toBe(0);
+
+  // The answer streams (up to 128 tokens by default); Esc stops it after its first text.
+  const streaming = page.locator('.message.assistant[aria-busy="true"]');
+  await expect(streaming.locator('.text')).not.toBeEmpty({ timeout: 90_000 });
+  await page.keyboard.press('Escape');
+  await waitIdle();
+  await expect(page.locator('.message.assistant').last().locator('.note')).toHaveText('Stopped.');
+  await expect(page.getByLabel('Message')).toBeFocused();
+  await expect(page.locator('#conversations .open')).toHaveCount(2);
+  await expect(page.locator('#conversations .open[aria-current="true"]')).toHaveText(evil);
+  expect(await page.locator('img[src="x"]').count()).toBe(0);
+  expect(dialogs).toEqual([]);
+});
+
+test('export gives JSON with data URLs; delete removes the conversation for good', async () => {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: `Export “${FIRST_TITLE}” as JSON` }).click(),
+  ]);
+  const json = JSON.parse(await readFile((await download.path()) as string, 'utf8'));
+  expect(json.format).toBe('tar-chat-conversation');
+  expect(json.title).toBe(FIRST_TITLE);
+  expect(json.messages[0].text).toBe(FIRST_TITLE);
+  expect(json.messages[0].images[0]).toMatch(/^data:image\/png;base64,/);
+  const drawn = json.messages.find((m: { kind: string; role: string }) => m.kind === 'draw' && m.role === 'assistant');
+  expect(drawn.images[0]).toMatch(/^data:image\/png;base64,/);
+
+  await page.getByRole('button', { name: `Delete “${FIRST_TITLE}”` }).click();
+  expect(dialogs.filter((d) => d.startsWith('confirm'))).toHaveLength(1);
+  await expect(page.locator('#conversations .open')).toHaveCount(1);
+  await page.reload();
+  await waitReady();
+  await expect(page.locator('#conversations .open')).toHaveCount(1);
+  await expect(page.getByRole('button', { name: `Delete “${FIRST_TITLE}”` })).toHaveCount(0);
+});
