@@ -3,10 +3,10 @@
 // the waiting worker to take over, then reloads the page once it controls it. Pages call `installPwa()` once.
 
 const BANNER_CSS = `
-.tar-pwa-banner { position: fixed; inset: auto 1rem 1rem auto; z-index: 1000; max-width: calc(100vw - 2rem);
-  display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 0.75rem; padding: 0.75rem 1rem;
-  border-radius: 0.5rem; font: 0.95rem/1.4 system-ui, sans-serif; background: #1c2333; color: #f4f6fb;
-  box-shadow: 0 4px 16px rgb(0 0 0 / 0.3); }
+.tar-pwa-banner { position: fixed; inset: auto 1rem 1rem auto; z-index: 1000; box-sizing: border-box;
+  max-width: calc(100vw - 2rem); display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 0.75rem;
+  padding: 0.75rem 1rem; border-radius: 0.5rem; font: 0.95rem/1.4 system-ui, sans-serif; background: #1c2333;
+  color: #f4f6fb; box-shadow: 0 4px 16px rgb(0 0 0 / 0.3); }
 .tar-pwa-banner button { font: inherit; padding: 0.35rem 0.9rem; border-radius: 0.35rem; cursor: pointer;
   border: 1px solid #8fb4ff; background: #2f5fd0; color: #fff; }
 .tar-pwa-banner button.tar-pwa-later { background: transparent; color: inherit; }
@@ -91,8 +91,12 @@ async function register(): Promise<void> {
 /** Makes the page work offline after its first visit and announces new builds. No-op on the dev server. */
 export function installPwa(): void {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
-  register().catch((error: unknown) => {
-    // Offline use is an extra: the page works without it, so a failed registration only leaves a note.
-    console.warn('Offline mode is unavailable:', error);
-  });
+  const start = () =>
+    register().catch((error: unknown) => {
+      // Offline use is an extra: the page works without it, so a failed registration only leaves a note.
+      console.warn('Offline mode is unavailable:', error);
+    });
+  // Precaching fetches the whole runtime (~27 MB of wasm): let the page's own first load go first.
+  if (document.readyState === 'complete') void start();
+  else window.addEventListener('load', () => void start(), { once: true });
 }
