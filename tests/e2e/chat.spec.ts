@@ -129,6 +129,16 @@ test('a /draw request draws a picture inline, with previews first', async () => 
   await waitIdle();
   await page.setViewportSize({ width: 1200, height: 900 });
   await page.screenshot({ path: 'docs/screenshots/chat.png', fullPage: true });
+
+  // "Ask about this" attaches the drawn picture to the next question; removing it with the keyboard moves
+  // the focus to the message box.
+  await page.getByRole('button', { name: 'Ask about this' }).click();
+  await expect(page.getByLabel('Message')).toBeFocused();
+  await expect(page.locator('#attachments img')).toHaveCount(1);
+  await page.getByRole('button', { name: 'Remove image 1' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#attachments')).toBeHidden();
+  await expect(page.getByLabel('Message')).toBeFocused();
 });
 
 test('the conversation survives a reload; keyboard alone: new conversation, send, stop; text stays literal', async () => {
@@ -170,6 +180,44 @@ test('the conversation survives a reload; keyboard alone: new conversation, send
   await expect(page.locator('#conversations .open[aria-current="true"]')).toHaveText(evil);
   expect(await page.locator('img[src="x"]').count()).toBe(0);
   expect(dialogs).toEqual([]);
+});
+
+/** A synthetic drop on the chat area or paste into the message box, of an 8 px PNG named `name` (and a text
+ *  file too, when `withText`). */
+async function dispatchFiles(how: 'drop' | 'paste', name: string, withText = false): Promise<void> {
+  await page.evaluate(
+    async ({ how, name, withText }) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = canvas.height = 8;
+      const png = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b as Blob), 'image/png'));
+      const data = new DataTransfer();
+      data.items.add(new File([png], name, { type: 'image/png' }));
+      if (withText) data.items.add(new File(['notes'], 'notes.txt', { type: 'text/plain' }));
+      const init = { bubbles: true, cancelable: true };
+      if (how === 'paste') {
+        document.querySelector('#message')?.dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: data }));
+        return;
+      }
+      const zone = document.querySelector('#chat') as HTMLElement;
+      zone.dispatchEvent(new DragEvent('dragover', { ...init, dataTransfer: data }));
+      zone.dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: data }));
+    },
+    { how, name, withText },
+  );
+}
+
+test('images can be dropped and pasted; files that are not images are refused', async () => {
+  await dispatchFiles('drop', 'dropped.png', true);
+  await expect(page.locator('#composer-status')).toHaveText('One file is not an image and left out. 1 image attached.');
+  await dispatchFiles('paste', 'pasted.png');
+  await expect(page.getByRole('img', { name: 'Attached image 1: dropped.png' })).toBeVisible();
+  await expect(page.getByRole('img', { name: 'Attached image 2: pasted.png' })).toBeVisible();
+  await expect(page.locator('#attachments img')).toHaveCount(2);
+  await expect(page.locator('#composer-status')).toHaveText('2 images attached.');
+  await expect(page.locator('#chat')).not.toHaveClass(/dragging/);
+  await page.getByRole('button', { name: 'Remove image 2' }).click();
+  await page.getByRole('button', { name: 'Remove image 1' }).click();
+  await expect(page.locator('#attachments')).toBeHidden();
 });
 
 test('export gives JSON with data URLs; delete removes the conversation for good', async () => {

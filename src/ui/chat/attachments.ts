@@ -2,7 +2,8 @@
 // shown as thumbnails, each with a remove button. Non-image files are refused with a message.
 export class Attachments {
   private images: Blob[] = [];
-  private urls: string[] = [];
+  /** One object URL per attached Blob, kept while it is shown (revoking one that is still loading fails). */
+  private urls = new Map<Blob, string>();
 
   constructor(
     private readonly list: HTMLUListElement,
@@ -45,11 +46,10 @@ export class Attachments {
   add(files: Blob[]): void {
     const images = files.filter((f) => f.type.startsWith('image/'));
     const refused = files.length - images.length;
-    if (refused > 0) this.onMessage(`${refused} file${refused > 1 ? 's were' : ' was'} not an image and ${refused > 1 ? 'were' : 'was'} left out.`);
-    if (images.length === 0) return;
     this.images.push(...images);
-    this.render();
-    this.onMessage(`${this.images.length} image${this.images.length > 1 ? 's' : ''} attached.`);
+    if (images.length > 0) this.render();
+    const attached = `${this.images.length} image${this.images.length === 1 ? '' : 's'} attached.`;
+    this.onMessage(refused > 0 ? `${refused === 1 ? 'One file is' : `${refused} files are`} not an image and left out. ${attached}` : attached);
   }
 
   clear(): void {
@@ -66,13 +66,18 @@ export class Attachments {
   }
 
   private render(): void {
-    this.urls.forEach((url) => URL.revokeObjectURL(url));
-    this.urls = this.images.map((blob) => URL.createObjectURL(blob));
+    for (const [blob, url] of this.urls) {
+      if (!this.images.includes(blob)) {
+        URL.revokeObjectURL(url);
+        this.urls.delete(blob);
+      }
+    }
+    for (const blob of this.images) if (!this.urls.has(blob)) this.urls.set(blob, URL.createObjectURL(blob));
     this.list.replaceChildren(
       ...this.images.map((blob, i) => {
         const item = document.createElement('li');
         const img = document.createElement('img');
-        img.src = this.urls[i] as string;
+        img.src = this.urls.get(blob) as string;
         img.alt = `Attached image ${i + 1}${blob instanceof File && blob.name ? `: ${blob.name}` : ''}`;
         const remove = document.createElement('button');
         remove.type = 'button';

@@ -21,16 +21,13 @@ export interface DrawingView {
 }
 
 export class Transcript {
-  private urls: string[] = [];
-
   constructor(
     private readonly log: HTMLElement,
     private readonly actions: TranscriptActions,
   ) {}
 
   show(messages: readonly StoredMessage[]): void {
-    this.urls.forEach((url) => URL.revokeObjectURL(url));
-    this.urls = [];
+    this.releaseUrls();
     this.log.replaceChildren(...messages.map((m) => this.render(m)));
     this.scroll();
   }
@@ -127,10 +124,18 @@ export class Transcript {
     return article;
   }
 
-  private url(blob: Blob): string {
-    const url = URL.createObjectURL(blob);
-    this.urls.push(url);
-    return url;
+  /** Revokes the shown images' object URLs, each once its image has finished loading. */
+  private releaseUrls(): void {
+    for (const img of this.log.querySelectorAll('img')) {
+      const url = img.src;
+      if (!url.startsWith('blob:')) continue;
+      const revoke = () => URL.revokeObjectURL(url);
+      if (img.complete) revoke();
+      else {
+        img.addEventListener('load', revoke, { once: true });
+        img.addEventListener('error', revoke, { once: true });
+      }
+    }
   }
 
   private thumbnails(images: readonly Blob[]): HTMLElement {
@@ -139,7 +144,7 @@ export class Transcript {
     images.forEach((blob, i) => {
       const item = document.createElement('li');
       const img = document.createElement('img');
-      img.src = this.url(blob);
+      img.src = URL.createObjectURL(blob);
       img.alt = `Your image ${i + 1}`;
       item.append(img);
       list.append(item);
@@ -151,7 +156,7 @@ export class Transcript {
     const figure = document.createElement('figure');
     const img = document.createElement('img');
     img.className = 'picture';
-    const url = this.url(blob);
+    const url = URL.createObjectURL(blob);
     img.src = url;
     img.alt = `Picture drawn for: ${message.text}`;
     const caption = document.createElement('figcaption');
