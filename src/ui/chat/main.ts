@@ -196,9 +196,9 @@ async function submit(): Promise<void> {
     if (request.kind === 'draw') await drawPicture(ready, conversation, request.prompt, controller.signal);
     else await answer(ready, conversation, controller.signal);
   } catch (error) {
-    const text = chatErrorText(error);
-    if (current === conversation) transcript.error(text);
-    say(text);
+    // The transcript's alert announces the problem; the status line would only repeat it.
+    if (current === conversation) transcript.error(chatErrorText(error));
+    say('');
   } finally {
     if (running === controller) running = null;
     setBusy(false);
