@@ -2,8 +2,8 @@
 // "pwa-b", each with the probe page tests/e2e/pwa-probe.html added) and serves them with `vite preview` on one
 // port of its own. A first visit installs the service worker and caches the tiny model in IndexedDB; then the
 // server is stopped and the browser set offline, and a reload still loads the page and generates an image;
-// finally build B is served, its service worker is announced by the banner, and the banner's button (pressed
-// with the keyboard) activates it and reloads the page.
+// finally build B is served, its service worker is announced by a banner on the text-to-image page, and the
+// banner's button (reached and pressed with the keyboard) activates it and reloads the page.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,17 +111,21 @@ test('installs, works offline with the cached model, and updates through the ban
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await page.screenshot({ path: 'docs/screenshots/pwa-offline.png' });
 
-    // Build B: the reload is still served by A's worker; B installs in the background and is announced.
+    // Build B: the text-to-image page is still served by A's worker; B installs in the background and is
+    // announced. The banner comes last in the page, so Shift+Tab from nowhere reaches "Later", then "Reload".
     await context.setOffline(false);
     server = await serve(dirB, port);
-    await page.goto(`${origin}/${PROBE_PAGE}`);
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.goto(`${origin}/`);
     const banner = page.getByRole('status').filter({ hasText: 'A new version of this app is ready.' });
     await expect(banner).toBeVisible({ timeout: 60_000 });
-    await page.setViewportSize({ width: 360, height: 640 }); // phone width: the banner wraps, buttons stay whole
+    await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 90_000 });
     await page.screenshot({ path: 'docs/screenshots/pwa-update-banner.png' });
-    const reload = banner.getByRole('button', { name: 'Reload' });
-    await page.keyboard.press('Tab');
-    await expect(reload).toBeFocused();
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('Shift+Tab');
+    await expect(banner.getByRole('button', { name: 'Later' })).toBeFocused();
+    await page.keyboard.press('Shift+Tab');
+    await expect(banner.getByRole('button', { name: 'Reload' })).toBeFocused();
     await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
     await page.evaluate(() => navigator.serviceWorker.ready);
     expect(await cacheNames(page)).toEqual([expect.stringMatching(/^tar-app-pwa-b-[0-9a-f]{16}$/)]);
