@@ -1,7 +1,8 @@
 // The text-to-image page (index.html) on the tiny package in real Chromium: it renders and loads the default
 // model; a generation driven by the keyboard alone shows a live preview and ends with a 64 × 64 PNG in the
-// gallery; Cancel stops a job and the engine runs the next one; a bad model URL gives a plain-words error;
-// screenshots at desktop and phone width go to docs/screenshots/; no console errors anywhere.
+// gallery; Cancel stops a job and the engine runs the next one; a bad model URL gives a plain-words error and
+// a package folder picked from disk loads; screenshots at desktop and phone width go to docs/screenshots/; no
+// console errors anywhere.
 import { expect, test, type Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -111,7 +112,7 @@ test('Cancel stops the job, the buttons return, and the next job runs', async ({
   expect(errors).toEqual([]);
 });
 
-test('a bad model URL gives a readable error and the built-in model loads again', async ({ page, baseURL }) => {
+test('a bad model URL gives a readable error; a package folder picked from disk loads', async ({ page, baseURL }) => {
   // The browser itself logs the failed request of a missing package; nothing else may reach the console.
   const errors = collectErrors(page, [/Failed to load resource: the server responded with a status of 404/]);
   await openReady(page);
@@ -124,11 +125,14 @@ test('a bad model URL gives a readable error and the built-in model loads again'
   await expect(alert).toContainText(/Could not load .*no-such-model.*(No Tar model package was found|This is not a Tar model package)/);
   await expect(alert).toContainText('manifest.json');
   await expect(page.locator('#generate')).toBeDisabled();
-  await page.screenshot({ path: 'test-results/t2i-bad-model.png' });
+  await page.screenshot({ path: 'docs/screenshots/t2i-bad-model.png' });
 
-  await page.getByLabel('Built-in tiny test model').check();
+  await page.getByLabel('A folder on this device').check();
+  await page.getByLabel('Model package folder').setInputFiles('public/models/tiny');
   await page.getByRole('button', { name: 'Load model' }).click();
-  await expect(page.locator('#status')).toContainText('is ready', { timeout: 120_000 });
+  await expect(page.locator('#status')).toContainText('tar-tiny-random is ready', { timeout: 120_000 });
+  await expect(page.locator('#model-name')).toHaveText('tar-tiny-random');
   await expect(alert).toBeHidden();
+  await expect(page.locator('#generate')).toBeEnabled();
   expect(errors).toEqual([]);
 });

@@ -5,6 +5,7 @@
 import type { TarEngine } from '../../pipeline/engine.ts';
 import { sharedEngine, type EngineHostListeners } from '../engine-host.ts';
 import { isAbort } from '../errors-text.ts';
+import { installPwa } from '../pwa.ts';
 import { byId } from './dom.ts';
 import { DownloadView } from './download-view.ts';
 import { ErrorView } from './error-view.ts';
@@ -143,4 +144,5 @@ document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape' && job) cancel();
 });
 
+installPwa();
 void load(DEFAULT_CHOICE);
