@@ -1,8 +1,8 @@
 // The text-to-image page (index.html) on the tiny package in real Chromium: it renders and loads the default
-// model; a generation driven by the keyboard alone shows a live preview and ends with a 64 × 64 PNG in the
-// gallery; Cancel stops a job and the engine runs the next one; a bad model URL gives a plain-words error and
-// a package folder picked from disk loads; screenshots at desktop and phone width go to docs/screenshots/; no
-// console errors anywhere.
+// model showing bytes per file; a generation driven by the keyboard alone shows a live preview and ends with a
+// 64 × 64 PNG in the gallery; Cancel stops a job and the engine runs the next one; a bad model URL gives a
+// plain-words error and a package folder picked from disk loads; screenshots (desktop, phone width, dark, bad
+// model) go to docs/screenshots/; no console errors anywhere.
 import { expect, test, type Page } from '@playwright/test';
 
 test.describe.configure({ timeout: 300_000 });
@@ -87,12 +87,33 @@ test('keyboard alone: a prompt becomes a 64 px image with a live preview; screen
   await page.setViewportSize({ width: 360, height: 780 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await page.screenshot({ path: 'docs/screenshots/t2i-phone.png', fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: 'docs/screenshots/t2i-dark.png' });
+  await page.locator('#clear-gallery').click();
+  await expect(page.locator('#gallery li')).toHaveCount(0);
+  await expect(page.locator('#gallery-empty')).toBeVisible();
+  await expect(page.locator('#prompt')).toBeFocused();
   expect(errors).toEqual([]);
 });
 
-test('Cancel stops the job, the buttons return, and the next job runs', async ({ page }) => {
+test('download progress per file; Cancel stops the job, the buttons return, and the next job runs', async ({ page }) => {
   const errors = collectErrors(page);
-  await openReady(page);
+  // Hold the package's last file back so the download is seen midway.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/models/tiny/vq/decoder.onnx', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto('/');
+  await expect(page.locator('#download-text')).toContainText(/Downloading the model: [\d.]+ [kM]B of 3\.06 MB/, { timeout: 60_000 });
+  await expect(page.locator('#download-files li').first()).toContainText(/ardtok\/condition_embed\.onnx\s*12\.9 kB ✓/);
+  await expect(page.locator('#download-total')).toBeVisible();
+  release();
+  await expect(page.locator('#status')).toContainText('is ready', { timeout: 120_000 });
+  await expect(page.locator('#download')).toBeHidden();
+
   await page.locator('#scale').selectOption('1');
   await page.locator('#previews').selectOption('0');
   await page.locator('#generate').click();

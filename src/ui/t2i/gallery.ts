@@ -126,12 +126,14 @@ export class Gallery {
   private readonly clear = byId('clear-gallery', HTMLButtonElement);
   private cards: Card[] = [];
 
-  constructor() {
+  /** `afterClear` moves keyboard focus on once Clear (now disabled) has emptied the gallery. */
+  constructor(afterClear: () => void) {
     this.clear.addEventListener('click', () => {
       const [finished, running] = [this.cards.filter((c) => c.done), this.cards.filter((c) => !c.done)];
       finished.forEach((card) => card.remove());
       this.cards = running;
       this.update();
+      afterClear();
     });
   }
 

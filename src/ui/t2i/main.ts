@@ -25,7 +25,7 @@ const say = (message: string): void => {
 const settings = new SettingsForm();
 const downloads = new DownloadView(say);
 const errors = new ErrorView();
-const gallery = new Gallery();
+const gallery = new Gallery(() => prompt.focus());
 const picker = new ModelPicker((choice) => void load(choice));
 const listeners: EngineHostListeners = {
   onDownload: (event) => downloads.onStorage(event),
