@@ -14,7 +14,7 @@ function option(value: number, text: string): HTMLOptionElement {
   return element;
 }
 
-export function randomSeed(): number {
+function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] as number;
 }
 
