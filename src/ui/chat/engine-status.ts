@@ -3,9 +3,11 @@
 import type { TarEngine } from '../../pipeline/engine.ts';
 import { sharedEngine } from '../engine-host.ts';
 import { formatBytes } from '../errors-text.ts';
+import { scaleOptions } from '../scale-options.ts';
 import { chatErrorText } from './chat-errors.ts';
 
-export function startEngine(status: HTMLElement, bar: HTMLProgressElement): Promise<TarEngine> {
+/** Starts the engine; once it is ready, `scale` offers the model's image-detail choices. */
+export function startEngine(status: HTMLElement, bar: HTMLProgressElement, scale: HTMLSelectElement): Promise<TarEngine> {
   const say = (text: string) => (status.textContent = text);
   say('Loading the model…');
   const engine = sharedEngine(undefined, {
@@ -24,6 +26,7 @@ export function startEngine(status: HTMLElement, bar: HTMLProgressElement): Prom
   engine.then(
     (e) => {
       bar.hidden = true;
+      scale.replaceChildren(...scaleOptions(e.info.manifest));
       const gpu = e.info.gpu.adapter;
       const noise = /random/.test(e.info.modelId) ? ' This is the tiny test model with random weights: it answers and draws noise.' : '';
       say(`Ready: model ${e.info.modelId} on ${gpu.vendor || 'your GPU'}${gpu.isFallbackAdapter ? ' (software fallback)' : ''}.${noise}`);

@@ -42,7 +42,7 @@ const composerStatus = byId<HTMLElement>('composer-status');
 const say = (text: string) => (composerStatus.textContent = text);
 
 installPwa();
-const engine = startEngine(byId('engine-status'), byId<HTMLProgressElement>('engine-progress'));
+const engine = startEngine(byId('engine-status'), byId<HTMLProgressElement>('engine-progress'), scale);
 engine.catch(() => undefined);
 
 const attachments = new Attachments(byId<HTMLUListElement>('attachments'), say, message);

@@ -1,7 +1,8 @@
 // The generation settings of the text-to-image page: filled from the loaded model's manifest (scales with
 // their token counts, image sizes, sampling defaults) and read back as imagine() options.
-import { pooledGrid, type Manifest } from '../../model/manifest.ts';
+import type { Manifest } from '../../model/manifest.ts';
 import { supportedSizes, type ImagineOptions } from '../../pipeline/options.ts';
+import { scaleOptions } from '../scale-options.ts';
 import { byId } from './dom.ts';
 
 export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'topK' | 'topP' | 'temperature' | 'count' | 'previewEveryRows'>> &
@@ -43,14 +44,7 @@ export class SettingsForm {
   /** Offers what `manifest` supports and takes its defaults; the fieldset is enabled. */
   useModel(manifest: Manifest): void {
     this.manifest = manifest;
-    const tatok = manifest.components.tatok?.config;
-    const scales = tatok ? [...tatok.poolScales].sort((a, b) => b - a) : [];
-    this.scale.replaceChildren(
-      ...scales.map((s) => {
-        const tokens = pooledGrid(tatok as { gridSize: number }, s) ** 2;
-        return option(s, `${tokens} tokens${s === scales[0] ? ' (fastest)' : ''}`);
-      }),
-    );
+    this.scale.replaceChildren(...scaleOptions(manifest));
     this.size.replaceChildren(...supportedSizes(manifest).map((px) => option(px, `${px} × ${px} px`)));
     this.applyDefaults(manifest);
     this.fieldset.disabled = false;
