@@ -109,17 +109,9 @@ export class ArDetokenizer {
     const prefix = this.checkFeatures(features);
     const kv = this.cache();
     const sampler = new StepSampler(this.ctx, BATCH, this.ardtok.config.vocabSize, 1);
-    const out: Float32Array[] = [];
+    const calls = [() => this.prefill(features, prefix, kv), ...tokenIds.map((id) => () => this.feed(id, kv))];
     try {
-      for (let i = 0; i <= tokenIds.length; i++) {
-        const logits = i === 0 ? await this.prefill(features, prefix, kv) : await this.feed(tokenIds[i - 1] as number, kv);
-        try {
-          out.push(await sampler.read(logits));
-        } finally {
-          this.ledger.dispose(logits);
-        }
-      }
-      return out;
+      return await sampler.readEach(calls, (logits) => this.ledger.dispose(logits));
     } finally {
       kv.dispose();
       sampler.release();

@@ -110,16 +110,10 @@ export class LlmDecoder {
     const kv = this.cache();
     const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
     try {
-      const out: Float32Array[] = [];
-      for (const ids of steps) {
-        const logits = await this.forward(ids, kv);
-        try {
-          out.push(await sampler.read(logits));
-        } finally {
-          this.ledger.dispose(logits);
-        }
-      }
-      return out;
+      return await sampler.readEach(
+        steps.map((ids) => () => this.forward(ids, kv)),
+        (logits) => this.ledger.dispose(logits),
+      );
     } finally {
       kv.dispose();
       sampler.release();

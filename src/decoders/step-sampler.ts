@@ -60,6 +60,21 @@ export class StepSampler {
     return new Float32Array(await this.ctx.mapStaging(staging, bytes));
   }
 
+  /** Runs each call in turn and reads back its last-position logits [batch, vocab] (parity tests); every
+   *  logits tensor goes to `dispose` once read. */
+  async readEach(calls: Iterable<() => Promise<ort.Tensor>>, dispose: (logits: ort.Tensor) => void): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const call of calls) {
+      const logits = await call();
+      try {
+        out.push(await this.read(logits));
+      } finally {
+        dispose(logits);
+      }
+    }
+    return out;
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;
