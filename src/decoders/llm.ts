@@ -155,7 +155,8 @@ export class LlmDecoder {
     signal?.throwIfAborted();
     const kv = this.cache();
     const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
-    const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, promptIds.length + maxNew), value: repetitionPenalty };
+    // Sized for the whole context, so every call asks the pool for the same buffer size and reuses it.
+    const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, this.maxContext), value: repetitionPenalty };
     penalty?.tokens.add(promptIds);
     const out: number[] = [];
     try {
