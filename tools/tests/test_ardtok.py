@@ -5,7 +5,6 @@ re-implementation, and every converter error message.
 Also home of `run_onnx`, a tiny NumPy evaluator for the ONNX ops our exported graphs use (onnx 1.12 has no
 reference evaluator and there is no onnxruntime for Python here); tools/tests/test_vq.py imports it."""
 import os
-import tempfile
 import unittest
 
 import numpy as np
@@ -18,6 +17,7 @@ from tools.convert.errors import ConversionError
 from tools.convert.package import PackageWriter
 from tools.convert.reference.ardtok import REGISTRY, ARDTok, ModelArgs, generate_reference
 from tools.tiny import ardtok as tiny
+from tools.tests.tiny_package import TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
 # A tiny NumPy ONNX evaluator (only the ops and attributes torch.onnx.export emits for our graphs).
@@ -190,15 +190,9 @@ def numpy_ardtok(sd, a, condition, tokens):
 class ArdtokTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.ckpt = tiny.write_checkpoint(os.path.join(cls.tmp.name, "ckpt"), 1234)
-        cls.out = os.path.join(cls.tmp.name, "pkg")
-        with PackageWriter(cls.out, "test") as w:
-            conv.convert(w, cls.ckpt)
+        cls.package = TinyPackage(tiny, conv, 1234)
+        cls.tmp, cls.ckpt, cls.out, cls.manifest = cls.package.tmp, cls.package.checkpoint, cls.package.out, cls.package.manifest
         cls.goldens = {k: v.numpy() for k, v in tiny.goldens(cls.ckpt).items()}
-        import json
-        with open(os.path.join(cls.out, "manifest.json")) as f:
-            cls.manifest = json.load(f)
 
     @classmethod
     def tearDownClass(cls):

@@ -17,6 +17,7 @@ from tools.convert import tatok as conv
 from tools.convert.errors import ConversionError
 from tools.convert.package import PackageWriter
 from tools.tiny import tatok as tiny
+from tools.tests.tiny_package import TinyPackage
 
 SEED = 1234
 
@@ -213,13 +214,8 @@ def state_dict_np(path):
 class TinyTATokTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.ckpt = tiny.write_checkpoint(os.path.join(cls.tmp.name, "ckpt"), SEED)
-        cls.out = os.path.join(cls.tmp.name, "pkg")
-        with PackageWriter(cls.out, "tiny") as w:
-            conv.convert(w, cls.ckpt)
-        with open(os.path.join(cls.out, "manifest.json")) as f:
-            cls.manifest = json.load(f)
+        cls.package = TinyPackage(tiny, conv, SEED)
+        cls.tmp, cls.ckpt, cls.out, cls.manifest = cls.package.tmp, cls.package.checkpoint, cls.package.out, cls.package.manifest
         cls.component = cls.manifest["components"]["tatok"]
         cls.goldens = tiny.goldens(cls.ckpt)
         cls.sd = state_dict_np(cls.ckpt)

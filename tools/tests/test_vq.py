@@ -1,9 +1,7 @@
 """VQ decoder: conversion of a tiny official-format checkpoint, the exported graph at two grid sizes (NumPy ONNX
 evaluator from test_ardtok against the torch reference), the reference against an independent NumPy
 re-implementation (including num_res_blocks 2 and a channel change), post-processing, and every error message."""
-import json
 import os
-import tempfile
 import unittest
 
 import numpy as np
@@ -16,6 +14,7 @@ from tools.convert.package import PackageWriter
 from tools.convert.reference.vq import VQDecoderModel, to_uint8_hwc
 from tools.tests.test_ardtok import rel_error, run_onnx
 from tools.tiny import vq as tiny
+from tools.tests.tiny_package import TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
 # Independent NumPy re-implementation of LlamaGen's decode_code (float64).
@@ -87,14 +86,9 @@ def numpy_vq_decode(sd, codes, levels, num_res_blocks):
 class VqTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.ckpt = tiny.write_checkpoint(os.path.join(cls.tmp.name, "ckpt"), 1234)
-        cls.out = os.path.join(cls.tmp.name, "pkg")
-        with PackageWriter(cls.out, "test") as w:
-            conv.convert(w, cls.ckpt)
+        cls.package = TinyPackage(tiny, conv, 1234)
+        cls.tmp, cls.ckpt, cls.out, cls.manifest = cls.package.tmp, cls.package.checkpoint, cls.package.out, cls.package.manifest
         cls.goldens = {k: v.numpy() for k, v in tiny.goldens(cls.ckpt).items()}
-        with open(os.path.join(cls.out, "manifest.json")) as f:
-            cls.manifest = json.load(f)
         cls.graph = os.path.join(cls.out, "vq", "decoder.onnx")
 
     @classmethod
