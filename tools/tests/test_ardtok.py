@@ -13,11 +13,9 @@ import torch
 from onnx import numpy_helper
 
 from tools.convert import ardtok as conv
-from tools.convert.errors import ConversionError
-from tools.convert.package import PackageWriter
 from tools.convert.reference.ardtok import REGISTRY, ARDTok, ModelArgs, generate_reference
 from tools.tiny import ardtok as tiny
-from tools.tests.tiny_package import TinyPackage
+from tools.tests.tiny_package import ConversionErrorAssertions, TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
 # A tiny NumPy ONNX evaluator (only the ops and attributes torch.onnx.export emits for our graphs).
@@ -187,7 +185,9 @@ def numpy_ardtok(sd, a, condition, tokens):
     return rms(x, sd["norm.weight"]) @ sd["output.weight"].T
 
 
-class ArdtokTest(unittest.TestCase):
+class ArdtokTest(ConversionErrorAssertions, unittest.TestCase):
+    converter = conv
+
     @classmethod
     def setUpClass(cls):
         cls.package = TinyPackage(tiny, conv, 1234)
@@ -285,18 +285,6 @@ class ArdtokTest(unittest.TestCase):
 
     # -- failure messages ---------------------------------------------------------------------------------
 
-    def write(self, name, obj):
-        path = os.path.join(self.tmp.name, name)
-        torch.save(obj, path)
-        return path
-
-    def assertConversionError(self, path, *fragments):
-        with self.assertRaises(ConversionError) as ctx:
-            with PackageWriter(os.path.join(self.tmp.name, "bad"), "t") as w:
-                conv.convert(w, path)
-        for f in fragments:
-            self.assertIn(f, str(ctx.exception))
-        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "bad")))
 
     def tiny_spec(self):
         return torch.load(self.ckpt)["model"]

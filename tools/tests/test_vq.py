@@ -10,11 +10,10 @@ import torch
 
 from tools.convert import vq as conv
 from tools.convert.errors import ConversionError
-from tools.convert.package import PackageWriter
 from tools.convert.reference.vq import VQDecoderModel, to_uint8_hwc
 from tools.tests.test_ardtok import rel_error, run_onnx
 from tools.tiny import vq as tiny
-from tools.tests.tiny_package import TinyPackage
+from tools.tests.tiny_package import ConversionErrorAssertions, TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
 # Independent NumPy re-implementation of LlamaGen's decode_code (float64).
@@ -83,7 +82,9 @@ def numpy_vq_decode(sd, codes, levels, num_res_blocks):
     return cv("decoder.conv_out", np_swish(gn("decoder.norm_out", x)))
 
 
-class VqTest(unittest.TestCase):
+class VqTest(ConversionErrorAssertions, unittest.TestCase):
+    converter = conv
+
     @classmethod
     def setUpClass(cls):
         cls.package = TinyPackage(tiny, conv, 1234)
@@ -148,17 +149,6 @@ class VqTest(unittest.TestCase):
 
     # -- failure messages ---------------------------------------------------------------------------------
 
-    def write(self, name, obj):
-        path = os.path.join(self.tmp.name, name)
-        torch.save(obj, path)
-        return path
-
-    def assertConversionError(self, path, *fragments):
-        with self.assertRaises(ConversionError) as ctx:
-            with PackageWriter(os.path.join(self.tmp.name, "bad"), "t") as w:
-                conv.convert(w, path)
-        for f in fragments:
-            self.assertIn(f, str(ctx.exception))
 
     def test_skipped_keys_are_not_required(self):
         sd = torch.load(self.ckpt)["model"]

@@ -1,9 +1,13 @@
-"""Test fixture: one component's tiny checkpoint written into a temporary folder (`tmp`) and converted into a
-package (`out`, with its parsed `manifest`). Tests may put more files into `tmp`; `cleanup()` removes it."""
+"""Test fixtures: one component's tiny checkpoint written into a temporary folder (`tmp`) and converted into a
+package (`out`, with its parsed `manifest`; tests may put more files into `tmp`; `cleanup()` removes it), and the
+assertions every converter's failure-message tests share."""
 import json
 import os
 import tempfile
 
+import torch
+
+from tools.convert.errors import ConversionError
 from tools.convert.package import PackageWriter
 
 
@@ -19,3 +23,21 @@ class TinyPackage:
 
     def cleanup(self):
         self.tmp.cleanup()
+
+
+class ConversionErrorAssertions:
+    """Mixin for a TestCase with `tmp` (a TemporaryDirectory) and `converter` (a tools.convert module)."""
+
+    def write(self, name, obj):
+        path = os.path.join(self.tmp.name, name)
+        torch.save(obj, path)
+        return path
+
+    def assertConversionError(self, path, *fragments):
+        """Converting `path` fails with a message holding every fragment, and leaves no package behind."""
+        with self.assertRaises(ConversionError) as ctx:
+            with PackageWriter(os.path.join(self.tmp.name, "bad"), "t") as w:
+                self.converter.convert(w, path)
+        for f in fragments:
+            self.assertIn(f, str(ctx.exception))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "bad")))
