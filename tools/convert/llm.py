@@ -97,24 +97,20 @@ def read_token_ids(folder, config, tokenizer):
     same("image_start_tag_id", image_start_tag, "<im_start>")
     image_end_tag = field("image_end_tag_id")
     same("image_end_tag_id", image_end_tag, "<im_end>")
-    scale_base = field("scale_start_token_id")
-    if isinstance(config.get("num_scale_tokens"), int):
-        scale_count = config["num_scale_tokens"]
-    else:
-        scale_count = field("scale_end_token_id") - scale_base + 1
-    if "scale_end_token_id" in config and config["scale_end_token_id"] != scale_base + scale_count - 1:
-        raise ConversionError(f"{where}: scale_end_token_id {config['scale_end_token_id']} is not scale_start_token_id "
-                              f"{scale_base} + num_scale_tokens {scale_count} - 1")
+    def token_range(kind, count_name):
+        """(first id, count) of the `<kind>_start_token_id`…`<kind>_end_token_id` block; the count comes from
+        `count_name` when given, and the end id, when given, must agree with it."""
+        start, end = f"{kind}_start_token_id", f"{kind}_end_token_id"
+        base = field(start)
+        count = config[count_name] if isinstance(config.get(count_name), int) else field(end) - base + 1
+        if end in config and config[end] != base + count - 1:
+            raise ConversionError(f"{where}: {end} {config[end]} is not {start} {base} + {count_name} {count} - 1")
+        return base, count
+
+    scale_base, scale_count = token_range("scale", "num_scale_tokens")
     for s in range(scale_count):
         same("scale_start_token_id", scale_base + s, f"<S{s}>")
-    image_base = field("image_start_token_id")
-    if isinstance(config.get("num_image_tokens"), int):
-        image_count = config["num_image_tokens"]
-    else:
-        image_count = field("image_end_token_id") - image_base + 1
-    if "image_end_token_id" in config and config["image_end_token_id"] != image_base + image_count - 1:
-        raise ConversionError(f"{where}: image_end_token_id {config['image_end_token_id']} is not image_start_token_id "
-                              f"{image_base} + num_image_tokens {image_count} - 1")
+    image_base, image_count = token_range("image", "num_image_tokens")
     for k in range(image_count):
         if ids.get(f"<I{k}>") != image_base + k:
             same("image_start_token_id", image_base + k, f"<I{k}>")
