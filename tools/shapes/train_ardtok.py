@@ -1,0 +1,442 @@
+"""Tar-Shapes stage: the AR de-tokenizer (TAR_SPEC §3, LLAMA-ABS `clip_cond`) trained from scratch on CPU.
+
+It learns p(VQ codes | TA-Tok decoder features). Sequence = clip_proj(features) of the image's TA-Tok tokens at
+a pool scale drawn per sample (1, 2, 3 → 6², 3², 2² prefix rows on the Tar-Shapes TA-Tok), then the VQ codes in
+raster order, teacher-forced; cross-entropy on the code positions only. Condition dropout (the features replaced
+by zeros, as the unconditional half of classifier-free guidance is built at inference) trains the branch CFG
+needs. The forward pass is the converter's `kv_decode` with an empty past (one prefill over the whole sequence,
+positions 0.., mask of ones, causal), so the browser engine runs exactly the computation trained here.
+
+Inputs (other stages, under build/shapes/): vq/codes_{train,test}.npy (int [N,h,w]), vq/vq_shapes.pt,
+tatok/ta_tok.pth, tatok/indices_{train,test}_s{1,2,3}.npy (int [N,p²]). The model's cond_dim, prefix length,
+vocabulary and sequence length are read from them; its size and the training recipe are the constants below.
+Outputs in build/shapes/ardtok/: features_*.npy (TA-Tok decoder features, a cache), state.pt (resume point),
+ar_dtok_shapes_64px.pth (official format: {"model": {"name", "args", "sd"}}), samples.png (columns: 16 test
+images; rows: original, VQ reconstruction of the true codes, CFG-4 samples at pool scales 1, 2, 3) and, last,
+done.json (settings and figures). Not here: training the VQ or TA-Tok, the conversion, the shape evaluator.
+
+    /usr/bin/python3 -m tools.shapes.train_ardtok            # train (resumes), evaluate, sample
+    /usr/bin/python3 -m tools.shapes.train_ardtok --steps 40 # a shorter schedule (a new run)
+"""
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from tools.convert import ardtok as ardtok_convert
+from tools.convert import vq as vq_convert
+from tools.convert.reference.ardtok import ARDTok, ModelArgs, kv_decode
+from tools.convert.reference.vq import to_uint8_hwc
+from tools.convert.tatok import load_tatok
+from tools.shapes import data, world
+
+# ---- the model (registry name; args n_layer/n_head/dim override the registry sizes) ----------------------------
+NAME = "llama-abs-S"
+DIM, LAYERS, HEADS, MULTIPLE_OF = 128, 3, 4, 32
+COND_DROPOUT = 0.1
+SCALES = (1, 2, 3)
+# ---- training ----------------------------------------------------------------------------------------------
+SEED = 7
+BATCH = 32
+STEPS = 1000
+LR, LR_END, WARMUP = 1e-3, 1e-4, 100
+WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
+INIT_STD = 0.02
+SAVE_EVERY = 100
+LOG_EVERY = 25
+# ---- evaluation -------------------------------------------------------------------------------------------
+CFG_SCALE, TEMPERATURE = 4.0, 1.0
+EVAL_IMAGES = 96          # test images sampled per pool scale for the sample figures
+SHOWN = 16                # of which the first SHOWN go into samples.png
+OBJECT_THRESHOLD = 40     # a pixel is "object" when it differs from the scene's background colour by more
+CHECKPOINT = "ar_dtok_shapes_64px.pth"
+
+
+def input_paths():
+    vq, tatok = os.path.join(data.WORK, "vq"), os.path.join(data.WORK, "tatok")
+    paths = {"vq": os.path.join(vq, "vq_shapes.pt"), "tatok": os.path.join(tatok, "ta_tok.pth")}
+    for split in ("train", "test"):
+        paths[f"codes_{split}"] = os.path.join(vq, f"codes_{split}.npy")
+        for scale in SCALES:
+            paths[f"indices_{split}_s{scale}"] = os.path.join(tatok, f"indices_{split}_s{scale}.npy")
+    return paths
+
+
+def fingerprint(files):
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def settings(steps):
+    return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
+            "cond_dropout": COND_DROPOUT, "scales": list(SCALES), "seed": SEED, "batch": BATCH, "steps": steps,
+            "lr": LR, "lr_end": LR_END, "warmup": WARMUP, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS),
+            "clip": CLIP, "init_std": INIT_STD}
+
+
+def model_args(tatok, vq_arch, codes):
+    """Official ModelArgs fields; training uses no dropout, and the args say so."""
+    return {"n_layer": LAYERS, "n_head": HEADS, "dim": DIM, "multiple_of": MULTIPLE_OF, "norm_eps": 1e-5,
+            "model_type": "clip_cond", "cond_dim": tatok.cfg["decoder_hidden"], "vocab_size": vq_arch["codebook_size"],
+            "cls_token_num": tatok.grid ** 2, "max_seq_len": codes.shape[1], "use_fixed_pe": False,
+            "class_dropout_prob": COND_DROPOUT, "token_dropout_p": 0.0, "resid_dropout_p": 0.0,
+            "ffn_dropout_p": 0.0}
+
+
+def load_codes(path, vocab):
+    """int [N,h,w] -> int64 [N, h*w] raster order."""
+    codes = torch.from_numpy(np.load(path).astype(np.int64))
+    if codes.min() < 0 or codes.max() >= vocab:
+        raise ValueError(f"{path}: codes outside [0, {vocab})")
+    return codes.flatten(1)
+
+
+@torch.no_grad()
+def features(tatok, split, scale, paths):
+    """float32 [N, p², decoderHidden] = tatok.decode(indices), cached under a name keyed by its inputs."""
+    key = fingerprint([paths["tatok"], paths[f"indices_{split}_s{scale}"]])[:12]
+    folder = data.stage_dir("ardtok")
+    prefix = f"features_{split}_s{scale}_"
+    path = os.path.join(folder, f"{prefix}{key}.npy")
+    if not os.path.exists(path):
+        for stale in (n for n in os.listdir(folder) if n.startswith(prefix)):
+            os.remove(os.path.join(folder, stale))
+        indices = torch.from_numpy(np.load(paths[f"indices_{split}_s{scale}"]).astype(np.int64))  # [N,p²]
+        rows = [tatok.decode(chunk).numpy() for chunk in indices.split(256)]
+        np.save(path + ".tmp.npy", np.concatenate(rows))
+        os.replace(path + ".tmp.npy", path)
+    return torch.from_numpy(np.load(path))
+
+
+@contextlib.contextmanager
+def onednn_linear():
+    """Routes F.linear (every nn.Linear) through oneDNN. Debian's torch links the reference BLAS (~2 GFLOPS on
+    one thread); its bundled oneDNN computes the same products ~10x faster. Same maths, same modules; only the
+    kernel differs."""
+    plain = F.linear
+    F.linear = lambda x, w, b=None: _OneDNNLinear.apply(x, w, b)
+    try:
+        yield
+    finally:
+        F.linear = plain
+
+
+def _dnn_mm(a, w):
+    """a [n,k] @ w[m,k]ᵀ -> [n,m] with oneDNN."""
+    return torch._C._nn.mkldnn_linear(a.contiguous().to_mkldnn(), w.contiguous().to_mkldnn(), None).to_dense()
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        y = _dnn_mm(x.reshape(-1, x.shape[-1]), w)            # [n,out]
+        if b is not None:
+            y = y + b
+        return y.reshape(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])                  # [n,out]
+        x2 = x.reshape(-1, x.shape[-1])                       # [n,in]
+        grad_x = _dnn_mm(g, w.t()).reshape(x.shape)           # g @ w
+        grad_w = _dnn_mm(g.t(), x2.t())                       # gᵀ @ x
+        return grad_x, grad_w, g.sum(0) if ctx.has_bias else None
+
+
+def new_model(args):
+    torch.manual_seed(SEED)
+    model = ARDTok(ModelArgs(**args))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+            elif name == "output.weight" or name.endswith("bias"):
+                p.zero_()
+            else:
+                p.normal_(0.0, INIT_STD)
+    return model
+
+
+def new_optimizer(model):
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    rest = [p for p in model.parameters() if p.dim() != 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": rest, "weight_decay": 0.0}],
+                             lr=LR, betas=BETAS)
+
+
+def lr_at(step, steps):
+    if step < WARMUP:
+        return LR * (step + 1) / WARMUP
+    t = (step - WARMUP) / max(1, steps - WARMUP)
+    return LR_END + 0.5 * (LR - LR_END) * (1 + math.cos(math.pi * t))
+
+
+def _generator(stream, k):
+    return torch.Generator().manual_seed((SEED * 100 + stream) * 1_000_000 + k)
+
+
+def batch_plan(step, n_train):
+    """Sample indices [BATCH], pool-scale ids [BATCH] and condition-dropout flags [BATCH] of one step: a function
+    of (SEED, step) alone, so a resumed run takes the same batches (one fixed permutation per epoch)."""
+    idx = []
+    while len(idx) < BATCH:
+        epoch, offset = divmod(step * BATCH + len(idx), n_train)
+        perm = torch.randperm(n_train, generator=_generator(1, epoch))
+        idx += perm[offset:offset + BATCH - len(idx)].tolist()
+    g = _generator(2, step)
+    return torch.tensor(idx), torch.randint(0, len(SCALES), (BATCH,), generator=g), torch.rand(BATCH, generator=g) < COND_DROPOUT
+
+
+def teacher_forced_logits(model, cond, codes):
+    """cond [B,N,condDim] (zeros = unconditional), codes [B,M] -> logits [B,M,vocab], row j predicting code j.
+    Sequence [clip_proj(cond); tok_embeddings(codes[:, :-1])] at positions 0..N+M-2, mask of ones."""
+    b, n = cond.shape[:2]
+    x = torch.cat([model.clip_proj(cond), model.tok_embeddings(codes[:, :-1])], dim=1)    # [B,N+M-1,dim]
+    t = x.shape[1]
+    mask = torch.ones(b, t, dtype=torch.int64)
+    positions = torch.arange(t).unsqueeze(0).repeat(b, 1)                                # [B,N+M-1]
+    logits, _ = kv_decode(model, x, mask, positions, model.empty_past(b))                 # [B,N+M-1,vocab]
+    return logits[:, n - 1:]
+
+
+def batch_loss(model, feats, codes, plan):
+    """Mean cross-entropy over the batch's code positions; samples grouped by pool scale (one prefix length
+    per forward pass)."""
+    idx, scale_ids, drop = plan
+    total = torch.zeros(())
+    for k, scale in enumerate(SCALES):
+        sel = (scale_ids == k).nonzero().flatten()
+        if len(sel) == 0:
+            continue
+        keep = (~drop[sel]).float()[:, None, None]                                        # [b,1,1]
+        cond = feats[scale][idx[sel]] * keep                                              # [b,p²,condDim]
+        target = codes[idx[sel]]                                                          # [b,M]
+        logits = teacher_forced_logits(model, cond, target)
+        total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum")
+    return total / codes[idx].numel()
+
+
+def train(model, opt, state, feats, codes, steps, stop_after, state_path):
+    n_train = codes.shape[0]
+    end = steps if stop_after is None else min(steps, stop_after)
+    model.train()
+    start, running = time.time(), []
+    for step in range(state["step"], end):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps)
+        loss = batch_loss(model, feats, codes, batch_plan(step, n_train))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        running.append(loss.item())
+        done = step + 1
+        if done % LOG_EVERY == 0 or done == end:
+            state["losses"].append([done, float(np.mean(running))])
+            print(f"step {done}/{steps} loss {np.mean(running):.4f} "
+                  f"({(time.time() - start) / len(running):.2f} s/step)", flush=True)
+            running = []
+        if done % SAVE_EVERY == 0 or done == end:
+            state["train_seconds"] += time.time() - start
+            start = time.time()
+            state["step"] = done
+            save_state(state_path, state, model, opt)
+    model.eval()
+
+
+def save_state(path, state, model, opt):
+    torch.save({**state, "model": model.state_dict(), "optimizer": opt.state_dict()}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def start_or_resume(path, args, run_key):
+    model = new_model(args)
+    opt = new_optimizer(model)
+    state = {"step": 0, "train_seconds": 0.0, "losses": [], "run_key": run_key}
+    if os.path.exists(path):
+        saved = torch.load(path)
+        if saved["run_key"] == run_key:
+            model.load_state_dict(saved.pop("model"))
+            opt.load_state_dict(saved.pop("optimizer"))
+            state = saved
+            print(f"resuming at step {state['step']}", flush=True)
+        else:
+            print("state.pt is from other inputs or settings: starting over", flush=True)
+    return model, opt, state
+
+
+def write_checkpoint(path, model, args):
+    """Official format, then loaded back through the converter's own loader and compared."""
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    torch.save({"model": {"name": NAME, "args": args, "sd": sd}}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    loaded, name = ardtok_convert.build_checked(path)
+    same = all(torch.equal(loaded.state_dict()[k], v) for k, v in sd.items())
+    if name != NAME or not same:
+        raise RuntimeError(f"{path}: build_checked does not give back the trained model")
+
+
+@torch.no_grad()
+def sample_codes(model, cond, cfg_scale, temperature, generator):
+    """cond [B,N,condDim] -> codes [B,M] (TAR_SPEC §3.4): batch [cond; zeros], one prefill, then one token per
+    step; l = l_u + s·(l_c − l_u), softmax(l/T), multinomial; the token goes to both halves."""
+    b, n = cond.shape[:2]
+    x = model.clip_proj(torch.cat([cond, torch.zeros_like(cond)]))                       # [2B,N,dim]
+    past = model.empty_past(2 * b)
+    out = []
+    for j in range(model.args.max_seq_len):
+        total = n + j
+        mask = torch.ones(2 * b, total, dtype=torch.int64)
+        positions = torch.arange(total - x.shape[1], total).unsqueeze(0).repeat(2 * b, 1)
+        logits, past = model.decode(x, mask, positions, past)
+        last = logits[:, -1]                                                             # [2B,vocab]
+        guided = last[b:] + cfg_scale * (last[:b] - last[b:])                             # [B,vocab]
+        token = torch.multinomial(torch.softmax(guided / temperature, dim=-1), 1, generator=generator)  # [B,1]
+        out.append(token)
+        x = model.tok_embeddings(token.repeat(2, 1))                                     # [2B,1,dim]
+    return torch.cat(out, dim=1)
+
+
+@torch.no_grad()
+def teacher_forcing_figures(model, feats, codes):
+    out = {}
+    for scale in SCALES:
+        cond = feats[scale]
+        row = {}
+        for label, c in (("", cond), ("_unconditional", torch.zeros_like(cond))):
+            logits = torch.cat([teacher_forced_logits(model, a, b) for a, b in zip(c.split(100), codes.split(100))])
+            row["accuracy" + label] = (logits.argmax(-1) == codes).float().mean().item()
+            row["loss" + label] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1)).item()
+        out[f"s{scale}"] = row
+    return out
+
+
+@torch.no_grad()
+def decode_images(vq, codes):
+    """codes [B,M] -> uint8 [B,H,W,3] through the VQ decoder (the converter's reference)."""
+    side = math.isqrt(codes.shape[1])
+    return to_uint8_hwc(torch.cat([vq(c.view(-1, side, side)) for c in codes.split(32)])).numpy()
+
+
+def object_mask(images, scenes):
+    """bool [B,H,W]: pixels whose colour differs from the scene's background colour."""
+    background = np.array([world.BACKGROUNDS[s.background] for s in scenes], dtype=np.int32)[:, None, None]
+    return np.abs(images.astype(np.int32) - background).max(-1) > OBJECT_THRESHOLD
+
+
+def _mae(a, b, mask=None):
+    diff = np.abs(a.astype(np.float64) - _fit(b, a.shape[1]).astype(np.float64)).mean(-1)    # [B,H,W]
+    return float(diff[mask].mean() if mask is not None else diff.mean())
+
+
+def _fit(images, size):
+    """Resizes [B,H,W,3] to size×size when the VQ decoder's output size differs from the images'."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([np.asarray(Image.fromarray(i).resize((size, size), Image.BILINEAR)) for i in images])
+
+
+def sample_figures(model, vq, feats, codes, originals, scenes):
+    """Samples EVAL_IMAGES test images per scale at CFG_SCALE and at 1 (no guidance). -> figures, the CFG_SCALE
+    images per scale and the VQ reconstructions of the true codes (for samples.png)."""
+    truth = decode_images(vq, codes)
+    mask = object_mask(originals, scenes)
+    figures = {"vq_reconstruction": {"object_mae": _mae(originals, truth, mask), "mae": _mae(originals, truth)}}
+    shown = {}
+    for cfg in (CFG_SCALE, 1.0):
+        rows = {}
+        for scale in SCALES:
+            sampled = sample_codes(model, feats[scale], cfg, TEMPERATURE, _generator(3, scale))
+            images = decode_images(vq, sampled)
+            rows[f"s{scale}"] = {"token_match": (sampled == codes).float().mean().item(),
+                                 "mae_vs_vq_reconstruction": _mae(truth, images),
+                                 "object_mae": _mae(originals, images, mask)}
+            if cfg == CFG_SCALE:
+                shown[scale] = images[:SHOWN]
+        figures[f"samples_cfg{cfg:g}"] = rows
+    return figures, shown, truth[:SHOWN]
+
+
+def write_samples_png(path, originals, truth, shown):
+    size = truth.shape[1]
+    rows = [_fit(originals, size), truth] + [shown[s] for s in SCALES]
+    gap = 2
+    sheet = np.full((len(rows) * (size + gap), SHOWN * (size + gap), 3), 255, dtype=np.uint8)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            sheet[r * (size + gap):r * (size + gap) + size, c * (size + gap):c * (size + gap) + size] = image
+    Image.fromarray(sheet).save(path)
+
+
+def run(steps=STEPS, stop_after=None, force=False):
+    """Trains (resuming state.pt when its inputs and settings match), then writes the checkpoint, figures and
+    samples. stop_after: save and return after that step, without evaluating (how tests interrupt a run)."""
+    torch.set_num_threads(1)
+    out = data.stage_dir("ardtok")
+    paths = input_paths()
+    missing = [p for p in paths.values() if not os.path.exists(p)]
+    if missing:
+        raise SystemExit("missing inputs (train the VQ and TA-Tok stages first):\n  " + "\n  ".join(missing))
+    run_key = {"inputs": fingerprint(paths.values()), "settings": settings(steps)}
+    done_path = os.path.join(out, "done.json")
+    if os.path.exists(done_path) and not force and stop_after is None:
+        with open(done_path) as f:
+            done = json.load(f)
+        if done["run_key"] == run_key:
+            print(f"{done_path}: already done with these inputs and settings", flush=True)
+            return done
+    tatok = load_tatok(paths["tatok"])[0]
+    vq, vq_arch = vq_convert.build_checked(paths["vq"])
+    codes = {split: load_codes(paths[f"codes_{split}"], vq_arch["codebook_size"]) for split in ("train", "test")}
+    args = model_args(tatok, vq_arch, codes["train"])
+    feats = {split: {scale: features(tatok, split, scale, paths) for scale in SCALES} for split in ("train", "test")}
+
+    state_path = os.path.join(out, "state.pt")
+    model, opt, state = start_or_resume(state_path, args, run_key)
+    with onednn_linear():
+        train(model, opt, state, feats["train"], codes["train"], steps, stop_after, state_path)
+        if stop_after is not None:
+            return None
+        write_checkpoint(os.path.join(out, CHECKPOINT), model, args)
+        n = min(EVAL_IMAGES, codes["test"].shape[0])
+        originals, scenes = data.images("test")[:n], data.scene_list("test")[:n]
+        figures = {"teacher_forcing_test": teacher_forcing_figures(model, feats["test"], codes["test"])}
+        sampled, shown, truth = sample_figures(model, vq, {s: f[:n] for s, f in feats["test"].items()},
+                                               codes["test"][:n], originals, scenes)
+        figures.update(sampled)
+    write_samples_png(os.path.join(out, "samples.png"), originals[:SHOWN], truth, shown)
+    done = {"run_key": run_key, "args": args, "checkpoint": CHECKPOINT, "train_seconds": round(state["train_seconds"]),
+            "final_train_loss": state["losses"][-1][1], "losses": state["losses"], "figures": figures,
+            "eval": {"cfg_scale": CFG_SCALE, "temperature": TEMPERATURE, "images_per_scale": n,
+                     "object_threshold": OBJECT_THRESHOLD}, "torch": torch.__version__}
+    with open(done_path + ".tmp", "w") as f:
+        json.dump(done, f, indent=1)
+    os.replace(done_path + ".tmp", done_path)
+    print(json.dumps(figures, indent=1), flush=True)
+    return done
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=STEPS, help="training steps (the cosine schedule's length)")
+    parser.add_argument("--force", action="store_true", help="evaluate and sample again even when done.json matches")
+    a = parser.parse_args()
+    run(a.steps, force=a.force)
+
+
+if __name__ == "__main__":
+    main()
