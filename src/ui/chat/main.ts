@@ -125,8 +125,9 @@ async function answer(engineReady: TarEngine, conversation: Conversation, signal
     stopped = true;
     if (!isAbort(error)) failure = error;
   }
-  view.finish(text, stopped);
-  conversation.messages.push({ id: newId(), role: 'assistant', kind: 'chat', text, images: [], ...(stopped ? { stopped } : {}) });
+  const reply: StoredMessage = { id: newId(), role: 'assistant', kind: 'chat', text, images: [], ...(stopped ? { stopped } : {}) };
+  view.finish(reply);
+  conversation.messages.push(reply);
   if (failure) throw failure;
   say(stopped ? 'Answer stopped.' : 'Answer complete.');
 }
@@ -185,13 +186,14 @@ async function submit(): Promise<void> {
   transcript.add(question);
   message.value = '';
   attachments.clear();
-  await saveConversation(conversation);
-  await refreshList();
+  // Busy from the moment the question is sent: Esc stops it, and a second Enter waits, even while it is saved.
   const controller = new AbortController();
   running = controller;
   setBusy(true);
   say(request.kind === 'draw' ? 'Drawing… (Esc stops)' : 'Thinking… (Esc stops)');
   try {
+    await saveConversation(conversation);
+    await refreshList();
     const ready = await engine;
     if (request.kind === 'draw') await drawPicture(ready, conversation, request.prompt, controller.signal);
     else await answer(ready, conversation, controller.signal);

@@ -11,7 +11,8 @@ export interface TranscriptActions {
 
 export interface AnswerView {
   append(text: string): void;
-  finish(text: string, stopped: boolean): void;
+  /** Shows the answer as stored (the same view a reload gives). */
+  finish(message: StoredMessage): void;
 }
 
 export interface DrawingView {
@@ -53,11 +54,9 @@ export class Transcript {
         text.append(piece);
         this.scroll();
       },
-      finish: (whole, stopped) => {
-        text.textContent = whole;
-        article.removeAttribute('aria-busy');
-        if (stopped) cursor.textContent = whole === '' ? 'Stopped before any answer came.' : 'Stopped.';
-        else cursor.remove();
+      finish: (message) => {
+        article.replaceWith(this.render(message));
+        this.scroll();
       },
     };
   }
@@ -112,7 +111,8 @@ export class Transcript {
       for (const picture of message.images) article.append(this.picture(picture, message));
     } else {
       article.append(paragraph('text', message.text));
-      if (message.stopped) article.append(paragraph('note', message.text === '' ? 'Stopped before any answer came.' : 'Stopped.'));
+      const note = answerNote(message);
+      if (note) article.append(paragraph('note', note));
     }
     return article;
   }
@@ -176,6 +176,14 @@ export class Transcript {
   private scroll(): void {
     this.log.scrollTop = this.log.scrollHeight;
   }
+}
+
+/** The note under a chat answer: that it was stopped, or that the model gave nothing to read (it ended its
+ *  turn at once, or wrote only blanks); null for an answer that simply ended. */
+function answerNote(message: StoredMessage): string | null {
+  const blank = message.text.trim() === '';
+  if (message.stopped) return blank ? 'Stopped before any answer came.' : 'Stopped.';
+  return blank ? 'The model gave no answer.' : null;
 }
 
 function paint(canvas: HTMLCanvasElement, pixels: RgbaImage): void {
