@@ -75,19 +75,20 @@ def learn_merges(text, count):
     return merges
 
 
-def write_tokenizer_files(folder):
-    """Slow tokenizer files; returns the ids of the added tokens by content."""
+def write_tokenizer_files(folder, corpus=CORPUS, merge_count=MERGES, image_tokens=IMAGE_TOKENS):
+    """Slow tokenizer files (byte-level BPE learned on `corpus`, then Tar's added tokens); returns the ids of the
+    added tokens by content and the vocabulary size."""
     vocab = {}
     for ch in bytes_to_unicode().values():
         vocab[ch] = len(vocab)
-    merges = learn_merges(CORPUS, MERGES)
+    merges = learn_merges(corpus, merge_count)
     for a, b in merges:
         vocab.setdefault(a + b, len(vocab))
     added = []  # (content, special, normalized)
     added += [(t, True, False) for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")]
     added += [(t, True, False) for t in ("<im_start>", "<im_end>")]          # add_tokens(special_tokens=True)
     added += [(f"<S{s}>", False, True) for s in range(SCALE_TOKENS)]        # add_tokens(special_tokens=False)
-    added += [(f"<I{k}>", False, True) for k in range(IMAGE_TOKENS)]
+    added += [(f"<I{k}>", False, True) for k in range(image_tokens)]
     ids = {content: len(vocab) + i for i, (content, _, _) in enumerate(added)}
     with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False)
@@ -158,24 +159,30 @@ def write_weights(folder, state_dict, extra=None):
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
 
 
-def write_checkpoint(folder, seed):
-    os.makedirs(folder, exist_ok=True)
-    ids, vocab_size = write_tokenizer_files(folder)
-    config = {
+def folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
+                  intermediate=INTERMEDIATE, image_tokens=IMAGE_TOKENS, max_positions=512):
+    """config.json of a Tar LLM folder (model_type llava_qwen, Tar's token ids from `ids`)."""
+    return {
         "architectures": ["LlavaQwenForCausalLM"], "model_type": "llava_qwen",
-        "hidden_size": HIDDEN, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
-        "num_key_value_heads": KV_HEADS, "intermediate_size": INTERMEDIATE, "hidden_act": "silu",
+        "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads, "intermediate_size": intermediate, "hidden_act": "silu",
         "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "rope_scaling": None, "vocab_size": vocab_size,
-        "tie_word_embeddings": True, "max_position_embeddings": 512, "use_sliding_window": False,
-        "sliding_window": 512, "max_window_layers": LAYERS, "attention_dropout": 0.0, "torch_dtype": "bfloat16",
+        "tie_word_embeddings": True, "max_position_embeddings": max_positions, "use_sliding_window": False,
+        "sliding_window": max_positions, "max_window_layers": layers, "attention_dropout": 0.0,
+        "torch_dtype": "bfloat16",
         "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"], "use_cache": True,
         "image_start_tag_id": ids["<im_start>"], "image_end_tag_id": ids["<im_end>"],
         "scale_start_token_id": ids["<S0>"], "scale_end_token_id": ids[f"<S{SCALE_TOKENS - 1}>"],
         "num_scale_tokens": SCALE_TOKENS, "image_start_token_id": ids["<I0>"],
-        "image_end_token_id": ids[f"<I{IMAGE_TOKENS - 1}>"], "num_image_tokens": IMAGE_TOKENS,
-        "num_new_tokens": 2 + SCALE_TOKENS + IMAGE_TOKENS,
+        "image_end_token_id": ids[f"<I{image_tokens - 1}>"], "num_image_tokens": image_tokens,
+        "num_new_tokens": 2 + SCALE_TOKENS + image_tokens,
         "mm_vision_tower": "ta_tok.pth", "mm_use_im_start_end": True, "mm_vision_select_layer": -2,
     }
+
+
+def write_folder(folder, ids, config, state_dict):
+    """config.json, generation_config.json and the bf16 shards (plus a vision-tower tensor, as the official
+    folder has) of a Tar LLM folder whose tokenizer files are already written."""
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     generation = {"bos_token_id": ids["<|endoftext|>"], "pad_token_id": ids["<|endoftext|>"], "do_sample": True,
@@ -184,8 +191,14 @@ def write_checkpoint(folder, seed):
     with open(os.path.join(folder, "generation_config.json"), "w") as f:
         json.dump(generation, f, indent=2)
     tower = {"model.vision_tower.vision_tower.scale_layer.shift": torch.full((1, 3, 1, 1), 0.5).to(torch.bfloat16)}
-    write_weights(folder, random_state_dict(vocab_size, seed), tower)
+    write_weights(folder, {k: v.to(torch.bfloat16) for k, v in state_dict.items()}, tower)
     return folder
+
+
+def write_checkpoint(folder, seed):
+    os.makedirs(folder, exist_ok=True)
+    ids, vocab_size = write_tokenizer_files(folder)
+    return write_folder(folder, ids, folder_config(ids, vocab_size), random_state_dict(vocab_size, seed))
 
 
 def load_reference(folder):
