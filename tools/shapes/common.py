@@ -1,0 +1,52 @@
+"""Small helpers every Tar-Shapes training stage shares: deterministic CPU set-up, a stage's done-marker, a
+cosine learning-rate schedule, and atomic torch saves. Not a training framework."""
+import json
+import math
+import os
+import time
+
+import torch
+
+
+def setup(seed):
+    """One thread (two stages may run side by side on our 2 cores), no denormal slow-downs, fixed seeds."""
+    torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+
+
+def done_path(folder):
+    return os.path.join(folder, "done.json")
+
+
+def is_done(folder):
+    return os.path.exists(done_path(folder))
+
+
+def mark_done(folder, figures):
+    with open(done_path(folder), "w") as f:
+        json.dump(figures, f, indent=2)
+
+
+def cosine_lr(step, total, peak, warmup=100):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def save_atomic(obj, path):
+    torch.save(obj, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+class Clock:
+    """Prints progress lines with elapsed minutes."""
+
+    def __init__(self, name):
+        self.name, self.start = name, time.time()
+
+    def minutes(self):
+        return (time.time() - self.start) / 60
+
+    def log(self, message):
+        print(f"[{self.name} {self.minutes():5.1f} min] {message}", flush=True)
