@@ -1,0 +1,163 @@
+"""Stages "text_lm" and "llm": Tar-Shapes' Qwen2-architecture LLM.
+
+text_lm: the LLM first learns the world's language alone (caption → canonical caption), so that its token
+embeddings mean something; TA-Tok's codebook is built from those embeddings (E, frozen).
+llm: the image tokens' embeddings start from TA-Tok's codebook (as Tar initialises them), then the whole model
+trains on text-to-image, image-to-text (questions and descriptions) and image-to-image sequences in Tar's chat
+template, at all three scales, with the loss on the assistant's side only.
+
+Writes build/shapes/text_lm/text_lm.pt and build/shapes/llm/ (the official Tar LLM folder: config.json,
+generation_config.json, bf16 safetensors shards, slow tokenizer files), each with done.json."""
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tools.convert.reference.qwen2 import Qwen2Config, Qwen2ForCausalLM
+from tools.shapes import common, data, text, world
+from tools.tiny.llm import folder_config, write_folder
+
+HIDDEN, LAYERS, HEADS, KV_HEADS, INTERMEDIATE = 96, 4, 4, 2, 288
+MAX_POSITIONS = 256
+TEXT_STEPS, STEPS, BATCH = 300, 2400, 32
+TEXT_LR, LR = 2e-3, 2e-3
+MIX = (("t2i", 0.55), ("i2t", 0.40), ("i2i", 0.05))
+SEED = 23
+
+
+def build_model(vocab_size):
+    config = Qwen2Config(hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                         num_key_value_heads=KV_HEADS, intermediate_size=INTERMEDIATE, rms_norm_eps=1e-6,
+                         rope_theta=1000000.0, vocab_size=vocab_size, tie_word_embeddings=True,
+                         max_position_embeddings=MAX_POSITIONS)
+    model = Qwen2ForCausalLM(config)
+    for name, p in model.named_parameters():
+        if name.endswith("norm.weight"):
+            continue
+        if name.endswith("bias"):
+            torch.nn.init.zeros_(p)
+        else:
+            torch.nn.init.normal_(p, std=0.02)
+    return model
+
+
+def batch_loss(model, sequences):
+    """sequences: [(ids, loss mask)] → mean cross-entropy of the next token where the mask is 1."""
+    width = max(len(ids) for ids, _ in sequences)
+    ids = torch.zeros(len(sequences), width, dtype=torch.int64)
+    target_mask = torch.zeros(len(sequences), width)
+    attention = torch.zeros(len(sequences), width, dtype=torch.int64)
+    for row, (seq, mask) in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        target_mask[row, : len(mask)] = torch.tensor(mask, dtype=torch.float32)
+        attention[row, : len(seq)] = 1
+    positions = torch.arange(width).unsqueeze(0).expand(len(sequences), width)
+    logits = model(ids, attention, positions, *model.empty_past(len(sequences)))[0]   # [B,T,V]
+    losses = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+    weights = target_mask[:, 1:].reshape(-1)
+    return (losses * weights).sum() / weights.sum()
+
+
+def train(model, steps, lr, next_batch, clock, params=None):
+    optimiser = torch.optim.AdamW(params or model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    for step in range(steps):
+        for group in optimiser.param_groups:
+            group["lr"] = common.cosine_lr(step, steps, lr)
+        loss = batch_loss(model, next_batch())
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        if step % 100 == 0 or step == steps - 1:
+            clock.log(f"step {step}/{steps} loss {loss.item():.4f}")
+    return loss.item()
+
+
+def tokenizer_folder():
+    folder = data.stage_dir("tokenizer")
+    ids, vocab_size, base = text.write_tokenizer(folder)
+    return folder, ids, vocab_size, base
+
+
+def run_text_lm():
+    folder = data.stage_dir("text_lm")
+    if common.is_done(folder):
+        print("text_lm: done already")
+        return
+    common.setup(SEED)
+    clock = common.Clock("text_lm")
+    tok, _, vocab_size, _ = tokenizer_folder()
+    chat = text.ChatSequences(tok)
+    scenes = data.scene_list("train")
+    rng = random.Random(SEED)
+    model = build_model(vocab_size)
+
+    def next_batch():
+        picks = [scenes[rng.randrange(len(scenes))] for _ in range(BATCH)]
+        return [chat.text_only(world.caption(s, rng), world.canonical_caption(s)) for s in picks]
+
+    loss = train(model, TEXT_STEPS, TEXT_LR, next_batch, clock)
+    common.save_atomic(model.state_dict(), os.path.join(folder, "text_lm.pt"))
+    common.mark_done(folder, {"steps": TEXT_STEPS, "batch": BATCH, "final_loss": loss, "minutes": clock.minutes()})
+
+
+def text_embeddings():
+    """E: the text LM's embedding rows of the base (byte + merge) tokens, [K, HIDDEN]."""
+    _, _, _, base = tokenizer_folder()
+    state = torch.load(os.path.join(data.stage_dir("text_lm"), "text_lm.pt"))
+    return state["model.embed_tokens.weight"][:base].clone()
+
+
+def image_indices(split):
+    """{scale: int64 [N, p²]} from the TA-Tok stage."""
+    folder = data.stage_dir("tatok")
+    return {s: np.load(os.path.join(folder, f"indices_{split}_s{s}.npy")).astype(np.int64) for s in text.SCALES}
+
+
+def run_llm():
+    folder = data.stage_dir("llm")
+    if common.is_done(folder):
+        print("llm: done already")
+        return
+    common.setup(SEED + 1)
+    clock = common.Clock("llm")
+    tok, ids, vocab_size, base = tokenizer_folder()
+    chat = text.ChatSequences(tok)
+    scenes = data.scene_list("train")
+    indices = image_indices("train")
+    codebook = torch.load(os.path.join(data.stage_dir("tatok"), "codebook.pt"))             # [K, HIDDEN], unit rows
+    model = build_model(vocab_size)
+    model.load_state_dict(torch.load(os.path.join(data.stage_dir("text_lm"), "text_lm.pt")))
+    with torch.no_grad():
+        table = model.model.embed_tokens.weight
+        text_norm = table[:base].norm(dim=-1).mean()
+        table[chat.image_base: chat.image_base + base] = codebook * text_norm
+    rng = random.Random(SEED)
+    kinds, weights = zip(*MIX)
+
+    def example():
+        i = rng.randrange(len(scenes))
+        scene, scale = scenes[i], rng.choice(text.SCALES)
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "t2i":
+            return chat.text_to_image(world.caption(scene, rng), indices[scale][i], scale)
+        if kind == "i2i":
+            return chat.image_to_image(indices[scale][i], scale)
+        question, answer = rng.choice(world.questions(scene))
+        return chat.image_to_text(indices[scale][i], question, answer)
+
+    loss = train(model, STEPS, LR, lambda: [example() for _ in range(BATCH)], clock)
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
+                           intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS)
+    text.write_tokenizer(folder)
+    write_folder(folder, ids, config, state)
+    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "mix": dict(MIX), "final_loss": loss,
+                              "minutes": clock.minutes()})
+
+
+if __name__ == "__main__":
+    import sys
+    {"text_lm": run_text_lm, "llm": run_llm}[sys.argv[1]]()
