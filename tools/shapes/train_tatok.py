@@ -27,7 +27,7 @@ from tools.shapes.train_teacher import VISION, VisionTower, pixels
 
 TEACHER_FOLDER = "siglip2-shapes"
 DECODER_LAYERS, DECODER_INTERMEDIATE, DECODER_GRID = 2, 192, 6
-STEPS, BATCH, LR = 900, 64, 1e-3
+STEPS, BATCH, LR = 600, 64, 1e-3
 COMMITMENT = 0.25
 SEED = 31
 

@@ -1,0 +1,110 @@
+"""The held-out evaluation set of Tar-Shapes and the scoring of a run over it.
+
+    python3 -m tools.shapes.eval_set write --out DIR [--t2i N] [--chat N]
+        → DIR/set.json (text-to-image prompts, chat questions with their truths) and DIR/images/*.png
+    python3 -m tools.shapes.eval_set score --set DIR/set.json --run RUN.json
+        → prints the scores JSON of a run: RUN.json = {"t2i": [{"id", "scale", "image": PNG path}],
+          "chat": [{"id", "answer"}]}
+
+Every item comes from the held-out test scenes (each holds at least one (colour, shape, position) triple that no
+training scene has). Prompts are world.canonical_caption(scene); questions are those world.questions(scene)
+answers unambiguously, two per scene, chosen by a seeded generator. Pure Python + numpy + PIL."""
+import argparse
+import json
+import os
+import random
+import sys
+
+import numpy as np
+from PIL import Image
+
+from tools.shapes import evaluate, world
+from tools.shapes.data import SPLITS
+
+SEED = 77
+
+
+def build(t2i_count, chat_count):
+    count, seed = SPLITS["test"]
+    scenes = world.scenes("test", count, seed)
+    rng = random.Random(SEED)
+    t2i = [{"id": f"t2i-{i}", "prompt": world.canonical_caption(s), "scene": s.to_json()}
+           for i, s in enumerate(scenes[:t2i_count])]
+    chat = []
+    for i, scene in enumerate(scenes):
+        for question, truth in rng.sample(world.questions(scene), 2):
+            chat.append({"id": f"chat-{len(chat)}", "image": f"images/test-{i}.png", "scene": scene.to_json(),
+                         "question": question, "truth": truth})
+        if len(chat) >= chat_count:
+            break
+    return {"t2i": t2i, "chat": chat[:chat_count]}
+
+
+def write(out, t2i_count, chat_count):
+    evaluation = build(t2i_count, chat_count)
+    os.makedirs(os.path.join(out, "images"), exist_ok=True)
+    for item in evaluation["chat"]:
+        scene = world.Scene.from_json(item["scene"])
+        Image.fromarray(world.render(scene)).save(os.path.join(out, item["image"]))
+    with open(os.path.join(out, "set.json"), "w") as f:
+        json.dump(evaluation, f, indent=1)
+    return evaluation
+
+
+def score(evaluation, t2i_images, chat_answers):
+    """t2i_images: [(item id, scale, uint8 image)]; chat_answers: {item id: answer} → scores dict."""
+    prompts = {item["id"]: item for item in evaluation["t2i"]}
+    by_scale = {}
+    for item_id, scale, image in t2i_images:
+        scene = world.Scene.from_json(prompts[item_id]["scene"])
+        by_scale.setdefault(str(scale), []).append(evaluate.score_image(scene, image))
+    t2i = {scale: dict(evaluate.aggregate(items), n=len(items)) for scale, items in sorted(by_scale.items())}
+    kinds = {}
+    for item in evaluation["chat"]:
+        if item["id"] not in chat_answers:
+            continue
+        right = evaluate.score_answer(item["question"], item["truth"], chat_answers[item["id"]])
+        kind = question_kind(item["question"])
+        kinds.setdefault(kind, []).append(right)
+        kinds.setdefault("all", []).append(right)
+    chat = {k: {"accuracy": float(np.mean(v)), "n": len(v)} for k, v in sorted(kinds.items())}
+    return {"t2i": t2i, "chat": chat}
+
+
+def question_kind(question):
+    for kind, start in (("count", "how many"), ("background", "what colour is the background"),
+                        ("colour", "what colour"), ("shape", "what shape"), ("position", "where"),
+                        ("describe", "describe"), ("what-is-where", "what is")):
+        if question.startswith(start):
+            return kind
+    return "other"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("write")
+    w.add_argument("--out", required=True)
+    w.add_argument("--t2i", type=int, default=24)
+    w.add_argument("--chat", type=int, default=60)
+    s = sub.add_parser("score")
+    s.add_argument("--set", required=True)
+    s.add_argument("--run", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        write(args.out, args.t2i, args.chat)
+        return 0
+    with open(args.set) as f:
+        evaluation = json.load(f)
+    with open(args.run) as f:
+        run = json.load(f)
+    base = os.path.dirname(os.path.abspath(args.run))
+    images = [(r["id"], r["scale"], np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB")))
+              for r in run["t2i"]]
+    answers = {r["id"]: r["answer"] for r in run["chat"]}
+    json.dump(score(evaluation, images, answers), sys.stdout, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
