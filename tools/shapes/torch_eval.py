@@ -1,0 +1,110 @@
+"""Scores of the Tar-Shapes pipeline in torch, over the held-out evaluation set (tools/shapes/eval_set.py): the
+converter's own reference modules loaded from the trained checkpoints (the very files the package was converted
+from), generating with the sampling settings of the package's manifest, and the engine's sampler semantics
+(tools/convert/reference/pipeline.py). The browser engine's scores (npm run eval:shapes) are compared with these.
+
+    python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR]
+
+Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, then the
+de-tokenizer's CFG scale and temperature); chat greedy (temperature 0), stopping at <|im_end|> or 48 tokens."""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tools.convert.ardtok import build_checked as build_ardtok
+from tools.convert.reference.pipeline import Chooser, Sampling, detokenize, llm_generate, understand
+from tools.convert.reference.vq import to_uint8_hwc
+from tools.convert.tatok import load_tatok
+from tools.convert.vq import build_checked as build_vq
+from tools.shapes import eval_set, package, text
+from tools.tiny.llm import load_reference
+
+CHAT_MAX_TOKENS = 48
+UNDERSTAND_SCALE = 1
+SEED = 5
+
+
+class TorchTar:
+    def __init__(self):
+        paths = package.checkpoints()
+        self.tatok, self.tatok_arch, _ = load_tatok(paths["tatok"])
+        self.llm = load_reference(paths["llm"])
+        self.ardtok, _ = build_ardtok(paths["ardtok"])
+        self.vq, _ = build_vq(paths["vq"])
+        self.chat = text.ChatSequences(paths["llm"])
+        with open(os.path.join(package.OUT, "manifest.json")) as f:
+            self.sampling = json.load(f)["sampling"]
+        self.rng = np.random.default_rng(SEED)
+        self.codebook_size = self.tatok_arch["codebook_size"]
+
+    def grid(self, scale):
+        return self.tatok_arch["image_size"] // self.tatok_arch["patch_size"] // scale
+
+    @torch.no_grad()
+    def imagine(self, prompt, scale):
+        """→ uint8 [H,W,3]."""
+        s, d = self.sampling["textToImage"], self.sampling["detokenizer"]
+        count = self.grid(scale) ** 2
+        base = self.chat.image_base
+        choose = Chooser(Sampling(s["temperature"], s["topK"], s["topP"], lo=base, hi=base + self.codebook_size),
+                         self.rng.random(count))
+        tokens = llm_generate(self.llm, self.chat.t2i_prompt(prompt, scale), count, choose)
+        indices = torch.tensor(tokens) - base
+        features = self.tatok.decode(indices.unsqueeze(0))[0]                          # [N, Cdec]
+        side = int(round(self.ardtok.args.max_seq_len ** 0.5))
+        detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=d["cfgScale"]),
+                        self.rng.random(self.ardtok.args.max_seq_len))
+        codes = detokenize(self.ardtok, features, detok)
+        return to_uint8_hwc(self.vq(torch.tensor(codes).reshape(1, side, side)))[0].numpy()
+
+    @torch.no_grad()
+    def answer(self, image, question):
+        _, indices = understand(self.tatok, torch.from_numpy(image), UNDERSTAND_SCALE)
+        stop = (self.chat.im_end, self.chat.pad)
+        new = llm_generate(self.llm, self.chat.i2t_prompt(indices.tolist(), question), CHAT_MAX_TOKENS,
+                           Chooser(Sampling(0.0)), stop_ids=stop)
+        return self.chat.decode([t for t in new if t not in stop]).strip()
+
+
+def run(evaluation, base, images_out=None):
+    torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
+    tar = TorchTar()
+    t2i = []
+    for item in evaluation["t2i"]:
+        for scale in text.SCALES:
+            image = tar.imagine(item["prompt"], scale)
+            t2i.append((item["id"], scale, image))
+            if images_out:
+                os.makedirs(images_out, exist_ok=True)
+                Image.fromarray(image).save(os.path.join(images_out, f"{item['id']}-s{scale}.png"))
+    answers = {}
+    for item in evaluation["chat"]:
+        image = np.asarray(Image.open(os.path.join(base, item["image"])).convert("RGB"))
+        answers[item["id"]] = tar.answer(image, item["question"])
+    scores = eval_set.score(evaluation, t2i, answers)
+    scores["answers"] = answers
+    return scores
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--images")
+    args = parser.parse_args(argv)
+    with open(args.set) as f:
+        evaluation = json.load(f)
+    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images)
+    with open(args.out, "w") as f:
+        json.dump(scores, f, indent=1)
+    json.dump({k: v for k, v in scores.items() if k != "answers"}, sys.stdout, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
