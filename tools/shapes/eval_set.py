@@ -32,7 +32,7 @@ def build(t2i_count, chat_count):
            for i, s in enumerate(scenes[:t2i_count])]
     chat = []
     for i, scene in enumerate(scenes):
-        for question, truth in rng.sample(world.questions(scene), 2):
+        for question, truth in rng.sample(world.questions(scene, phrasings=1), 2):
             chat.append({"id": f"chat-{len(chat)}", "image": f"images/test-{i}.png", "scene": scene.to_json(),
                          "question": question, "truth": truth})
         if len(chat) >= chat_count:

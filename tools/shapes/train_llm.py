@@ -75,6 +75,15 @@ def train(model, steps, lr, next_batch, clock, params=None):
     return loss.item()
 
 
+def as_typed(sentence, rng):
+    """How people type: half the time a capital first letter, sometimes a full stop the world never writes."""
+    if rng.random() < 0.5:
+        sentence = sentence[0].upper() + sentence[1:]
+    if sentence[-1] not in ".?" and rng.random() < 0.2:
+        sentence += "."
+    return sentence
+
+
 def tokenizer_folder():
     folder = data.stage_dir("tokenizer")
     ids, vocab_size, base = text.write_tokenizer(folder)
@@ -142,11 +151,13 @@ def run_llm():
         scene, scale = scenes[i], rng.choice(text.SCALES)
         kind = rng.choices(kinds, weights)[0]
         if kind == "t2i":
-            return chat.text_to_image(world.caption(scene, rng), indices[scale][i], scale)
+            return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
         if kind == "i2i":
             return chat.image_to_image(indices[scale][i], scale)
-        question, answer = rng.choice(world.questions(scene))
-        return chat.image_to_text(indices[scale][i], question, answer)
+        question, answer = rng.choice(world.questions(scene, phrasings=1))
+        if question == world.DESCRIBE[0]:
+            question = rng.choice(world.DESCRIBE)
+        return chat.image_to_text(indices[scale][i], as_typed(question, rng), answer)
 
     loss = train(model, STEPS, LR, lambda: [example() for _ in range(BATCH)], clock)
     state = {k: v.detach() for k, v in model.state_dict().items()}

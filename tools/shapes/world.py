@@ -191,11 +191,15 @@ def caption(scene: Scene, rng: random.Random) -> str:
     return template.format(body)
 
 
-def questions(scene: Scene) -> List[Tuple[str, str]]:
-    """Every question this scene answers unambiguously, with its one-word (or caption) answer."""
+DESCRIBE = ("describe the image.", "what is in the picture?", "what do you see?", "describe this picture.")
+
+
+def questions(scene: Scene, phrasings: int = len(DESCRIBE)) -> List[Tuple[str, str]]:
+    """Every question this scene answers unambiguously, with its one-word (or caption) answer; the request for a
+    description in its first `phrasings` phrasings."""
     qa = [("how many objects are there?", NUMBERS[len(scene.things)]),
-          ("what colour is the background?", scene.background),
-          ("describe the image.", canonical_caption(scene))]
+          ("what colour is the background?", scene.background)]
+    qa += [(d, canonical_caption(scene)) for d in DESCRIBE[:phrasings]]
     by_shape = {s: [t for t in scene.things if t.shape == s] for s in SHAPES}
     by_colour = {c: [t for t in scene.things if t.colour == c] for c in COLOURS}
     for t in scene.things:
@@ -215,5 +219,5 @@ def vocabulary_text() -> str:
     lines = []
     for scene in scenes("train", 400, 99):
         lines.append(caption(scene, rng))
-        lines.extend(f"{q} {a}" for q, a in questions(scene))
+        lines.extend(f"{q} {a}" for q, a in questions(scene, phrasings=1))
     return "\n".join(lines)
