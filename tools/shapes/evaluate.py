@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image, ImageFilter
 
-from tools.shapes import world
+from tools.shapes import data, world
 
 CANVAS = world.IMAGE_SIZE          # every image is analysed at 64 px; coordinates and areas are in 64 px units
 BORDER = 2                         # width (px) of the border ring that decides the background
@@ -31,8 +31,8 @@ MAX_RESIDUAL = 90.0                # RGB distance from every background→colour
 MIN_AREA = 12                      # components of fewer pixels are specks
 MIN_DEPTH = 2                      # ... and so are those gone after fewer 4-neighbour erosions (lines, fringes)
 SPLIT_DEPTH = 2                    # a same-colour component splits where erosion leaves ≥ 2 parts at least this deep
-CORE = 0.75                        # coverage of the solid part whose parts are the candidate objects
-REACH = 2                          # px around an object's pixels whose coverage still counts as its own (blur spread)
+CORE = 0.85                        # coverage of the solid part whose parts are the candidate objects
+REACH = 3                          # px (Euclidean) around an object's pixels whose coverage still counts as its own
 FOLDS = {"triangle": 3, "square": 4, "star": 5}   # the rotational symmetry that tells each non-circle apart
 MIN_SYMMETRY = 0.4                 # fraction of its render's symmetry a shape must show; below it for all: circle
 
@@ -43,6 +43,8 @@ COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3}
 
 _NEIGHBOURS_4 = ((-1, 0), (1, 0), (0, -1), (0, 1))
 _NEIGHBOURS_8 = _NEIGHBOURS_4 + ((-1, -1), (-1, 1), (1, -1), (1, 1))
+_DISC = sorted(((dy, dx) for dy in range(-REACH, REACH + 1) for dx in range(-REACH, REACH + 1)
+                if 0 < dy * dy + dx * dx <= REACH * REACH), key=lambda o: (o[0] ** 2 + o[1] ** 2, o))
 
 
 # ---- pixels → background and coverage -------------------------------------------------------------------------
@@ -95,6 +97,14 @@ def _shifted(array: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
     return out
 
 
+def _majority(array: np.ndarray, outside) -> np.ndarray:
+    """Each pixel takes the value that at least 3 of its 4 neighbours share, if any (isolated noise pixels and
+    one-pixel holes go; lines between two regions stay)."""
+    around = np.stack([_shifted(array, dy, dx, outside) for dy, dx in _NEIGHBOURS_4])  # [4, H, W]
+    first, second = ((around == around[k]).sum(0) >= 3 for k in (0, 1))
+    return np.where(first, around[0], np.where(second, around[1], array))
+
+
 def _erode(mask: np.ndarray) -> np.ndarray:
     out = mask.copy()
     for dy, dx in _NEIGHBOURS_4:
@@ -110,20 +120,18 @@ def _depth(mask: np.ndarray) -> int:
     return depth
 
 
-def _grow(labels: np.ndarray, within: np.ndarray, steps: Optional[int] = None) -> np.ndarray:
-    """Spread labels (int [H, W], -1 = none) over 8-neighbours inside `within`, the lowest label winning ties,
-    until nothing changes or for `steps` steps."""
+def _grow(labels: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Spread labels (int [H, W], -1 = none) over 8-neighbours through `within`, the lowest label winning ties."""
     none = np.iinfo(labels.dtype).max
     labels = np.where(labels >= 0, labels, none)
-    for _ in itertools.count() if steps is None else range(steps):
+    while True:
         reach = labels.copy()
         for dy, dx in _NEIGHBOURS_8:
             reach = np.minimum(reach, _shifted(labels, dy, dx, none))
         grown = np.where(within & (labels == none), reach, labels)
         if np.array_equal(grown, labels):
-            break
+            return np.where(labels == none, -1, labels)
         labels = grown
-    return np.where(labels == none, -1, labels)
 
 
 def _components(mask: np.ndarray) -> List[np.ndarray]:
@@ -170,9 +178,8 @@ def _split(mask: np.ndarray, alpha: np.ndarray) -> List[np.ndarray]:
     """A connected same-colour mask and its coverage [64, 64] → one mask per object: the cores of its solidly
     covered part (blur fills the gap between touching objects only partly), each grown back over the pixels
     nearest it."""
-    solid = alpha > CORE                                                   # [64, 64]
-    backed = sum(_shifted(solid, dy, dx, False).astype(int) for dy, dx in _NEIGHBOURS_4) >= 3  # noise holes
-    cores = [core for part in _components(mask & (solid | backed)) if _depth(part) >= SPLIT_DEPTH
+    solid = _majority(alpha > CORE, False)                                 # [64, 64], noise holes filled
+    cores = [core for part in _components(mask & solid) if _depth(part) >= SPLIT_DEPTH
              for core in _cores(part)]
     if len(cores) <= 1:
         return [mask]
@@ -183,6 +190,16 @@ def _split(mask: np.ndarray, alpha: np.ndarray) -> List[np.ndarray]:
     return [labels == index for index in range(len(cores))]
 
 
+def _nearest(labels: np.ndarray) -> np.ndarray:
+    """Object numbers (int [64, 64], -1 = none) spread to every pixel within REACH (Euclidean, so a region keeps
+    no grid symmetry) of an object, each pixel taking its nearest object."""
+    out = labels.copy()
+    for dy, dx in _DISC:
+        shifted = _shifted(labels, dy, dx, -1)
+        out = np.where((out < 0) & (shifted >= 0), shifted, out)
+    return out
+
+
 # ---- objects and their measurements ----------------------------------------------------------------------------
 def _measure(image: np.ndarray) -> Tuple[str, List[Dict]]:
     """uint8 [H, W, 3] → (background name, objects {colour, area, centroid (x, y), symmetry [3], first}) in
@@ -190,16 +207,17 @@ def _measure(image: np.ndarray) -> Tuple[str, List[Dict]]:
     pixels = _to_canvas(image)
     background, reference = _background(pixels)
     labels, alpha = _coverage(pixels, reference)
+    labels = _majority(labels, -1)
     colours = list(world.COLOURS)
     found = []                                                             # (palette index, mask [64, 64])
     for index in np.unique(labels[labels >= 0]):
         for component in _components(labels == index):
             if component.sum() >= MIN_AREA and _depth(component) >= MIN_DEPTH:
                 found.extend((index, mask) for mask in _split(component, alpha[index]))
-    seeds = np.full((CANVAS, CANVAS), -1, np.int64)
+    numbers = np.full((CANVAS, CANVAS), -1)
     for number, (_, mask) in enumerate(found):
-        seeds[mask] = number
-    near = _grow(seeds, np.ones_like(labels, bool), REACH)                # [64, 64] object number or -1
+        numbers[mask] = number
+    near = _nearest(numbers)                                               # [64, 64] object number or -1
     ys, xs = np.mgrid[0:CANVAS, 0:CANVAS] + 0.5                            # pixel centres
     objects = []
     for number, (index, mask) in enumerate(found):
@@ -256,12 +274,14 @@ def detect(image: np.ndarray) -> Tuple[str, List[Dict]]:
 # ---- an image against its prompt -------------------------------------------------------------------------------
 def _match(things, objects) -> List[Optional[Dict]]:
     """One-to-one assignment of scene things to detected objects with the most agreeing colours, shapes and
-    positions (size breaks ties; the first best assignment wins) → per thing its object or None."""
+    positions (size breaks ties, then the order of the objects) → per thing its object or None."""
     def agreement(thing, obj):
         return sum(getattr(thing, a) == obj[a] for a in ("colour", "shape", "position")) \
             + 0.1 * (thing.size == obj["size"])
 
-    slots = list(range(len(objects))) + [None] * len(things)
+    ranked = [sorted(range(len(objects)), key=lambda i: (-agreement(t, objects[i]), i)) for t in things]
+    useful = sorted({i for order in ranked for i in order[:len(things)]})  # some best assignment uses only these
+    slots = useful + [None] * len(things)
     best, best_score = None, -1.0
     for choice in itertools.permutations(slots, len(things)):
         score = sum(agreement(t, objects[i]) for t, i in zip(things, choice) if i is not None)
@@ -390,7 +410,6 @@ def main():
     if not args.check:
         parser.print_help()
         return
-    from tools.shapes import data
     results = check(data.images("test"), data.scene_list("test"))
     keys = list(next(iter(results.values())))
     print(f"{'':12}" + "".join(f"{k:>11}" for k in keys))
