@@ -2,12 +2,9 @@
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
 // timings. Options: --model URL-or-path-under-public (default /models/tiny/), --scale, --size, --cfg, --top-k,
 // --top-p, --temperature, --count, --seed, --max-new-tokens. Exits 2 on bad arguments, 1 on engine errors.
-import { readFile, writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { chromiumArgs, chromiumPath } from './browser.mjs';
-import { startQuietVite } from './quiet-vite.mjs';
+import { imageInput, openEnginePage } from './headless/driver.mjs';
 
 const job = process.argv[2];
 const { values } = parseArgs({
@@ -44,7 +41,6 @@ function number(name) {
 }
 
 const defined = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
-const IMAGE_TYPES = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };
 
 let request;
 if (job === 'imagine') {
@@ -65,15 +61,10 @@ if (job === 'imagine') {
   };
 } else if (job === 'chat') {
   if (!values.question) usage('--question is required');
-  let image;
-  if (values.image) {
-    const type = IMAGE_TYPES[extname(values.image).toLowerCase()] ?? 'application/octet-stream';
-    image = { bytes: Array.from(await readFile(values.image)), type };
-  }
   request = defined({
     model: values.model,
     question: values.question,
-    image,
+    image: values.image ? await imageInput(values.image) : undefined,
     maxNewTokens: number('max-new-tokens'),
     temperature: number('temperature'),
     seed: number('seed'),
@@ -82,15 +73,9 @@ if (job === 'imagine') {
   usage(`unknown job "${job}"`);
 }
 
-const root = new URL('..', import.meta.url).pathname;
-const { server, url } = await startQuietVite(root);
-const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+const { page, close } = await openEnginePage();
 let exitCode = 0;
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`${url}/scripts/headless/engine.html`);
-  await page.waitForSelector('body[data-ready="true"]');
   const result = await page.evaluate(([kind, r]) => window.tarHeadless[kind](r), [job, request]);
   if (job === 'imagine') {
     for (const [i, image] of result.images.entries()) {
@@ -108,7 +93,6 @@ try {
   console.error(`${job} failed: ${error.message.split('\n')[0]}`);
   exitCode = 1;
 } finally {
-  await browser.close();
-  await server.close();
+  await close();
 }
 process.exit(exitCode);

@@ -1,21 +1,29 @@
-// The page behind `npm run imagine` and `npm run chat`: it runs one job on the real engine worker and hands
-// back the result (PNG bytes, text) and the per-phase timings. Not a UI.
+// The page behind `npm run imagine`, `npm run chat` and `npm run eval:shapes`: it runs jobs on the real engine
+// worker and hands back the results (PNG bytes, text) and the per-phase timings. `imagine` and `chat` load the
+// model for one job; `session` keeps one engine loaded across many jobs. Not a UI.
+import type { TarEngine } from '../../src/pipeline/engine.ts';
 import type { PhaseTimings, RgbaImage } from '../../src/pipeline/events.ts';
 import type { ImagineOptions } from '../../src/pipeline/options.ts';
 import { createWorkerEngine } from '../../src/worker/client.ts';
 
+export type HeadlessImagineOptions = Omit<ImagineOptions, 'signal' | 'uniforms'>;
+
 export interface HeadlessImagine {
   model: string;
-  options: Omit<ImagineOptions, 'signal' | 'uniforms'>;
+  options: HeadlessImagineOptions;
 }
 
-export interface HeadlessChat {
-  model: string;
+export interface HeadlessChatTurn {
   question: string;
   image?: { bytes: number[]; type: string };
   maxNewTokens?: number;
   temperature?: number;
+  repetitionPenalty?: number;
   seed?: number;
+}
+
+export interface HeadlessChat extends HeadlessChatTurn {
+  model: string;
 }
 
 export interface HeadlessResult {
@@ -36,55 +44,91 @@ async function toPng(pixels: RgbaImage): Promise<number[]> {
   return Array.from(new Uint8Array(await blob.arrayBuffer()));
 }
 
-async function imagine(request: HeadlessImagine): Promise<HeadlessResult> {
+async function load(model: string): Promise<{ engine: TarEngine; loadMs: number }> {
   const loadStart = performance.now();
-  const engine = await createWorkerEngine({ model: { url: request.model } });
-  const loadMs = performance.now() - loadStart;
+  const engine = await createWorkerEngine({ model: { url: model } });
+  return { engine, loadMs: performance.now() - loadStart };
+}
+
+async function runImagine(engine: TarEngine, options: HeadlessImagineOptions, loadMs: number): Promise<HeadlessResult> {
   const result: HeadlessResult = { images: [], previews: 0, timings: {}, loadMs, elapsedMs: 0 };
-  try {
-    for await (const event of engine.imagine(request.options)) {
-      if (event.type === 'preview') result.previews++;
-      if (event.type === 'image') {
-        result.images.push({ png: await toPng(event.pixels), width: event.pixels.width, height: event.pixels.height, seed: event.seed });
-      }
-      if (event.type === 'done') {
-        result.timings = event.timings;
-        result.elapsedMs = event.elapsedMs;
-      }
+  for await (const event of engine.imagine(options)) {
+    if (event.type === 'preview') result.previews++;
+    if (event.type === 'image') {
+      result.images.push({ png: await toPng(event.pixels), width: event.pixels.width, height: event.pixels.height, seed: event.seed });
     }
+    if (event.type === 'done') {
+      result.timings = event.timings;
+      result.elapsedMs = event.elapsedMs;
+    }
+  }
+  return result;
+}
+
+async function runChat(engine: TarEngine, turn: HeadlessChatTurn, loadMs: number): Promise<HeadlessResult> {
+  const result: HeadlessResult = { images: [], previews: 0, timings: {}, loadMs, elapsedMs: 0, text: '' };
+  const images = turn.image ? [new Blob([new Uint8Array(turn.image.bytes)], { type: turn.image.type })] : [];
+  const events = engine.chat({
+    messages: [{ role: 'user', text: turn.question, images }],
+    ...(turn.maxNewTokens !== undefined ? { maxNewTokens: turn.maxNewTokens } : {}),
+    ...(turn.temperature !== undefined ? { temperature: turn.temperature } : {}),
+    ...(turn.repetitionPenalty !== undefined ? { repetitionPenalty: turn.repetitionPenalty } : {}),
+    ...(turn.seed !== undefined ? { seed: turn.seed } : {}),
+  });
+  for await (const event of events) {
+    if (event.type === 'done') {
+      result.text = event.text ?? '';
+      result.timings = event.timings;
+      result.elapsedMs = event.elapsedMs;
+    }
+  }
+  return result;
+}
+
+async function imagine(request: HeadlessImagine): Promise<HeadlessResult> {
+  const { engine, loadMs } = await load(request.model);
+  try {
+    return await runImagine(engine, request.options, loadMs);
   } finally {
     await engine.dispose();
   }
-  return result;
 }
 
 async function chat(request: HeadlessChat): Promise<HeadlessResult> {
-  const loadStart = performance.now();
-  const engine = await createWorkerEngine({ model: { url: request.model } });
-  const loadMs = performance.now() - loadStart;
-  const result: HeadlessResult = { images: [], previews: 0, timings: {}, loadMs, elapsedMs: 0, text: '' };
-  const images = request.image ? [new Blob([new Uint8Array(request.image.bytes)], { type: request.image.type })] : [];
+  const { model, ...turn } = request;
+  const { engine, loadMs } = await load(model);
   try {
-    const events = engine.chat({
-      messages: [{ role: 'user', text: request.question, images }],
-      ...(request.maxNewTokens !== undefined ? { maxNewTokens: request.maxNewTokens } : {}),
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(request.seed !== undefined ? { seed: request.seed } : {}),
-    });
-    for await (const event of events) {
-      if (event.type === 'done') {
-        result.text = event.text ?? '';
-        result.timings = event.timings;
-        result.elapsedMs = event.elapsedMs;
-      }
-    }
+    return await runChat(engine, turn, loadMs);
   } finally {
     await engine.dispose();
   }
-  return result;
 }
 
-const headless = { imagine, chat };
+/** One engine kept loaded between calls: open, any number of jobs (loadMs 0), close. */
+let open: TarEngine | undefined;
+
+function opened(): TarEngine {
+  if (!open) throw new Error('no engine open: call session.open(model) first');
+  return open;
+}
+
+const session = {
+  async open(model: string): Promise<{ loadMs: number; modelId: string }> {
+    if (open) throw new Error('an engine is already open');
+    const loaded = await load(model);
+    open = loaded.engine;
+    return { loadMs: loaded.loadMs, modelId: open.info.modelId };
+  },
+  imagine: (options: HeadlessImagineOptions) => runImagine(opened(), options, 0),
+  chat: (turn: HeadlessChatTurn) => runChat(opened(), turn, 0),
+  async close(): Promise<void> {
+    const engine = open;
+    open = undefined;
+    await engine?.dispose();
+  },
+};
+
+const headless = { imagine, chat, session };
 
 declare global {
   interface Window {

@@ -1,0 +1,219 @@
+// `npm run eval:shapes`: scores the real browser engine (its worker, on WebGPU, in headless Chromium) on the
+// held-out Tar-Shapes evaluation set and compares it with the torch reference on the same items.
+//   --model URL-or-path-under-public   the package (default /models/tar-shapes/)
+//   --t2i N     text-to-image prompts, each drawn at every pool scale of the manifest (default T2I_DEFAULT)
+//   --chat N    image-chat questions (default CHAT_DEFAULT)
+//   --out PATH  the result (default bench/results/shapes-eval.json)
+//   --no-torch  skip the torch side (it is also skipped, with a note, for packages other than tar-shapes)
+// Steps: the set (tools/shapes/eval_set.py write) into build/shapes/eval/; every prompt at every scale through
+// the imagine job (seed = item index, the manifest's sampling, no previews) → PNGs; every chat item through the
+// chat job (one turn, greedy, no repetition penalty, at most CHAT_MAX_TOKENS; the engine stops at <|im_end|>) as
+// tools/shapes/torch_eval.py does; RUN.json scored by eval_set score; torch_eval's scores (cached per manifest and
+// set); then {model, date, settings, n, engine, torch, difference, timing} and a table. Scoring is not done here.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { imageInput, openEnginePage } from '../scripts/headless/driver.mjs';
+
+const PYTHON = '/usr/bin/python3';
+const ROOT = new URL('..', import.meta.url).pathname;
+const EVAL_DIR = join(ROOT, 'build/shapes/eval');
+const ENGINE_DIR = join(EVAL_DIR, 'engine');
+const TORCH_CACHE = join(EVAL_DIR, 'torch.json');
+const TORCH_MODEL_ID = 'tar-shapes';
+const TORCH_MANIFEST = join(ROOT, 'public/models/tar-shapes/manifest.json');
+const T2I_DEFAULT = 8;
+const CHAT_DEFAULT = 24;
+const CHAT_MAX_TOKENS = 48;
+const CHAT = { temperature: 0, repetitionPenalty: 1, maxNewTokens: CHAT_MAX_TOKENS, seed: 0 };
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: '/models/tar-shapes/' },
+    t2i: { type: 'string', default: String(T2I_DEFAULT) },
+    chat: { type: 'string', default: String(CHAT_DEFAULT) },
+    out: { type: 'string', default: 'bench/results/shapes-eval.json' },
+    'no-torch': { type: 'boolean', default: false },
+  },
+});
+
+function count(name) {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be an integer ≥ 0, got "${values[name]}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const t2iCount = count('t2i');
+const chatCount = count('chat');
+const model = values.model.endsWith('/') ? values.model : `${values.model}/`;
+
+/** Runs a tools/ module with Debian's Python; → its stdout (stops the run on failure). */
+function python(args) {
+  const run = spawnSync(PYTHON, ['-m', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.status !== 0) throw new Error(`${PYTHON} -m ${args.join(' ')} failed (exit ${run.status})`);
+  return run.stdout;
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const median = (xs) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const phases = (timings) => Object.entries(timings).map(([phase, ms]) => `${phase} ${seconds(ms)}`).join(', ');
+
+/** Medians of the jobs' total and per-phase milliseconds: { ms, phases: { phase: ms } }. */
+function medians(results) {
+  const names = [...new Set(results.flatMap((r) => Object.keys(r.timings)))];
+  const ms = median(results.map((r) => r.elapsedMs));
+  return { ms, phases: Object.fromEntries(names.map((n) => [n, median(results.map((r) => r.timings[n] ?? 0))])) };
+}
+
+/** The same shape as the scores, each number engine − torch (counts dropped); null where torch lacks it. */
+function difference(engine, torch) {
+  if (typeof engine === 'number') return typeof torch === 'number' ? engine - torch : null;
+  const out = {};
+  for (const [key, value] of Object.entries(engine)) {
+    if (key !== 'n' && key !== 'answers') out[key] = difference(value, torch?.[key]);
+  }
+  return out;
+}
+
+/** The scores side by side, in points: text-to-image metrics × scales, then chat accuracy per question kind. */
+function table(engine, torch) {
+  const pct = (v) => (typeof v === 'number' ? (100 * v).toFixed(1) : '—').padStart(6);
+  const diff = (e, t) => (typeof e === 'number' && typeof t === 'number' ? `${e >= t ? '+' : ''}${(100 * (e - t)).toFixed(1)}` : '—').padStart(6);
+  const cell = (e, t) => `${pct(e)} ${pct(t)} ${diff(e, t)}`;
+  const head = '  engine  torch   diff';
+  const scales = Object.keys(engine.t2i);
+  const metrics = [...new Set(scales.flatMap((s) => Object.keys(engine.t2i[s])))].filter((k) => k !== 'n');
+  const lines = [
+    `${'text-to-image'.padEnd(14)}${scales.map((s) => `  scale ${s} (n ${engine.t2i[s].n})`.padEnd(head.length)).join('')}`.trimEnd(),
+    `${''.padEnd(14)}${scales.map(() => head).join('')}`,
+    ...metrics.map((m) => `${m.padEnd(14)}${scales.map((s) => `  ${cell(engine.t2i[s][m], torch?.t2i?.[s]?.[m])}`).join('')}`),
+    '',
+    `${'chat'.padEnd(14)}    n${head}`,
+    ...Object.entries(engine.chat).map(
+      ([kind, v]) => `${kind.padEnd(14)}${String(v.n).padStart(5)}  ${cell(v.accuracy, torch?.chat?.[kind]?.accuracy)}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function runEngine(page, evaluation, scales) {
+  await mkdir(ENGINE_DIR, { recursive: true });
+  const run = { t2i: [], chat: [] };
+  const images = [];
+  const answers = [];
+  const { loadMs, modelId } = await page.evaluate((m) => window.tarHeadless.session.open(m), model);
+  console.log(`engine: ${modelId} loaded in ${seconds(loadMs)}`);
+  for (const [i, item] of evaluation.t2i.entries()) {
+    for (const scale of scales) {
+      const options = { prompt: item.prompt, scale, seed: i, count: 1, previewEveryRows: 0 };
+      const result = await page.evaluate((o) => window.tarHeadless.session.imagine(o), options);
+      const path = join(ENGINE_DIR, `${item.id}-s${scale}.png`);
+      await writeFile(path, Buffer.from(result.images[0].png));
+      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path) });
+      images.push(result);
+      console.log(`  ${item.id} scale ${scale}: ${seconds(result.elapsedMs)} (${phases(result.timings)})  "${item.prompt}"`);
+    }
+  }
+  for (const item of evaluation.chat) {
+    const turn = { question: item.question, image: await imageInput(join(EVAL_DIR, item.image)), ...CHAT };
+    const result = await page.evaluate((t) => window.tarHeadless.session.chat(t), turn);
+    const answer = result.text.trim();
+    run.chat.push({ id: item.id, answer });
+    answers.push(result);
+    console.log(`  ${item.id}: ${seconds(result.elapsedMs)} (${phases(result.timings)})  ${item.question} → "${answer}" (truth "${item.truth}")`);
+  }
+  await page.evaluate(() => window.tarHeadless.session.close());
+  return { run, timing: { loadMs, image: medians(images), answer: medians(answers) } };
+}
+
+/** torch_eval's scores for this set, from the cache when the package manifest and the set are unchanged. */
+async function torchScores(setPath, modelId, manifestSha) {
+  if (values['no-torch']) return { scores: null, note: 'skipped (--no-torch)' };
+  if (modelId !== TORCH_MODEL_ID) {
+    return { scores: null, note: `skipped: tools/shapes/torch_eval.py scores the ${TORCH_MODEL_ID} checkpoints, not ${modelId}` };
+  }
+  const torchManifest = relative(ROOT, TORCH_MANIFEST);
+  if (!existsSync(TORCH_MANIFEST) || sha256(await readFile(TORCH_MANIFEST)) !== manifestSha) {
+    return { scores: null, note: `skipped: the engine's package is not the one torch_eval compares with (${torchManifest})` };
+  }
+  const key = { manifest: manifestSha, set: sha256(await readFile(setPath)) };
+  if (existsSync(TORCH_CACHE)) {
+    const cached = JSON.parse(await readFile(TORCH_CACHE, 'utf8'));
+    if (cached.key?.manifest === key.manifest && cached.key?.set === key.set) {
+      return { scores: cached.scores, note: `cached in ${relative(ROOT, TORCH_CACHE)}` };
+    }
+  }
+  console.log('torch: running tools/shapes/torch_eval.py on the same set ...');
+  const scratch = join(EVAL_DIR, 'torch-scores.json');
+  const started = performance.now();
+  python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch]);
+  const scores = JSON.parse(await readFile(scratch, 'utf8'));
+  await writeFile(TORCH_CACHE, `${JSON.stringify({ key, scores }, null, 1)}\n`);
+  return { scores, note: `computed in ${seconds(performance.now() - started)}` };
+}
+
+const started = performance.now();
+python(['tools.shapes.eval_set', 'write', '--out', EVAL_DIR, '--t2i', String(t2iCount), '--chat', String(chatCount)]);
+const setPath = join(EVAL_DIR, 'set.json');
+const evaluation = JSON.parse(await readFile(setPath, 'utf8'));
+
+const { page, url, close } = await openEnginePage();
+let manifest;
+let manifestSha;
+let engineRun;
+try {
+  const response = await fetch(new URL('manifest.json', new URL(model, url)));
+  if (!response.ok) throw new Error(`no manifest at ${model} (HTTP ${response.status})`);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  manifestSha = sha256(bytes);
+  manifest = JSON.parse(bytes.toString('utf8'));
+  const scales = manifest.components.tatok.config.poolScales;
+  console.log(`${manifest.modelId}: ${evaluation.t2i.length} prompts × scales ${scales.join(', ')}, ${evaluation.chat.length} chat items`);
+  engineRun = await runEngine(page, evaluation, scales);
+} finally {
+  await close();
+}
+
+const runPath = join(EVAL_DIR, 'engine-run.json');
+await writeFile(runPath, `${JSON.stringify(engineRun.run, null, 1)}\n`);
+const engine = JSON.parse(python(['tools.shapes.eval_set', 'score', '--set', setPath, '--run', runPath]));
+const torch = await torchScores(setPath, manifest.modelId, manifestSha);
+console.log(`torch: ${torch.note}`);
+
+const result = {
+  model: { url: model, modelId: manifest.modelId, manifestSha256: manifestSha },
+  date: new Date().toISOString(),
+  settings: {
+    textToImage: { ...manifest.sampling.textToImage, detokenizer: manifest.sampling.detokenizer, seed: 'item index', previews: false },
+    scales: manifest.components.tatok.config.poolScales,
+    chat: { ...CHAT, understandingScale: 1, stop: '<|im_end|> or end of text' },
+    torch: torch.note,
+  },
+  n: { t2i: evaluation.t2i.length, chat: evaluation.chat.length },
+  engine,
+  torch: torch.scores && { t2i: torch.scores.t2i, chat: torch.scores.chat },
+  difference: torch.scores ? difference(engine, torch.scores) : null,
+  timing: { ...engineRun.timing, totalMs: performance.now() - started },
+};
+const outPath = resolve(values.out);
+await mkdir(dirname(outPath), { recursive: true });
+await writeFile(outPath, `${JSON.stringify(result, null, 2)}\n`);
+
+console.log(`\n${table(engine, result.torch)}`);
+console.log(
+  `\nmedians: image ${seconds(result.timing.image.ms ?? 0)}, answer ${seconds(result.timing.answer.ms ?? 0)}; ` +
+    `load ${seconds(result.timing.loadMs)}; total ${seconds(result.timing.totalMs)}`,
+);
+console.log(`wrote ${values.out}`);
