@@ -119,10 +119,10 @@ test('a /draw request draws a picture inline, with previews first', async () => 
       if (document.querySelector('canvas.preview:not([hidden])')) w.previews++;
     }).observe(document.querySelector('#transcript') as Node, { subtree: true, attributes: true, attributeFilter: ['hidden', 'width'] });
   });
-  await page.getByLabel('Message').fill('/draw a red fox in the snow');
+  await page.getByLabel('Message').fill('/draw a red circle above a blue square');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.locator('.message.user').last()).toContainText('Draw: a red fox in the snow');
-  const picture = page.getByRole('img', { name: 'Picture drawn for: a red fox in the snow' });
+  await expect(page.locator('.message.user').last()).toContainText('Draw: a red circle above a blue square');
+  const picture = page.getByRole('img', { name: 'Picture drawn for: a red circle above a blue square' });
   await expect(picture).toBeVisible({ timeout: 150_000 });
   expect(await picture.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([64, 64]);
   expect(await page.evaluate(() => (window as unknown as { previews: number }).previews)).toBeGreaterThan(0);
@@ -147,7 +147,7 @@ test('the conversation survives a reload; keyboard alone: new conversation, send
   await page.reload(); // also puts the keyboard focus back at the top of the page
   await waitReady();
   await expect(page.locator('.message')).toHaveCount(before);
-  await expect(page.getByRole('img', { name: 'Picture drawn for: a red fox in the snow' })).toBeVisible();
+  await expect(page.getByRole('img', { name: 'Picture drawn for: a red circle above a blue square' })).toBeVisible();
   await expect(page.locator('.message.user').first().getByRole('img', { name: 'Your image 1' })).toBeVisible();
   await expect(page.locator('#conversations .open[aria-current="true"]')).toHaveText(FIRST_TITLE);
   await page.setViewportSize({ width: 360, height: 780 });

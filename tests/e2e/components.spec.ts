@@ -202,7 +202,7 @@ test('examples/embed.html with only the built library draws an image', async ({ 
     await page.goto(`${origin}/examples/embed.html`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const t2i = page.locator('tar-text-to-image');
-    await expect(t2i.getByLabel('Prompt')).toHaveValue('a red fox in the snow');
+    await expect(t2i.getByLabel('Prompt')).toHaveValue('a red circle above a blue square');
     await t2i.evaluate((el) => el.setAttribute('preview-rows', '0'));
     await t2i.getByRole('button', { name: 'Generate' }).click();
     await expect(t2i.getByRole('status')).toHaveText('Done.', { timeout: 150_000 });
