@@ -54,7 +54,7 @@ SAVE_EVERY = 100
 LOG_EVERY = 25
 # ---- evaluation -------------------------------------------------------------------------------------------
 CFG_SCALE, TEMPERATURE = 4.0, 1.0
-EVAL_IMAGES = 96          # test images sampled per pool scale for the sample figures
+EVAL_IMAGES = 64          # test images sampled per pool scale for the sample figures
 SHOWN = 16                # of which the first SHOWN go into samples.png
 OBJECT_THRESHOLD = 40     # a pixel is "object" when it differs from the scene's background colour by more
 CHECKPOINT = "ar_dtok_shapes_64px.pth"
@@ -234,7 +234,8 @@ def train(model, opt, state, feats, codes, steps, stop_after, state_path):
     n_train = codes.shape[0]
     end = steps if stop_after is None else min(steps, stop_after)
     model.train()
-    start, running = time.time(), []
+    start = logged = time.time()
+    running = []
     for step in range(state["step"], end):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps)
@@ -248,8 +249,8 @@ def train(model, opt, state, feats, codes, steps, stop_after, state_path):
         if done % LOG_EVERY == 0 or done == end:
             state["losses"].append([done, float(np.mean(running))])
             print(f"step {done}/{steps} loss {np.mean(running):.4f} "
-                  f"({(time.time() - start) / len(running):.2f} s/step)", flush=True)
-            running = []
+                  f"({(time.time() - logged) / len(running):.2f} s/step)", flush=True)
+            logged, running = time.time(), []
         if done % SAVE_EVERY == 0 or done == end:
             state["train_seconds"] += time.time() - start
             start = time.time()
