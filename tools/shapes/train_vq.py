@@ -34,15 +34,17 @@ ARCH = {"codebook_size": 256, "code_dim": 8, "z_channels": 64, "channels": [32, 
 # ---- the schedule ---------------------------------------------------------------------------------------------
 SETTINGS = {
     "seed": 7,
-    "steps": 1100,
-    "batch": 8,                 # whole 64x64 images (the test-time input: same borders and GroupNorm statistics)
+    "steps": 1800,
+    "batch": 8,
+    "crop": 32,                 # random crops on the 8 px code grid (a quarter of the compute per image)...
+    "crop_until": 0.83,         # ...for this fraction of the steps, then whole 64x64 images (the test-time input)
     "lr": 2e-3,                 # Adam, linear warm-up then cosine down to lr * lr_floor
     "warmup": 30,
     "lr_floor": 0.05,
     "l1_weight": 1.0,           # reconstruction loss = MSE + l1_weight * L1, on [-1, 1] pixels
     "commit_beta": 0.25,        # LlamaGen's commitment weight (the codebook loss has weight 1)
-    "restart_every": 40,        # codes unused over this many steps are re-seeded from the batch's encodings...
-    "restart_until": 0.7,       # ...until this fraction of the steps (the decoder then settles on the codebook)
+    "restart_every": 50,        # codes unused over this many steps are re-seeded from the batch's encodings...
+    "restart_until": 0.6,       # ...until this fraction of the steps (the decoder then settles on the codebook)
     "save_seconds": 120,
 }
 CHECKPOINT = "vq_shapes.pt"
@@ -162,6 +164,16 @@ def learning_rate(step, s):
     return s["lr"] * (s["lr_floor"] + (1 - s["lr_floor"]) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def sample_batch(images, s, step, generator):
+    """-> x [B,3,S,S] in [-1,1]: S = s["crop"] (crops on the code grid) early on, then the whole 64 px image."""
+    x = to_input(images[torch.randint(len(images), (s["batch"],), generator=generator).numpy()])   # [B,3,64,64]
+    if step >= s["crop_until"] * s["steps"]:
+        return x
+    grid = 2 ** (len(ARCH["channels"]) - 1)
+    offsets = torch.randint((x.shape[-1] - s["crop"]) // grid + 1, (len(x), 2), generator=generator) * grid
+    return torch.stack([image[:, i:i + s["crop"], j:j + s["crop"]] for image, (i, j) in zip(x, offsets.tolist())])
+
+
 def restart_dead_codes(model, optimizer, usage, z, generator):
     """Codes unused since the last restart get random encodings of this batch (and fresh Adam moments)."""
     dead = torch.nonzero(usage == 0).flatten()
@@ -203,7 +215,7 @@ def train(model, images, s, state_path, until=None):
     for step in range(start, end):
         t0 = time.time()
         generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + step)
-        x = to_input(images[torch.randint(len(images), (s["batch"],), generator=generator).numpy()])
+        x = sample_batch(images, s, step, generator)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s)
         recon, codebook_loss, commit_loss, indices, z = model(x)
