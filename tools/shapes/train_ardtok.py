@@ -19,7 +19,6 @@ done.json (settings and figures). Not here: training the VQ or TA-Tok, the conve
     /usr/bin/python3 -m tools.shapes.train_ardtok --steps 40 # a shorter schedule (a new run)
 """
 import argparse
-import contextlib
 import hashlib
 import json
 import math
@@ -36,7 +35,7 @@ from tools.convert import vq as vq_convert
 from tools.convert.reference.ardtok import ARDTok, ModelArgs, kv_decode
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
-from tools.shapes import data, world
+from tools.shapes import common, data, world
 
 # ---- the model (registry name; args n_layer/n_head/dim override the registry sizes) ----------------------------
 NAME = "llama-abs-S"
@@ -46,8 +45,8 @@ SCALES = (1, 2, 3)
 # ---- training ----------------------------------------------------------------------------------------------
 SEED = 7
 BATCH = 32
-STEPS = 1000
-LR, LR_END, WARMUP = 1e-3, 1e-4, 100
+STEPS = 2000
+LR = 1e-3               # peak of common.cosine_lr (100 warm-up steps, then cosine to 0)
 WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
 INIT_STD = 0.02
 SAVE_EVERY = 100
@@ -81,7 +80,7 @@ def fingerprint(files):
 def settings(steps):
     return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
             "cond_dropout": COND_DROPOUT, "scales": list(SCALES), "seed": SEED, "batch": BATCH, "steps": steps,
-            "lr": LR, "lr_end": LR_END, "warmup": WARMUP, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS),
+            "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS),
             "clip": CLIP, "init_std": INIT_STD}
 
 
@@ -119,44 +118,6 @@ def features(tatok, split, scale, paths):
     return torch.from_numpy(np.load(path))
 
 
-@contextlib.contextmanager
-def onednn_linear():
-    """Routes F.linear (every nn.Linear) through oneDNN. Debian's torch links the reference BLAS (~2 GFLOPS on
-    one thread); its bundled oneDNN computes the same products ~10x faster. Same maths, same modules; only the
-    kernel differs."""
-    plain = F.linear
-    F.linear = lambda x, w, b=None: _OneDNNLinear.apply(x, w, b)
-    try:
-        yield
-    finally:
-        F.linear = plain
-
-
-def _dnn_mm(a, w):
-    """a [n,k] @ w[m,k]ᵀ -> [n,m] with oneDNN."""
-    return torch._C._nn.mkldnn_linear(a.contiguous().to_mkldnn(), w.contiguous().to_mkldnn(), None).to_dense()
-
-
-class _OneDNNLinear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, w, b):
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
-        y = _dnn_mm(x.reshape(-1, x.shape[-1]), w)            # [n,out]
-        if b is not None:
-            y = y + b
-        return y.reshape(*x.shape[:-1], w.shape[0])
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, w = ctx.saved_tensors
-        g = grad.reshape(-1, grad.shape[-1])                  # [n,out]
-        x2 = x.reshape(-1, x.shape[-1])                       # [n,in]
-        grad_x = _dnn_mm(g, w.t()).reshape(x.shape)           # g @ w
-        grad_w = _dnn_mm(g.t(), x2.t())                       # gᵀ @ x
-        return grad_x, grad_w, g.sum(0) if ctx.has_bias else None
-
-
 def new_model(args):
     torch.manual_seed(SEED)
     model = ARDTok(ModelArgs(**args))
@@ -176,13 +137,6 @@ def new_optimizer(model):
     rest = [p for p in model.parameters() if p.dim() != 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": rest, "weight_decay": 0.0}],
                              lr=LR, betas=BETAS)
-
-
-def lr_at(step, steps):
-    if step < WARMUP:
-        return LR * (step + 1) / WARMUP
-    t = (step - WARMUP) / max(1, steps - WARMUP)
-    return LR_END + 0.5 * (LR - LR_END) * (1 + math.cos(math.pi * t))
 
 
 def _generator(stream, k):
@@ -238,7 +192,7 @@ def train(model, opt, state, feats, codes, steps, stop_after, state_path):
     running = []
     for step in range(state["step"], end):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps)
+            group["lr"] = common.cosine_lr(step, steps, LR)
         loss = batch_loss(model, feats, codes, batch_plan(step, n_train))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -260,8 +214,7 @@ def train(model, opt, state, feats, codes, steps, stop_after, state_path):
 
 
 def save_state(path, state, model, opt):
-    torch.save({**state, "model": model.state_dict(), "optimizer": opt.state_dict()}, path + ".tmp")
-    os.replace(path + ".tmp", path)
+    common.save_atomic({**state, "model": model.state_dict(), "optimizer": opt.state_dict()}, path)
 
 
 def start_or_resume(path, args, run_key):
@@ -283,8 +236,7 @@ def start_or_resume(path, args, run_key):
 def write_checkpoint(path, model, args):
     """Official format, then loaded back through the converter's own loader and compared."""
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    torch.save({"model": {"name": NAME, "args": args, "sd": sd}}, path + ".tmp")
-    os.replace(path + ".tmp", path)
+    common.save_atomic({"model": {"name": NAME, "args": args, "sd": sd}}, path)
     loaded, name = ardtok_convert.build_checked(path)
     same = all(torch.equal(loaded.state_dict()[k], v) for k, v in sd.items())
     if name != NAME or not same:
@@ -386,7 +338,7 @@ def write_samples_png(path, originals, truth, shown):
 def run(steps=STEPS, stop_after=None, force=False):
     """Trains (resuming state.pt when its inputs and settings match), then writes the checkpoint, figures and
     samples. stop_after: save and return after that step, without evaluating (how tests interrupt a run)."""
-    torch.set_num_threads(1)
+    common.setup(SEED)
     out = data.stage_dir("ardtok")
     paths = input_paths()
     missing = [p for p in paths.values() if not os.path.exists(p)]
@@ -408,22 +360,22 @@ def run(steps=STEPS, stop_after=None, force=False):
 
     state_path = os.path.join(out, "state.pt")
     model, opt, state = start_or_resume(state_path, args, run_key)
-    with onednn_linear():
-        train(model, opt, state, feats["train"], codes["train"], steps, stop_after, state_path)
-        if stop_after is not None:
-            return None
-        write_checkpoint(os.path.join(out, CHECKPOINT), model, args)
-        n = min(EVAL_IMAGES, codes["test"].shape[0])
-        originals, scenes = data.images("test")[:n], data.scene_list("test")[:n]
-        figures = {"teacher_forcing_test": teacher_forcing_figures(model, feats["test"], codes["test"])}
-        sampled, shown, truth = sample_figures(model, vq, {s: f[:n] for s, f in feats["test"].items()},
-                                               codes["test"][:n], originals, scenes)
-        figures.update(sampled)
+    train(model, opt, state, feats["train"], codes["train"], steps, stop_after, state_path)
+    if stop_after is not None:
+        return None
+    write_checkpoint(os.path.join(out, CHECKPOINT), model, args)
+    n = min(EVAL_IMAGES, codes["test"].shape[0])
+    originals, scenes = data.images("test")[:n], data.scene_list("test")[:n]
+    figures = {"teacher_forcing_test": teacher_forcing_figures(model, feats["test"], codes["test"])}
+    sampled, shown, truth = sample_figures(model, vq, {s: f[:n] for s, f in feats["test"].items()},
+                                           codes["test"][:n], originals, scenes)
+    figures.update(sampled)
     write_samples_png(os.path.join(out, "samples.png"), originals[:SHOWN], truth, shown)
     done = {"run_key": run_key, "args": args, "checkpoint": CHECKPOINT, "train_seconds": round(state["train_seconds"]),
             "final_train_loss": state["losses"][-1][1], "losses": state["losses"], "figures": figures,
             "eval": {"cfg_scale": CFG_SCALE, "temperature": TEMPERATURE, "images_per_scale": n,
-                     "object_threshold": OBJECT_THRESHOLD}, "torch": torch.__version__}
+                     "object_threshold": OBJECT_THRESHOLD}, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
     with open(done_path + ".tmp", "w") as f:
         json.dump(done, f, indent=1)
     os.replace(done_path + ".tmp", done_path)
