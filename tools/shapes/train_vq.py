@@ -30,18 +30,23 @@ from tools.shapes import data
 
 # ---- the model ------------------------------------------------------------------------------------------------
 ARCH = {"codebook_size": 256, "code_dim": 8, "z_channels": 64, "channels": [32, 32, 32, 64], "num_res_blocks": 1}
+# LlamaGen's encoder_ch_mult may differ from decoder_ch_mult (the encoder is not exported): 128 channels at 8x8
+# give its final GroupNorm(32) four channels per group, so a flat region's colour survives it (with one or two
+# channels per group, a flat map normalises to +-1 and black and gray backgrounds share codes).
+ENCODER_CHANNELS = [32, 32, 64, 128]
 
 # ---- the schedule ---------------------------------------------------------------------------------------------
 SETTINGS = {
     "seed": 7,
-    "steps": 1800,
+    "steps": 2800,
     "batch": 8,
     "crop": 32,                 # random crops on the 8 px code grid (a quarter of the compute per image)...
-    "crop_until": 0.83,         # ...for this fraction of the steps, then whole 64x64 images (the test-time input)
+    "crop_until": 0.9,          # ...for this fraction of the steps, then whole 64x64 images (the test-time input)
     "lr": 2e-3,                 # Adam, linear warm-up then cosine down to lr * lr_floor
     "warmup": 30,
     "lr_floor": 0.05,
-    "l1_weight": 1.0,           # reconstruction loss = MSE + l1_weight * L1, on [-1, 1] pixels
+    "l1_weight": 1.0,           # reconstruction loss = MSE + l1_weight * L1, on [-1, 1] pixels...
+    "shape_weight": 3.0,        # ...weighted this much on pixels that differ from the background (the corner)
     "commit_beta": 0.25,        # LlamaGen's commitment weight (the codebook loss has weight 1)
     "restart_every": 50,        # codes unused over this many steps are re-seeded from the batch's encodings...
     "restart_until": 0.6,       # ...until this fraction of the steps (the decoder then settles on the codebook)
@@ -106,9 +111,9 @@ class VQModel(VQDecoderModel):
     """LlamaGen's VQModel (codebook_l2_norm): the reference decoding half plus encoder and quant_conv. Its
     state_dict holds exactly the official keys the converter reads (and the encoder ones it skips)."""
 
-    def __init__(self, codebook_size, code_dim, z_channels, channels, num_res_blocks):
+    def __init__(self, encoder_channels, codebook_size, code_dim, z_channels, channels, num_res_blocks):
         super().__init__(codebook_size, code_dim, z_channels, channels, num_res_blocks)
-        self.encoder = Encoder(z_channels, channels, num_res_blocks)
+        self.encoder = Encoder(z_channels, encoder_channels, num_res_blocks)
         self.quant_conv = nn.Conv2d(z_channels, code_dim, 1)
 
     def codebook(self):                                         # -> [K, D], unit rows
@@ -145,9 +150,31 @@ def fuse_group_norms(module):
     return module
 
 
+def init_encoder(model):
+    """The encoder's main path (conv_in, downsamples, shortcuts, conv_out, quant_conv) variance-preserving and
+    its residual branches zero, so every block starts as the identity and the pixels' colours reach the codes
+    from the first step (torch's default init shrinks the main path ~1.7x per conv under unit-variance branch
+    noise, and the codes start out blind to the background colour)."""
+    main = [model.encoder.conv_in, model.encoder.conv_out, model.quant_conv]
+    for m in model.encoder.modules():
+        if isinstance(m, ResnetBlock):
+            nn.init.zeros_(m.conv2.weight)
+            nn.init.zeros_(m.conv2.bias)
+            main += [m.nin_shortcut] if m.has_shortcut else []
+        elif isinstance(m, AttnBlock):
+            nn.init.zeros_(m.proj_out.weight)
+            nn.init.zeros_(m.proj_out.bias)
+        elif isinstance(m, Downsample):
+            main.append(m.conv)
+    for conv in main:
+        nn.init.normal_(conv.weight, std=conv.weight[0].numel() ** -0.5)
+        nn.init.zeros_(conv.bias)
+
+
 def build_model(seed):
     torch.manual_seed(seed)
-    model = VQModel(**ARCH)
+    model = VQModel(ENCODER_CHANNELS, **ARCH)
+    init_encoder(model)
     nn.init.uniform_(model.quantize.embedding.weight, -1.0 / ARCH["codebook_size"], 1.0 / ARCH["codebook_size"])
     return fuse_group_norms(model)
 
@@ -164,26 +191,36 @@ def learning_rate(step, s):
     return s["lr"] * (s["lr_floor"] + (1 - s["lr_floor"]) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def pixel_weights(x, shape_weight):
+    """x [B,3,H,W] whole images -> [B,1,H,W]: shape_weight where a pixel differs from the image's corner (always
+    background in this world), else 1."""
+    differs = (x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.05
+    return 1.0 + (shape_weight - 1.0) * differs.float()
+
+
 def sample_batch(images, s, step, generator):
-    """-> x [B,3,S,S] in [-1,1]: S = s["crop"] (crops on the code grid) early on, then the whole 64 px image."""
+    """-> (x [B,3,S,S] in [-1,1], loss weights [B,1,S,S]): S = s["crop"] (crops on the code grid) early on, then
+    the whole 64 px image."""
     x = to_input(images[torch.randint(len(images), (s["batch"],), generator=generator).numpy()])   # [B,3,64,64]
-    if step >= s["crop_until"] * s["steps"]:
-        return x
-    grid = 2 ** (len(ARCH["channels"]) - 1)
-    offsets = torch.randint((x.shape[-1] - s["crop"]) // grid + 1, (len(x), 2), generator=generator) * grid
-    return torch.stack([image[:, i:i + s["crop"], j:j + s["crop"]] for image, (i, j) in zip(x, offsets.tolist())])
+    both = torch.cat([x, pixel_weights(x, s["shape_weight"])], dim=1)                            # [B,4,64,64]
+    if step < s["crop_until"] * s["steps"]:
+        grid = 2 ** (len(ARCH["channels"]) - 1)
+        offsets = torch.randint((x.shape[-1] - s["crop"]) // grid + 1, (len(x), 2), generator=generator) * grid
+        both = torch.stack([b[:, i:i + s["crop"], j:j + s["crop"]] for b, (i, j) in zip(both, offsets.tolist())])
+    return both[:, :3], both[:, 3:]
 
 
-def restart_dead_codes(model, optimizer, usage, z, generator):
-    """Codes unused since the last restart get random encodings of this batch (and fresh Adam moments)."""
-    dead = torch.nonzero(usage == 0).flatten()
+def restart_dead_codes(model, optimizer, usage, z):
+    """Codes unused since the last restart move onto the batch's encodings that the codebook fits worst (rare
+    content, i.e. shapes: random picks would mostly duplicate background codes), with fresh Adam moments."""
+    pool = z.detach().reshape(-1, z.shape[-1])                 # [B*h*w, D]
+    dead = torch.nonzero(usage == 0).flatten()[:len(pool)]
     if len(dead) == 0:
         return 0
-    pool = z.detach().reshape(-1, z.shape[-1])                 # [B*h*w, D]
-    picks = torch.randint(len(pool), (len(dead),), generator=generator)
+    fit = (pool @ model.codebook().detach().t()).max(dim=-1).values   # [B*h*w] cosine to the nearest code
     weight = model.quantize.embedding.weight
     with torch.no_grad():
-        weight[dead] = pool[picks]
+        weight[dead] = pool[torch.argsort(fit)[:len(dead)]]
     moments = optimizer.state.get(weight, {})
     for key in ("exp_avg", "exp_avg_sq"):
         if key in moments:
@@ -215,19 +252,20 @@ def train(model, images, s, state_path, until=None):
     for step in range(start, end):
         t0 = time.time()
         generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + step)
-        x = sample_batch(images, s, step, generator)
+        x, weights = sample_batch(images, s, step, generator)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s)
         recon, codebook_loss, commit_loss, indices, z = model(x)
         mse = F.mse_loss(recon, x)
-        loss = mse + s["l1_weight"] * F.l1_loss(recon, x) + codebook_loss + s["commit_beta"] * commit_loss
+        error = (recon - x) ** 2 + s["l1_weight"] * (recon - x).abs()           # [B,3,S,S]
+        loss = (error * weights).mean() + codebook_loss + s["commit_beta"] * commit_loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         usage += torch.bincount(indices.flatten(), minlength=ARCH["codebook_size"])
         if (step + 1) % s["restart_every"] == 0:
             if step + 1 < s["restart_until"] * s["steps"]:
-                log["restarts"].append([step + 1, restart_dead_codes(model, optimizer, usage, z, generator)])
+                log["restarts"].append([step + 1, restart_dead_codes(model, optimizer, usage, z)])
             usage.zero_()
         log["loss"].append(loss.item())
         log["mse"].append(mse.item())
