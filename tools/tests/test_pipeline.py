@@ -232,7 +232,11 @@ class PipelineGolden(unittest.TestCase):
             c = committed[name]
             self.assertEqual((tuple(c.shape), c.dtype), (tuple(value.shape), value.dtype), name)
             if value.is_floating_point():
-                self.assertTrue(torch.allclose(c, value, rtol=1e-5, atol=1e-6), name)
+                # Up to float32 summation order: the system BLAS (Debian's reference libblas or OpenBLAS) may differ.
+                self.assertTrue(torch.allclose(c, value, rtol=1e-4, atol=1e-5), f"{name}: max |Δ| "
+                                f"{(c.double() - value.double()).abs().max().item():.3g}")
+            elif value.dtype == torch.uint8:   # pixels: the same rounding margin, at most one level apart
+                self.assertLessEqual((c.int() - value.int()).abs().max().item(), 1, name)
             else:
                 self.assertTrue(torch.equal(c, value), name)
 
