@@ -24,8 +24,12 @@ MAX_POSITIONS = 256
 TEXT_STEPS, BATCH, TEXT_LR = 300, 32, 2e-3
 # (name, steps, peak lr, task mix): a second cosine cycle at a lower rate with more image understanding, which
 # the first left weakest (shape and place questions).
-PHASES = (("a", 2400, 2e-3, (("t2i", 0.55), ("i2t", 0.40), ("i2i", 0.05))),
-          ("b", 2000, 1e-3, (("t2i", 0.40), ("i2t", 0.55), ("i2i", 0.05))))
+# The loss is averaged over target tokens ("token") or first per sequence ("sequence"): with token averaging the
+# 4–39 image tokens of a text-to-image sample outweigh a one-word answer, and understanding starves; phase c
+# weighs every sample alike.
+PHASES = (("a", 2400, 2e-3, (("t2i", 0.55), ("i2t", 0.40), ("i2i", 0.05)), "token"),
+          ("b", 2000, 1e-3, (("t2i", 0.40), ("i2t", 0.55), ("i2i", 0.05)), "token"),
+          ("c", 1500, 1e-3, (("t2i", 0.30), ("i2t", 0.65), ("i2i", 0.05)), "sequence"))
 SEED = 23
 
 
@@ -45,8 +49,9 @@ def build_model(vocab_size):
     return model
 
 
-def batch_loss(model, sequences):
-    """sequences: [(ids, loss mask)] → mean cross-entropy of the next token where the mask is 1."""
+def batch_loss(model, sequences, weighting="token"):
+    """sequences: [(ids, loss mask)] → mean cross-entropy of the next token where the mask is 1, over all such
+    tokens ("token") or per sequence first ("sequence")."""
     width = max(len(ids) for ids, _ in sequences)
     ids = torch.zeros(len(sequences), width, dtype=torch.int64)
     target_mask = torch.zeros(len(sequences), width)
@@ -58,16 +63,19 @@ def batch_loss(model, sequences):
     positions = torch.arange(width).unsqueeze(0).expand(len(sequences), width)
     logits = model(ids, attention, positions, *model.empty_past(len(sequences)))[0]   # [B,T,V]
     losses = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
-    weights = target_mask[:, 1:].reshape(-1)
+    weights = target_mask[:, 1:]                                                         # [B,T-1]
+    if weighting == "sequence":
+        weights = weights / weights.sum(dim=1, keepdim=True)
+    weights = weights.reshape(-1)
     return (losses * weights).sum() / weights.sum()
 
 
-def train(model, steps, lr, next_batch, clock, params=None):
+def train(model, steps, lr, next_batch, clock, params=None, weighting="token"):
     optimiser = torch.optim.AdamW(params or model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     for step in range(steps):
         for group in optimiser.param_groups:
             group["lr"] = common.cosine_lr(step, steps, lr)
-        loss = batch_loss(model, next_batch())
+        loss = batch_loss(model, next_batch(), weighting)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -146,7 +154,7 @@ def run_llm():
         text_norm = table[:base].norm(dim=-1).mean()
         table[chat.image_base: chat.image_base + base] = codebook * text_norm
     loss = None
-    for number, (name, steps, lr, mix) in enumerate(PHASES):
+    for number, (name, steps, lr, mix, weighting) in enumerate(PHASES):
         checkpoint = os.path.join(folder, f"phase_{name}.pt")
         if os.path.exists(checkpoint):
             model.load_state_dict(torch.load(checkpoint))
@@ -168,14 +176,15 @@ def run_llm():
                 question = rng.choice(world.DESCRIBE)
             return chat.image_to_text(indices[scale][i], as_typed(question, rng), answer)
 
-        loss = train(model, steps, lr, lambda: [example() for _ in range(BATCH)], clock)
+        loss = train(model, steps, lr, lambda: [example() for _ in range(BATCH)], clock, weighting=weighting)
         common.save_atomic(model.state_dict(), checkpoint)
     state = {k: v.detach() for k, v in model.state_dict().items()}
     config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
                            intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS)
     text.write_tokenizer(folder)
     write_folder(folder, ids, config, state)
-    common.mark_done(folder, {"phases": [{"name": n, "steps": k, "lr": r, "mix": dict(m)} for n, k, r, m in PHASES],
+    common.mark_done(folder, {"phases": [{"name": n, "steps": k, "lr": r, "mix": dict(m), "loss": w}
+                                         for n, k, r, m, w in PHASES],
                               "batch": BATCH, "final_loss": loss, "minutes": clock.minutes()})
 
 
