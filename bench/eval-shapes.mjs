@@ -9,7 +9,9 @@
 // the imagine job (seed = item index, the manifest's sampling, no previews) → PNGs; every chat item through the
 // chat job (one turn, greedy, no repetition penalty, at most CHAT_MAX_TOKENS; the engine stops at <|im_end|>) as
 // tools/shapes/torch_eval.py does; RUN.json scored by eval_set score; torch_eval's scores (cached per manifest and
-// set); then {model, date, settings, n, engine, torch, difference, timing} and a table. Scoring is not done here.
+// set); then {model, date, settings, n, engine, torch, difference, chatAnswersIdenticalToTorch, timing} and a
+// table. Text-to-image draws differ between the two sides (the engine's seeded uniforms, torch_eval's own
+// generator), so only their scores compare; greedy chat answers compare one by one. Scoring is not done here.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,8 +27,10 @@ const ENGINE_DIR = join(EVAL_DIR, 'engine');
 const TORCH_CACHE = join(EVAL_DIR, 'torch.json');
 const TORCH_MODEL_ID = 'tar-shapes';
 const TORCH_MANIFEST = join(ROOT, 'public/models/tar-shapes/manifest.json');
+// Sized so that a default run takes ~15 min with software WebGPU on 2 shared CPU cores (~28 s an image, ~2 s an
+// answer, ~1 min of start-up and first-job shader compiles); torch_eval takes seconds.
 const T2I_DEFAULT = 8;
-const CHAT_DEFAULT = 24;
+const CHAT_DEFAULT = 48;
 const CHAT_MAX_TOKENS = 48;
 const CHAT = { temperature: 0, repetitionPenalty: 1, maxNewTokens: CHAT_MAX_TOKENS, seed: 0 };
 
@@ -85,6 +89,13 @@ function difference(engine, torch) {
     if (key !== 'n' && key !== 'answers') out[key] = difference(value, torch?.[key]);
   }
   return out;
+}
+
+/** Greedy chat is deterministic: the share of items whose engine answer is exactly torch's. */
+function chatAgreement(run, torchAnswers) {
+  const items = run.chat.filter((r) => r.id in torchAnswers);
+  const identical = items.filter((r) => r.answer === torchAnswers[r.id]).length;
+  return { identical: items.length ? identical / items.length : null, n: items.length };
 }
 
 /** The scores side by side, in points: text-to-image metrics × scales, then chat accuracy per question kind. */
@@ -205,6 +216,7 @@ const result = {
   engine,
   torch: torch.scores && { t2i: torch.scores.t2i, chat: torch.scores.chat },
   difference: torch.scores ? difference(engine, torch.scores) : null,
+  chatAnswersIdenticalToTorch: torch.scores ? chatAgreement(engineRun.run, torch.scores.answers) : null,
   timing: { ...engineRun.timing, totalMs: performance.now() - started },
 };
 const outPath = resolve(values.out);
@@ -212,6 +224,8 @@ await mkdir(dirname(outPath), { recursive: true });
 await writeFile(outPath, `${JSON.stringify(result, null, 2)}\n`);
 
 console.log(`\n${table(engine, result.torch)}`);
+const agreement = result.chatAnswersIdenticalToTorch;
+if (agreement?.n) console.log(`chat answers identical to torch's: ${(100 * agreement.identical).toFixed(1)}% of ${agreement.n}`);
 console.log(
   `\nmedians: image ${seconds(result.timing.image.ms ?? 0)}, answer ${seconds(result.timing.answer.ms ?? 0)}; ` +
     `load ${seconds(result.timing.loadMs)}; total ${seconds(result.timing.totalMs)}`,
