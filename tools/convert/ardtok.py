@@ -21,7 +21,9 @@ from .errors import ConversionError
 from .reference.ardtok import (MODEL_ARGS_FIELDS, REGISTRY, ARDTok, ConditionEmbed, KVDecoder, ModelArgs,
                                TokenEmbed, io_names)
 
-VQ_DOWNSAMPLE = 16  # LlamaGen VQ-16: one image token per 16x16 pixels (TAR_SPEC §4)
+# LlamaGen VQ-16 (TAR_SPEC §4): one image token per 16x16 pixels. Only a package without a VQ component keeps
+# it; with one, the package writer sets imageSize from the VQ's own downsample factor (package.py).
+DEFAULT_VQ_DOWNSAMPLE = 16
 
 
 def load_torch_pickle(path):
@@ -102,7 +104,7 @@ def config_of(model, name):
         "dim": a.dim, "layers": a.n_layer, "heads": a.n_head, "kvHeads": a.kv_heads, "headDim": a.head_dim,
         "intermediateSize": a.ffn_hidden, "normEps": float(a.norm_eps), "vocabSize": a.vocab_size,
         "condDim": a.cond_dim, "maxSeqLen": a.max_seq_len, "maxPrefixLen": a.cls_token_num,
-        "gridSize": side, "imageSize": side * VQ_DOWNSAMPLE,
+        "gridSize": side, "imageSize": side * DEFAULT_VQ_DOWNSAMPLE,
     }
 
 

@@ -27,6 +27,14 @@ DEFAULT_SAMPLING = {
 }
 
 
+def _match_detokenizer_to_vq(components):
+    """The de-tokenizer's output size is its code grid times the VQ decoder's downsample factor, which only the VQ
+    checkpoint knows: set it once both are in the package."""
+    ardtok, vq = components.get("ardtok"), components.get("vq")
+    if ardtok and vq:
+        ardtok["config"]["imageSize"] = ardtok["config"]["gridSize"] * vq["config"]["downsample"]
+
+
 def sha256_of(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -146,6 +154,7 @@ class PackageWriter:
         return {"": relative, **{f"Data{i or ''}": os.path.join(folder, name) for i, name in enumerate(data_files)}}
 
     def _finish(self):
+        _match_detokenizer_to_vq(self.components)
         files = []
         for root, _, names in os.walk(self.tmp):
             for name in sorted(names):

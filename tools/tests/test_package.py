@@ -78,6 +78,17 @@ class PackageWriterTest(unittest.TestCase):
             self.assertEqual(entry["sha256"], sha256_of(os.path.join(out, "c/table.bin")))
             self.assertEqual(manifest["sampling"]["textToImage"], {"temperature": 1.0, "topP": 0.95, "topK": 1200})
 
+    def test_detokenizer_image_size_follows_the_vq_downsample(self):
+        with tempfile.TemporaryDirectory() as d:
+            for components, expected in (((("vq", {"downsample": 8}),), 8 * 8), ((), 8 * 16)):
+                out = os.path.join(d, f"pkg{expected}")
+                with PackageWriter(out, "m") as w:
+                    w.add_component("ardtok", {"gridSize": 8, "imageSize": 8 * 16}, {})
+                    for name, config in components:
+                        w.add_component(name, config, {})
+                with open(os.path.join(out, "manifest.json")) as f:
+                    self.assertEqual(json.load(f)["components"]["ardtok"]["config"]["imageSize"], expected)
+
     def test_a_failed_conversion_leaves_nothing_behind(self):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "pkg")
