@@ -38,18 +38,17 @@ ENCODER_CHANNELS = [32, 32, 64, 128]
 # ---- the schedule ---------------------------------------------------------------------------------------------
 SETTINGS = {
     "seed": 7,
-    "steps": 2800,
+    "cycles": [[2800, 2e-3], [3200, 1e-3]],   # [steps, peak lr]: Adam, each cycle a linear warm-up then a cosine
+    "warmup": 30,               # down to peak * lr_floor; within each cycle...
     "batch": 8,
-    "crop": 32,                 # random crops on the 8 px code grid (a quarter of the compute per image)...
+    "crop": 32,                 # ...random crops on the 8 px code grid (a quarter of the compute per image)...
     "crop_until": 0.9,          # ...for this fraction of the steps, then whole 64x64 images (the test-time input)
-    "lr": 2e-3,                 # Adam, linear warm-up then cosine down to lr * lr_floor
-    "warmup": 30,
     "lr_floor": 0.05,
     "l1_weight": 1.0,           # reconstruction loss = MSE + l1_weight * L1, on [-1, 1] pixels...
     "shape_weight": 3.0,        # ...weighted this much on pixels that differ from the background (the corner)
     "commit_beta": 0.25,        # LlamaGen's commitment weight (the codebook loss has weight 1)
-    "restart_every": 50,        # codes unused over this many steps are re-seeded from the batch's encodings...
-    "restart_until": 0.6,       # ...until this fraction of the steps (the decoder then settles on the codebook)
+    "restart_every": 50,        # codes unused over this many steps move onto the worst-fit encodings...
+    "restart_until": 0.6,       # ...until this fraction of the cycle (the decoder then settles on the codebook)
     "save_seconds": 120,
 }
 CHECKPOINT = "vq_shapes.pt"
@@ -184,11 +183,25 @@ def to_input(images):                                          # uint8 [B,H,W,3]
 
 
 # ---- training -------------------------------------------------------------------------------------------------
+def total_steps(s):
+    return sum(length for length, _ in s["cycles"])
+
+
+def cycle_of(step, s):
+    """-> (step within its cycle, the cycle's length, its peak lr)."""
+    for length, peak in s["cycles"]:
+        if step < length:
+            return step, length, peak
+        step -= length
+    raise ValueError("step beyond the last cycle")
+
+
 def learning_rate(step, s):
-    if step < s["warmup"]:
-        return s["lr"] * (step + 1) / s["warmup"]
-    t = (step - s["warmup"]) / max(1, s["steps"] - s["warmup"])
-    return s["lr"] * (s["lr_floor"] + (1 - s["lr_floor"]) * 0.5 * (1 + math.cos(math.pi * t)))
+    local, length, peak = cycle_of(step, s)
+    if local < s["warmup"]:
+        return peak * (local + 1) / s["warmup"]
+    t = (local - s["warmup"]) / max(1, length - s["warmup"])
+    return peak * (s["lr_floor"] + (1 - s["lr_floor"]) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def pixel_weights(x, shape_weight):
@@ -203,7 +216,8 @@ def sample_batch(images, s, step, generator):
     the whole 64 px image."""
     x = to_input(images[torch.randint(len(images), (s["batch"],), generator=generator).numpy()])   # [B,3,64,64]
     both = torch.cat([x, pixel_weights(x, s["shape_weight"])], dim=1)                            # [B,4,64,64]
-    if step < s["crop_until"] * s["steps"]:
+    local, length, _ = cycle_of(step, s)
+    if local < s["crop_until"] * length:
         grid = 2 ** (len(ARCH["channels"]) - 1)
         offsets = torch.randint((x.shape[-1] - s["crop"]) // grid + 1, (len(x), 2), generator=generator) * grid
         both = torch.stack([b[:, i:i + s["crop"], j:j + s["crop"]] for b, (i, j) in zip(both, offsets.tolist())])
@@ -235,9 +249,9 @@ def save_state(path, model, optimizer, step, usage, log):
 
 
 def train(model, images, s, state_path, until=None):
-    """Trains `model` on uint8 [N,64,64,3] `images` for s["steps"] steps (or up to step `until`), resuming
+    """Trains `model` on uint8 [N,64,64,3] `images` through s["cycles"] (or up to step `until`), resuming
     from / saving to `state_path`. Returns the log (per-step losses and seconds, restarts)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=s["cycles"][0][1])
     usage = torch.zeros(ARCH["codebook_size"], dtype=torch.long)
     log, start = {"loss": [], "mse": [], "seconds": [], "restarts": []}, 0
     if os.path.exists(state_path):
@@ -248,7 +262,7 @@ def train(model, images, s, state_path, until=None):
         print(f"resuming at step {start}")
     model.train()
     saved = time.time()
-    end = s["steps"] if until is None else until
+    end = total_steps(s) if until is None else until
     for step in range(start, end):
         t0 = time.time()
         generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + step)
@@ -264,7 +278,8 @@ def train(model, images, s, state_path, until=None):
         optimizer.step()
         usage += torch.bincount(indices.flatten(), minlength=ARCH["codebook_size"])
         if (step + 1) % s["restart_every"] == 0:
-            if step + 1 < s["restart_until"] * s["steps"]:
+            local, length, _ = cycle_of(step, s)
+            if local + 1 < s["restart_until"] * length:
                 log["restarts"].append([step + 1, restart_dead_codes(model, optimizer, usage, z)])
             usage.zero_()
         log["loss"].append(loss.item())

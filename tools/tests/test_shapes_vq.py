@@ -62,8 +62,8 @@ class ShapesVqTest(unittest.TestCase):
 
     def test_resumed_training_is_bit_identical(self):
         images = tiny_images(6)
-        settings = dict(train_vq.SETTINGS, steps=4, batch=2, warmup=1, restart_every=3, restart_until=1.0,
-                        save_seconds=1e9)
+        settings = dict(train_vq.SETTINGS, cycles=[[2, 1e-3], [2, 5e-4]], batch=2, warmup=1, restart_every=3,
+                        restart_until=1.0, save_seconds=1e9)
         straight = train_vq.build_model(3)
         train_vq.train(straight, images, settings, os.path.join(self.tmp.name, "a.pt"))
         state = os.path.join(self.tmp.name, "b.pt")
