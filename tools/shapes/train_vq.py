@@ -382,7 +382,8 @@ def main():
     }
     print(json.dumps({k: v for k, v in figures.items() if k != "restarts"}, indent=1))
     with open(done_path + ".tmp", "w") as f:
-        json.dump({"arch": arch, "settings": SETTINGS, "figures": figures}, f, indent=1)
+        json.dump({"arch": arch, "encoder_channels": ENCODER_CHANNELS, "settings": SETTINGS, "figures": figures}, f,
+                  indent=1)
     os.replace(done_path + ".tmp", done_path)
 
 
