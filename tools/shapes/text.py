@@ -11,7 +11,7 @@ image-to-image, as token ids plus a loss mask (1 on what the assistant says)."""
 import functools
 import os
 
-from tools.convert.tokenizer import Encoder, build_tokenizer_json
+from tools.convert.tokenizer import Encoder, build_tokenizer_json, bytes_to_unicode
 from tools.shapes import world
 from tools.tiny.llm import SYSTEM, learn_merges, write_tokenizer_files
 
@@ -45,6 +45,8 @@ class ChatSequences:
         self.system = self.encode(f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n")
         self.turn = self.encode("<|im_end|>\n<|im_start|>assistant\n")
         self.newline = self.encode("\n")
+        self.pieces = {i: piece for piece, i in self.encoder.vocab.items()}
+        self.byte_of = {ch: b for b, ch in bytes_to_unicode().items()}
 
     @functools.lru_cache(maxsize=None)
     def encode(self, text):
@@ -84,12 +86,6 @@ class ChatSequences:
         return list(self.system + user + self.turn)
 
     def decode(self, ids):
-        inverse = getattr(self, "_inverse", None)
-        if inverse is None:
-            from tools.convert.tokenizer import bytes_to_unicode
-            vocab = self.encoder.vocab
-            inverse = self._inverse = ({i: t for t, i in vocab.items()},
-                                       {c: b for b, c in bytes_to_unicode().items()})
-        pieces, byte_of = inverse
-        data = bytes(byte_of[ch] for i in ids if i in pieces for ch in pieces[i])
+        """Text of the base-vocabulary ids (added tokens are dropped)."""
+        data = bytes(self.byte_of[ch] for i in ids if i in self.pieces for ch in self.pieces[i])
         return data.decode("utf-8", errors="replace")
