@@ -35,7 +35,7 @@ from tools.convert import vq as vq_convert
 from tools.convert.reference.ardtok import ARDTok, ModelArgs, kv_decode
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
-from tools.shapes import common, data, world
+from tools.shapes import common, data, evaluate
 
 # ---- the model (registry name; args n_layer/n_head/dim override the registry sizes) ----------------------------
 NAME = "llama-abs-S"
@@ -55,7 +55,6 @@ LOG_EVERY = 25
 CFG_SCALE, TEMPERATURE = 4.0, 1.0
 EVAL_IMAGES = 64          # test images sampled per pool scale for the sample figures
 SHOWN = 16                # of which the first SHOWN go into samples.png
-OBJECT_THRESHOLD = 40     # a pixel is "object" when it differs from the scene's background colour by more
 CHECKPOINT = "ar_dtok_shapes_64px.pth"
 
 
@@ -285,15 +284,9 @@ def decode_images(vq, codes):
     return to_uint8_hwc(torch.cat([vq(c.view(-1, side, side)) for c in codes.split(32)])).numpy()
 
 
-def object_mask(images, scenes):
-    """bool [B,H,W]: pixels whose colour differs from the scene's background colour."""
-    background = np.array([world.BACKGROUNDS[s.background] for s in scenes], dtype=np.int32)[:, None, None]
-    return np.abs(images.astype(np.int32) - background).max(-1) > OBJECT_THRESHOLD
-
-
-def _mae(a, b, mask=None):
-    diff = np.abs(a.astype(np.float64) - _fit(b, a.shape[1]).astype(np.float64)).mean(-1)    # [B,H,W]
-    return float(diff[mask].mean() if mask is not None else diff.mean())
+def scores(scenes, images):
+    """The Tar-Shapes evaluator's per-attribute scores of images against the scenes they should show."""
+    return evaluate.aggregate([evaluate.score_image(scene, image) for scene, image in zip(scenes, images)])
 
 
 def _fit(images, size):
@@ -303,21 +296,19 @@ def _fit(images, size):
     return np.stack([np.asarray(Image.fromarray(i).resize((size, size), Image.BILINEAR)) for i in images])
 
 
-def sample_figures(model, vq, feats, codes, originals, scenes):
-    """Samples EVAL_IMAGES test images per scale at CFG_SCALE and at 1 (no guidance). -> figures, the CFG_SCALE
-    images per scale and the VQ reconstructions of the true codes (for samples.png)."""
+def sample_figures(model, vq, feats, codes, scenes):
+    """Samples the test images per scale at CFG_SCALE and at 1 (no guidance); token match with the true codes and
+    the evaluator's scores of the decoded images (the VQ reconstruction of the true codes is the ceiling).
+    -> figures, the CFG_SCALE images per scale and the reconstructions (for samples.png)."""
     truth = decode_images(vq, codes)
-    mask = object_mask(originals, scenes)
-    figures = {"vq_reconstruction": {"object_mae": _mae(originals, truth, mask), "mae": _mae(originals, truth)}}
+    figures = {"vq_reconstruction": scores(scenes, truth)}
     shown = {}
     for cfg in (CFG_SCALE, 1.0):
         rows = {}
         for scale in SCALES:
             sampled = sample_codes(model, feats[scale], cfg, TEMPERATURE, _generator(3, scale))
             images = decode_images(vq, sampled)
-            rows[f"s{scale}"] = {"token_match": (sampled == codes).float().mean().item(),
-                                 "mae_vs_vq_reconstruction": _mae(truth, images),
-                                 "object_mae": _mae(originals, images, mask)}
+            rows[f"s{scale}"] = {"token_match": (sampled == codes).float().mean().item(), **scores(scenes, images)}
             if cfg == CFG_SCALE:
                 shown[scale] = images[:SHOWN]
         figures[f"samples_cfg{cfg:g}"] = rows
@@ -365,17 +356,16 @@ def run(steps=STEPS, stop_after=None, force=False):
         return None
     write_checkpoint(os.path.join(out, CHECKPOINT), model, args)
     n = min(EVAL_IMAGES, codes["test"].shape[0])
-    originals, scenes = data.images("test")[:n], data.scene_list("test")[:n]
+    scenes = data.scene_list("test")[:n]
     figures = {"teacher_forcing_test": teacher_forcing_figures(model, feats["test"], codes["test"])}
     sampled, shown, truth = sample_figures(model, vq, {s: f[:n] for s, f in feats["test"].items()},
-                                           codes["test"][:n], originals, scenes)
+                                           codes["test"][:n], scenes)
     figures.update(sampled)
-    write_samples_png(os.path.join(out, "samples.png"), originals[:SHOWN], truth, shown)
+    write_samples_png(os.path.join(out, "samples.png"), data.images("test")[:SHOWN], truth, shown)
     done = {"run_key": run_key, "args": args, "checkpoint": CHECKPOINT, "train_seconds": round(state["train_seconds"]),
             "final_train_loss": state["losses"][-1][1], "losses": state["losses"], "figures": figures,
-            "eval": {"cfg_scale": CFG_SCALE, "temperature": TEMPERATURE, "images_per_scale": n,
-                     "object_threshold": OBJECT_THRESHOLD}, "torch": torch.__version__,
-            "threads": torch.get_num_threads()}
+            "eval": {"cfg_scale": CFG_SCALE, "temperature": TEMPERATURE, "images_per_scale": n},
+            "torch": torch.__version__, "threads": torch.get_num_threads()}
     with open(done_path + ".tmp", "w") as f:
         json.dump(done, f, indent=1)
     os.replace(done_path + ".tmp", done_path)

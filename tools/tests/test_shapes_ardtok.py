@@ -92,7 +92,8 @@ class TrainArdtokTest(unittest.TestCase):
         self.assertEqual(done["run_key"]["settings"]["steps"], STEPS)
         figures = done["figures"]
         self.assertEqual(set(figures["teacher_forcing_test"]), {"s1", "s2", "s3"})
-        self.assertEqual(set(figures["samples_cfg4"]["s1"]), {"token_match", "mae_vs_vq_reconstruction", "object_mae"})
+        self.assertEqual(set(figures["samples_cfg4"]["s1"]),
+                         {"token_match", "count", "colour", "shape", "size", "position", "object", "all"})
         with Image.open(self.out("a", "samples.png")) as sheet:
             size = 128 + 2   # the tiny VQ decodes 8×8 codes to 128 px; 2 px gaps
             self.assertEqual(sheet.size, (SHOWN * size, 5 * size))
