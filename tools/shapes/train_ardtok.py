@@ -42,6 +42,7 @@ NAME = "llama-abs-S"
 DIM, LAYERS, HEADS, MULTIPLE_OF = 128, 3, 4, 32
 COND_DROPOUT = 0.1
 SCALES = (1, 2, 3)
+SCALE_WEIGHTS = (2, 1, 1)  # drawn 2:1:1 per sample, as the paper's appendix E trains its de-tokenizers
 # ---- training ----------------------------------------------------------------------------------------------
 SEED = 7
 BATCH = 32
@@ -78,8 +79,8 @@ def fingerprint(files):
 
 def settings(steps):
     return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
-            "cond_dropout": COND_DROPOUT, "scales": list(SCALES), "seed": SEED, "batch": BATCH, "steps": steps,
-            "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS),
+            "cond_dropout": COND_DROPOUT, "scales": list(SCALES), "scale_weights": list(SCALE_WEIGHTS), "seed": SEED,
+            "batch": BATCH, "steps": steps, "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS),
             "clip": CLIP, "init_std": INIT_STD}
 
 
@@ -151,7 +152,8 @@ def batch_plan(step, n_train):
         perm = torch.randperm(n_train, generator=_generator(1, epoch))
         idx += perm[offset:offset + BATCH - len(idx)].tolist()
     g = _generator(2, step)
-    return torch.tensor(idx), torch.randint(0, len(SCALES), (BATCH,), generator=g), torch.rand(BATCH, generator=g) < COND_DROPOUT
+    scale_ids = torch.multinomial(torch.tensor(SCALE_WEIGHTS, dtype=torch.float), BATCH, replacement=True, generator=g)
+    return torch.tensor(idx), scale_ids, torch.rand(BATCH, generator=g) < COND_DROPOUT
 
 
 def teacher_forced_logits(model, cond, codes):
