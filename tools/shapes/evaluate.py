@@ -16,6 +16,7 @@ import argparse
 import functools
 import io
 import itertools
+import json
 import string
 from typing import Dict, List, Optional, Tuple
 
@@ -403,10 +404,25 @@ def check(images: np.ndarray, scenes: List[world.Scene]) -> Dict[str, Dict[str, 
     return out
 
 
+def image_against_prompt(image: np.ndarray, prompt: str) -> Dict:
+    """What the evaluator sees in `image` and whether it is what `prompt` asks for: as many objects as the prompt
+    names, each with every attribute the prompt states (a relation's places are not checked)."""
+    background, objects = detect(image)
+    found = [{k: o[k] for k in ATTRIBUTES} for o in objects]
+    return {"background": background, "objects": found,
+            "matches_prompt": _descriptions_agree(parse_description(prompt), found)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="score the test split's ground-truth renders")
+    parser.add_argument("--image", help="an image file to score against --prompt (prints JSON)")
+    parser.add_argument("--prompt", help="the prompt the --image was drawn for")
     args = parser.parse_args()
+    if args.image and args.prompt:
+        with Image.open(args.image) as picture:
+            print(json.dumps(image_against_prompt(np.asarray(picture.convert("RGB")), args.prompt)))
+        return
     if not args.check:
         parser.print_help()
         return

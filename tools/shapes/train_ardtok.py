@@ -45,8 +45,8 @@ SCALES = (1, 2, 3)
 SCALE_WEIGHTS = (2, 1, 1)  # drawn 2:1:1 per sample, as the paper's appendix E trains its de-tokenizers
 # ---- training ----------------------------------------------------------------------------------------------
 SEED = 7
-BATCH = 32
-STEPS = 2000
+BATCH = 16
+STEPS = 2500
 LR = 1e-3               # peak of common.cosine_lr (100 warm-up steps, then cosine to 0)
 WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
 INIT_STD = 0.02

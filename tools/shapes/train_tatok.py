@@ -4,8 +4,12 @@ TA-Tok = the teacher's vision tower (trained further) → hidden_states[-2] → 
 (scale 1, 2 or 3 per batch) → encode_task_layer → in_linear → L2-normalise → nearest row of the text-aligned
 codebook C = normalize(E·Wᵀ + b), where E is the text LM's embedding table (frozen) and only W, b learn (SimVQ)
 → straight-through → out_linear → a small SigLIP2-style ViT decoder → decode_task_layer, trained to reconstruct
-the frozen teacher's hidden_states[-2] (pooled to the same scale). The decoder's 6×6 position table is resized
-per scale with the same antialiased bilinear resize the converter bakes in, here differentiably.
+the frozen teacher's hidden_states[-2] (pooled to the same scale): MSE + cosine distance, plus the distance as
+the teacher's own grounding head reads both (KL between its per-patch colour / shape / size predictions on the
+target and on the reconstruction). Without that last term the quantiser spent its few used codes on the
+features' high-variance directions: single-token colour purity fell to 24% although the teacher's features name
+the colour under a patch 99% of the time. The decoder's 6×6 position table is resized per scale with the same
+antialiased bilinear resize the converter bakes in, here differentiably.
 
 Writes build/shapes/tatok/: ta_tok.pth in the official format ({"model": {"args", "sd"}}) with its teacher folder
 siglip2-shapes/config.json, codebook.pt (C, for the LLM's image-token embeddings), indices_{split}_s{scale}.npy
@@ -21,14 +25,18 @@ from easydict import EasyDict
 
 from tools.convert.reference.tatok import TATok
 from tools.convert.tatok import load_tatok
-from tools.shapes import common, data, text
+from tools.shapes import common, data, grounding, text
 from tools.shapes.train_llm import text_embeddings
 from tools.shapes.train_teacher import VISION, VisionTower, pixels
 
 TEACHER_FOLDER = "siglip2-shapes"
-DECODER_LAYERS, DECODER_INTERMEDIATE, DECODER_GRID = 2, 192, 6
-STEPS, BATCH, LR = 600, 64, 1e-3
+DECODER_LAYERS, DECODER_INTERMEDIATE = 2, 192
+DECODER_GRID = VISION["image_size"] // VISION["patch_size"]
+STEPS, BATCH, LR = 1500, 64, 1e-3
 COMMITMENT = 0.25
+GROUNDING_WEIGHT = 1.0
+ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
+TASK_LAYER_STD = 0.5          # pre-tanh spread of encode_task_layer at the start (see init_task_layer)
 SEED = 31
 
 
@@ -48,7 +56,7 @@ def official_args(codebook_size, code_dim):
             "bottleneck_dim": code_dim, "norm": "none",
             "regularizer": {"name": "simvq", "args": {
                 "codebook_size": codebook_size, "commitment_loss_weight": COMMITMENT, "codebook_loss_weight": 1.0,
-                "entropy_loss_weight": 0.0, "entropy_loss_temperature": 0.01, "l2_normalized": True,
+                "entropy_loss_weight": ENTROPY_WEIGHT, "entropy_loss_temperature": ENTROPY_TEMPERATURE, "l2_normalized": True,
                 "stochastic": False, "stochastic_temperature": 0.03, "top_k": 1, "top_k_prob": 0.5,
                 "residual_weight": 0.0}}}},
         "bottleneck_token_num": DECODER_GRID * DECODER_GRID, "input_size": VISION["image_size"],
@@ -76,13 +84,46 @@ def step_loss(tatok, teacher, x, scale):
     target = tatok.avg_pool(teacher_features(teacher, x), scale)                         # [B,p²,C]
     codes = tatok.project(tatok.avg_pool(tatok.encode_features(x), scale))               # [B,p²,D] unit
     codebook = tatok.codebook()                                                          # [K,D] unit
-    chosen = codebook[(codes @ codebook.t()).argmax(-1)]                                 # [B,p²,D]
+    similarity = codes @ codebook.t()                                                    # [B,p²,K]
+    chosen = codebook[similarity.argmax(-1)]                                             # [B,p²,D]
     quantised = codes + (chosen - codes).detach()
     p = int(round(codes.shape[1] ** 0.5))
     decoded = tatok.decode_rows(tatok.bottleneck.out_linear(quantised), positions(tatok, p))
     reconstruction = F.mse_loss(decoded, target) + (1 - F.cosine_similarity(decoded, target, dim=-1)).mean()
+    read = grounding_distance(teacher.grounding(decoded), teacher.grounding(target).detach())
     vq = F.mse_loss(chosen, codes.detach()) + COMMITMENT * F.mse_loss(codes, chosen.detach())
-    return reconstruction + vq, reconstruction.item()
+    spread = ENTROPY_WEIGHT * entropy_penalty(similarity.flatten(0, 1))
+    return reconstruction + GROUNDING_WEIGHT * read + vq + spread, reconstruction.item()
+
+
+def entropy_penalty(similarity):
+    """The regulariser's entropy loss: each token's soft assignment sharp, the batch's spread over the codebook
+    (without it the quantiser collapsed onto 9 of 436 codes). similarity [N,K] cosine."""
+    p = F.softmax(similarity / ENTROPY_TEMPERATURE, dim=-1)                              # [N,K]
+    per_token = -(p * torch.log(p + 1e-9)).sum(-1).mean()
+    average = p.mean(0)
+    return per_token + (average * torch.log(average + 1e-9)).sum()
+
+
+def grounding_distance(logits, target_logits):
+    """Mean over the grounding heads of KL(teacher's reading of the target ‖ its reading of the reconstruction);
+    logits [B,p²,ΣK]."""
+    pairs = zip(logits.split(grounding.CLASSES, -1), target_logits.split(grounding.CLASSES, -1))
+    terms = [F.kl_div(F.log_softmax(a, -1), F.log_softmax(b, -1), log_target=True, reduction="none").sum(-1).mean()
+             for a, b in pairs]
+    return sum(terms) / len(terms)
+
+
+@torch.no_grad()
+def init_task_layer(tatok, features):
+    """encode_task_layer (Linear → tanh) starts centred on the encoder's features and with TASK_LAYER_STD spread
+    before the tanh. The grounded teacher's features have norm ~36 around a common mean of norm ~25; with the
+    default init the tanh saturated on that mean, every token looked alike and the quantiser collapsed onto 9
+    codes. features [N,C] from the encoder."""
+    linear = tatok.encode_task_layer[0]
+    centred = features - features.mean(0)
+    torch.nn.init.normal_(linear.weight, std=TASK_LAYER_STD / (centred.pow(2).sum(-1).mean().sqrt().item()))
+    linear.bias.copy_(-linear.weight @ features.mean(0))
 
 
 def write_checkpoint(folder, tatok, teacher_state, args):
@@ -113,6 +154,21 @@ def write_indices(folder, path):
     return model
 
 
+def token_purity(indices, labels):
+    """How much one image token says on its own, at scale 1 (a token per teacher patch): over the patches an
+    object covers, the share whose colour / shape / size equals the majority label of the patches sharing their
+    code. indices int [N, g²], labels int [N, 3, g, g] (grounding.scene_labels) → {attribute: share}."""
+    codes = indices.reshape(-1).astype(np.int64)
+    out = {}
+    for head, name in enumerate(("colour", "shape", "size")):
+        label = labels[:, head].reshape(-1).astype(np.int64)
+        on_object = labels[:, 0].reshape(-1) < len(grounding.COLOURS)
+        table = np.zeros((codes.max() + 1, grounding.CLASSES[head]), dtype=np.int64)                 # [codes, classes]
+        np.add.at(table, (codes[on_object], label[on_object]), 1)
+        out[name] = float(table.max(1).sum() / max(1, on_object.sum()))
+    return out
+
+
 def run():
     folder = data.stage_dir("tatok")
     if common.is_done(folder):
@@ -124,7 +180,7 @@ def run():
     teacher = VisionTower()
     teacher_state = torch.load(os.path.join(data.stage_dir("teacher"), "teacher.pt"))["vision"]
     teacher.load_state_dict(teacher_state)
-    teacher.eval()
+    teacher.eval().requires_grad_(False)
     tatok = TATok(architecture(embeddings.shape[0], embeddings.shape[1]))
     tatok.encoder.load_state_dict({k[len("encoder."):]: v for k, v in teacher_state.items()
                                    if k.startswith("encoder.") and not k.startswith(("encoder.post_layernorm.",
@@ -136,6 +192,8 @@ def run():
     optimiser = torch.optim.AdamW(params, lr=LR, weight_decay=1e-4)
     images = torch.from_numpy(data.images("train"))
     rng = random.Random(SEED)
+    with torch.no_grad():
+        init_task_layer(tatok, tatok.encode_features(pixels(images[:256])).flatten(0, 1))
     for step in range(STEPS):
         for group in optimiser.param_groups:
             group["lr"] = common.cosine_lr(step, STEPS, LR)
@@ -152,9 +210,11 @@ def run():
     with torch.no_grad():
         torch.save(model.codebook().detach().clone(), os.path.join(folder, "codebook.pt"))
     used = {s: int(len(np.unique(np.load(os.path.join(folder, f"indices_train_s{s}.npy"))))) for s in text.SCALES}
-    clock.log(f"codes used per scale {used}")
+    grid = VISION["image_size"] // VISION["patch_size"]
+    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", grid))
+    clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}")
     common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "final_reconstruction": reconstruction,
-                              "codes_used": used, "minutes": clock.minutes()})
+                              "codes_used": used, "token_purity": purity, "minutes": clock.minutes()})
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ from tools.convert.vq import build_checked
 from tools.shapes import train_vq, world
 
 
+K = train_vq.ARCH["codebook_size"]
+LEVELS = len(train_vq.ARCH["channels"])
+GRID = world.IMAGE_SIZE // 2 ** (LEVELS - 1)                                       # codes per side
+
+
 def tiny_images(count):
     return np.stack([world.render(s) for s in world.scenes("train", count, 5)])     # uint8 [N,64,64,3]
 
@@ -33,14 +38,15 @@ class ShapesVqTest(unittest.TestCase):
         reference, arch = build_checked(path)
         self.assertEqual(arch, train_vq.ARCH)
         sd = torch.load(path)["model"]
-        self.assertTrue(torch.allclose(sd["quantize.embedding.weight"].norm(dim=-1), torch.ones(256)))
+        self.assertTrue(torch.allclose(sd["quantize.embedding.weight"].norm(dim=-1), torch.ones(K)))
+        last = LEVELS - 1
         for key in ("encoder.conv_in.weight", "encoder.conv_blocks.0.res.0.conv1.weight",
-                    "encoder.conv_blocks.0.downsample.conv.weight", "encoder.conv_blocks.3.res.0.nin_shortcut.weight",
-                    "encoder.conv_blocks.3.attn.0.q.weight", "encoder.mid.1.proj_out.weight",
+                    "encoder.conv_blocks.0.downsample.conv.weight", f"encoder.conv_blocks.{last}.res.0.nin_shortcut.weight",
+                    f"encoder.conv_blocks.{last}.attn.0.q.weight", "encoder.mid.1.proj_out.weight",
                     "encoder.norm_out.weight", "encoder.conv_out.weight", "quant_conv.weight"):
             self.assertIn(key, sd)
-        self.assertNotIn("encoder.conv_blocks.3.downsample.conv.weight", sd)
-        codes = torch.randint(0, 256, (2, 8, 8), generator=torch.Generator().manual_seed(1))
+        self.assertNotIn(f"encoder.conv_blocks.{last}.downsample.conv.weight", sd)
+        codes = torch.randint(0, K, (2, GRID, GRID), generator=torch.Generator().manual_seed(1))
         with torch.no_grad():
             ours = model.decode_z(model.codebook()[codes])
             theirs = reference(codes)
@@ -52,12 +58,12 @@ class ShapesVqTest(unittest.TestCase):
         x = train_vq.to_input(tiny_images(2))
         with torch.no_grad():
             z, indices = model.encode(x)
-            raw = model.quant_conv(model.encoder(x)).permute(0, 2, 3, 1)             # [2,8,8,8]
-        self.assertEqual(tuple(indices.shape), (2, 8, 8))
-        cosine = F.cosine_similarity(raw[..., None, :], model.quantize.embedding.weight, dim=-1)   # [2,8,8,256]
+            raw = model.quant_conv(model.encoder(x)).permute(0, 2, 3, 1)             # [2,g,g,D]
+        self.assertEqual(tuple(indices.shape), (2, GRID, GRID))
+        cosine = F.cosine_similarity(raw[..., None, :], model.quantize.embedding.weight, dim=-1)   # [2,g,g,K]
         self.assertTrue(torch.equal(indices, cosine.argmax(dim=-1)))
         codes = train_vq.encode_all(model, tiny_images(2), batch=1)
-        self.assertEqual((codes.dtype, codes.shape), (np.int16, (2, 8, 8)))
+        self.assertEqual((codes.dtype, codes.shape), (np.int16, (2, GRID, GRID)))
         self.assertTrue(np.array_equal(codes, indices.numpy()))
 
     def test_resumed_training_is_bit_identical(self):

@@ -1,0 +1,57 @@
+"""Tar-Shapes grounding labels (tools/shapes/grounding.py) and the TA-Tok stage's single-token purity: labels name
+the object under each cell from the scene's geometry, "none" elsewhere; purity counts what one code says."""
+import unittest
+
+import numpy as np
+
+from tools.shapes import grounding, world
+from tools.shapes.train_tatok import token_purity
+
+NONE = tuple(k - 1 for k in grounding.CLASSES)
+
+
+class GroundingLabelsTest(unittest.TestCase):
+    def test_a_large_centre_object_is_named_on_the_cells_it_covers_and_nowhere_else(self):
+        thing = world.Thing("star", "blue", "large", "centre")
+        labels = grounding.scene_labels(world.Scene("white", (thing,)), 6)               # [3,6,6]
+        named = labels[0] != NONE[0]
+        self.assertEqual(set(zip(*np.nonzero(named))), {(2, 2), (2, 3), (3, 2), (3, 3)})
+        self.assertTrue((labels[0][named] == grounding.COLOURS.index("blue")).all())
+        self.assertTrue((labels[1][named] == grounding.SHAPES.index("star")).all())
+        self.assertTrue((labels[2][named] == grounding.SIZES.index("large")).all())
+        for head in range(3):
+            self.assertTrue((labels[head][~named] == NONE[head]).all())
+
+    def test_each_object_keeps_its_own_cells(self):
+        left = world.Thing("square", "red", "large", "left")
+        right = world.Thing("circle", "green", "small", "right")
+        labels = grounding.scene_labels(world.Scene("black", (left, right)), 6)
+        colours = set(labels[0][:, :2].flatten()) - {NONE[0]}
+        self.assertEqual(colours, {grounding.COLOURS.index("red")})
+        self.assertEqual(set(labels[0][:, 4:].flatten()) - {NONE[0]}, {grounding.COLOURS.index("green")})
+        self.assertEqual(set(labels[1][:, 4:].flatten()) - {NONE[1]}, {grounding.SHAPES.index("circle")})
+
+    def test_a_sliver_below_the_minimum_cover_is_background(self):
+        thing = world.Thing("circle", "red", "small", "top")
+        cover = grounding._coverage(thing, 6)
+        labels = grounding.scene_labels(world.Scene("gray", (thing,)), 6)
+        self.assertTrue(((cover >= grounding.MIN_COVER) == (labels[0] != NONE[0])).all())
+        self.assertTrue(((0 < cover) & (cover < grounding.MIN_COVER)).any())
+
+
+class TokenPurityTest(unittest.TestCase):
+    def test_purity_is_the_majority_share_per_code_on_object_patches(self):
+        labels = np.full((1, 3, 1, 4), 0, dtype=np.int8)
+        labels[0, 0, 0] = [0, 0, 1, NONE[0]]          # colours; the last patch is background
+        labels[0, 1, 0] = [2, 2, 2, NONE[1]]          # shapes
+        labels[0, 2, 0] = [0, 1, 0, NONE[2]]          # sizes
+        indices = np.array([[5, 5, 5, 5]])            # one code for everything
+        purity = token_purity(indices, labels)
+        self.assertAlmostEqual(purity["colour"], 2 / 3)
+        self.assertAlmostEqual(purity["shape"], 1.0)
+        self.assertAlmostEqual(purity["size"], 2 / 3)
+        self.assertAlmostEqual(token_purity(np.array([[1, 1, 2, 7]]), labels)["colour"], 1.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
