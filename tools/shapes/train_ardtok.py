@@ -46,7 +46,7 @@ SCALE_WEIGHTS = (2, 1, 1)  # drawn 2:1:1 per sample, as the paper's appendix E t
 # ---- training ----------------------------------------------------------------------------------------------
 SEED = 7
 BATCH = 16
-STEPS = 2500
+STEPS = 2000
 LR = 1e-3               # peak of common.cosine_lr (100 warm-up steps, then cosine to 0)
 WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
 INIT_STD = 0.02

@@ -25,8 +25,8 @@ TEXT_STEPS, BATCH, TEXT_LR = 300, 32, 2e-3
 # (name, steps, peak lr, task mix, loss weighting). The loss is averaged over target tokens ("token") or first per
 # sequence ("sequence"): with token averaging the 4–36 image tokens of a text-to-image sample outweigh a one-word
 # answer, so the second, lower-rate cycle weighs every sample alike and leans towards understanding.
-PHASES = (("a", 2400, 2e-3, (("t2i", 0.50), ("i2t", 0.45), ("i2i", 0.05)), "token"),
-          ("b", 1200, 1e-3, (("t2i", 0.35), ("i2t", 0.60), ("i2i", 0.05)), "sequence"))
+PHASES = (("a", 2000, 2e-3, (("t2i", 0.50), ("i2t", 0.45), ("i2i", 0.05)), "token"),
+          ("b", 1000, 1e-3, (("t2i", 0.35), ("i2t", 0.60), ("i2i", 0.05)), "sequence"))
 SEED = 23
 
 

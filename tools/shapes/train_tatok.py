@@ -34,7 +34,7 @@ DECODER_LAYERS, DECODER_INTERMEDIATE = 2, 192
 DECODER_GRID = VISION["image_size"] // VISION["patch_size"]
 STEPS, BATCH, LR = 1500, 64, 1e-3
 COMMITMENT = 0.25
-GROUNDING_WEIGHT = 1.0
+GROUNDING_WEIGHT = 10.0
 ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
 TASK_LAYER_STD = 0.5          # pre-tanh spread of encode_task_layer at the start (see init_task_layer)
 SEED = 31
@@ -90,10 +90,13 @@ def step_loss(tatok, teacher, x, scale):
     p = int(round(codes.shape[1] ** 0.5))
     decoded = tatok.decode_rows(tatok.bottleneck.out_linear(quantised), positions(tatok, p))
     reconstruction = F.mse_loss(decoded, target) + (1 - F.cosine_similarity(decoded, target, dim=-1)).mean()
-    read = grounding_distance(teacher.grounding(decoded), teacher.grounding(target).detach())
+    read_decoded, read_target = teacher.grounding(decoded), teacher.grounding(target).detach()     # [B,p²,ΣK]
+    read = grounding_distance(read_decoded, read_target)
     vq = F.mse_loss(chosen, codes.detach()) + COMMITMENT * F.mse_loss(codes, chosen.detach())
     spread = ENTROPY_WEIGHT * entropy_penalty(similarity.flatten(0, 1))
-    return reconstruction + GROUNDING_WEIGHT * read + vq + spread, reconstruction.item()
+    agreement = [(a.argmax(-1) == b.argmax(-1)).float().mean().item()
+                 for a, b in zip(read_decoded.split(grounding.CLASSES, -1), read_target.split(grounding.CLASSES, -1))]
+    return reconstruction + GROUNDING_WEIGHT * read + vq + spread, reconstruction.item(), agreement
 
 
 def entropy_penalty(similarity):
@@ -198,12 +201,14 @@ def run():
         for group in optimiser.param_groups:
             group["lr"] = common.cosine_lr(step, STEPS, LR)
         x = pixels(images[[rng.randrange(len(images)) for _ in range(BATCH)]])
-        loss, reconstruction = step_loss(tatok, teacher, x, rng.choice(text.SCALES))
+        loss, reconstruction, agreement = step_loss(tatok, teacher, x, rng.choice(text.SCALES))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         if step % 100 == 0 or step == STEPS - 1:
-            clock.log(f"step {step}/{STEPS} loss {loss.item():.4f} reconstruction {reconstruction:.4f}")
+            clock.log(f"step {step}/{STEPS} loss {loss.item():.4f} reconstruction {reconstruction:.4f} teacher's "
+                      "reading of the reconstruction = of the target (colour/shape/size, all patches) "
+                      + "/".join(f"{a:.3f}" for a in agreement))
     tatok.eval()
     path = write_checkpoint(folder, tatok, teacher_state, official_args(embeddings.shape[0], embeddings.shape[1]))
     model = write_indices(folder, path)
