@@ -1,10 +1,14 @@
-"""Tar-Shapes grounding labels (tools/shapes/grounding.py) and the TA-Tok stage's single-token purity: labels name
-the object under each cell from the scene's geometry, "none" elsewhere; purity counts what one code says."""
+"""Tar-Shapes grounding labels (tools/shapes/grounding.py), the TA-Tok stage's single-token purity and the TA-Tok
+probe's linear read-out: labels name the object under each cell from the scene's geometry, "none" elsewhere;
+purity counts what one code says; the probe reads separable classes and not noise."""
 import unittest
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from tools.shapes import grounding, world
+from tools.shapes.probe_tatok import probe_accuracy
 from tools.shapes.train_tatok import token_purity
 
 NONE = tuple(k - 1 for k in grounding.CLASSES)
@@ -51,6 +55,15 @@ class TokenPurityTest(unittest.TestCase):
         self.assertAlmostEqual(purity["shape"], 1.0)
         self.assertAlmostEqual(purity["size"], 2 / 3)
         self.assertAlmostEqual(token_purity(np.array([[1, 1, 2, 7]]), labels)["colour"], 1.0)
+
+
+class ProbeAccuracyTest(unittest.TestCase):
+    def test_a_linear_probe_reads_separable_classes_and_not_noise(self):
+        generator = torch.Generator().manual_seed(0)
+        labels = torch.randint(0, 3, (400,), generator=generator)
+        separable = F.one_hot(labels, 3).float() * 5 + 0.1 * torch.randn(400, 3, generator=generator)
+        self.assertEqual(probe_accuracy(separable, labels, 3), 1.0)
+        self.assertLess(probe_accuracy(torch.randn(400, 3, generator=generator), labels, 3), 0.6)
 
 
 if __name__ == "__main__":
