@@ -24,15 +24,7 @@ def _coverage(thing: world.Thing, grid: int) -> np.ndarray:
     """float [grid, grid]: the share of each cell this thing covers, from a 4× mask box-filtered to the grid."""
     big = world.IMAGE_SIZE * world.SUPERSAMPLE
     mask = Image.new("L", (big, big), 0)
-    draw = ImageDraw.Draw(mask)
-    polygon = world._polygon(thing, world.SUPERSAMPLE)
-    if polygon is None:
-        cx, cy = world.POSITIONS[thing.position]
-        s = world.SUPERSAMPLE
-        cx, cy, r = (cx + thing.dx) * s, (cy + thing.dy) * s, world.SIZES[thing.size] * s
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
-    else:
-        draw.polygon(polygon, fill=255)
+    world.draw_thing(ImageDraw.Draw(mask), thing, 255)
     return np.asarray(mask.resize((grid, grid), Image.BOX), dtype=np.float32) / 255.0
 
 

@@ -119,20 +119,24 @@ def _polygon(thing: Thing, scale: float):
     return None
 
 
+def draw_thing(draw: ImageDraw.ImageDraw, thing: Thing, fill) -> None:
+    """Draws `thing` filled with `fill` on a canvas SUPERSAMPLE times the image size."""
+    polygon = _polygon(thing, SUPERSAMPLE)
+    if polygon is None:
+        cx, cy = POSITIONS[thing.position]
+        cx, cy, r = (cx + thing.dx) * SUPERSAMPLE, (cy + thing.dy) * SUPERSAMPLE, SIZES[thing.size] * SUPERSAMPLE
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    else:
+        draw.polygon(polygon, fill=fill)
+
+
 def render(scene: Scene) -> np.ndarray:
     """→ uint8 [64, 64, 3], drawn at 4× and box-filtered down (soft edges, flat interiors)."""
     big = IMAGE_SIZE * SUPERSAMPLE
     image = Image.new("RGB", (big, big), BACKGROUNDS[scene.background])
     draw = ImageDraw.Draw(image)
     for thing in scene.things:
-        fill = COLOURS[thing.colour]
-        polygon = _polygon(thing, SUPERSAMPLE)
-        if polygon is None:
-            cx, cy = POSITIONS[thing.position]
-            cx, cy, r = (cx + thing.dx) * SUPERSAMPLE, (cy + thing.dy) * SUPERSAMPLE, SIZES[thing.size] * SUPERSAMPLE
-            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-        else:
-            draw.polygon(polygon, fill=fill)
+        draw_thing(draw, thing, COLOURS[thing.colour])
     return np.asarray(image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BOX), dtype=np.uint8)
 
 
