@@ -17,7 +17,13 @@ COLOURS = tuple(world.COLOURS)
 SHAPES = world.SHAPES
 SIZES = tuple(world.SIZES)
 CLASSES = (len(COLOURS) + 1, len(SHAPES) + 1, len(SIZES) + 1)     # each head's classes, the last one "none"
+NONE = tuple(k - 1 for k in CLASSES)                                 # each head's "none" class
 MIN_COVER = 0.15               # share of a cell an object must cover to name it
+
+
+def on_object(colour_classes):
+    """Where a cell is covered by an object: its colour class (numpy or torch, any shape) is not "none"."""
+    return colour_classes < NONE[0]
 
 
 def _coverage(thing: world.Thing, grid: int) -> np.ndarray:
@@ -30,8 +36,7 @@ def _coverage(thing: world.Thing, grid: int) -> np.ndarray:
 
 def scene_labels(scene: world.Scene, grid: int) -> np.ndarray:
     """int8 [3, grid, grid]: colour, shape and size class of the object covering each cell (class count = none)."""
-    none = tuple(k - 1 for k in CLASSES)
-    out = np.array(none, dtype=np.int8).reshape(3, 1, 1).repeat(grid, 1).repeat(grid, 2)
+    out = np.array(NONE, dtype=np.int8).reshape(3, 1, 1).repeat(grid, 1).repeat(grid, 2)
     if not scene.things:
         return out
     cover = np.stack([_coverage(t, grid) for t in scene.things])                  # [n, grid, grid]

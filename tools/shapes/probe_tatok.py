@@ -36,7 +36,7 @@ def run(checkpoint, scenes):
     z = model.project(features)                                                                # [N,g²,D] unit
     codebook = model.codebook()
     quantised = codebook[model.nearest(z, codebook)]
-    on_object = labels[:, 0] < len(grounding.COLOURS)                                          # [N,g²]
+    on_object = grounding.on_object(labels[:, 0])                                              # [N,g²]
     out = {}
     for name, x in (("features", features), ("task_layer", task), ("z", z), ("quantised", quantised)):
         rows = x[on_object]                                                                    # [M,·]

@@ -27,11 +27,10 @@ from tools.convert.reference.tatok import TATok
 from tools.convert.tatok import load_tatok
 from tools.shapes import common, data, grounding, text
 from tools.shapes.train_llm import text_embeddings
-from tools.shapes.train_teacher import VISION, VisionTower, pixels
+from tools.shapes.train_teacher import GRID, VISION, VisionTower, pixels
 
 TEACHER_FOLDER = "siglip2-shapes"
 DECODER_LAYERS, DECODER_INTERMEDIATE = 2, 192
-DECODER_GRID = VISION["image_size"] // VISION["patch_size"]
 STEPS, BATCH, LR = 1000, 64, 1e-3
 COMMITMENT = 0.25
 GROUNDING_WEIGHT = 10.0
@@ -51,7 +50,7 @@ def architecture(codebook_size, code_dim):
             "layers": v["num_hidden_layers"], "eps": v["layer_norm_eps"], "select_layer_id": -2,
             "code_dim": code_dim, "codebook_size": codebook_size, "decoder_hidden": v["hidden_size"],
             "decoder_heads": 12, "decoder_intermediate": DECODER_INTERMEDIATE, "decoder_layers": DECODER_LAYERS,
-            "decoder_num_patches": DECODER_GRID * DECODER_GRID, "decoder_eps": 1e-6}
+            "decoder_num_patches": GRID * GRID, "decoder_eps": 1e-6}
 
 
 def official_args(codebook_size, code_dim):
@@ -63,7 +62,7 @@ def official_args(codebook_size, code_dim):
                 "entropy_loss_weight": ENTROPY_WEIGHT, "entropy_loss_temperature": ENTROPY_TEMPERATURE, "l2_normalized": True,
                 "stochastic": False, "stochastic_temperature": 0.03, "top_k": 1, "top_k_prob": 0.5,
                 "residual_weight": 0.0}}}},
-        "bottleneck_token_num": DECODER_GRID * DECODER_GRID, "input_size": VISION["image_size"],
+        "bottleneck_token_num": GRID * GRID, "input_size": VISION["image_size"],
         "teacher": TEACHER_FOLDER, "ckpt_path": TEACHER_FOLDER, "pool_scale": 1, "rand_scale": True,
         "decoder_depth": DECODER_LAYERS,
     })
@@ -98,7 +97,7 @@ def step_loss(tatok, teacher, x, scale):
     read = grounding_distance(read_decoded, read_target)
     vq = F.mse_loss(chosen, codes.detach()) + COMMITMENT * F.mse_loss(codes, chosen.detach())
     spread = ENTROPY_WEIGHT * entropy_penalty(similarity.flatten(0, 1))
-    on_object = read_target[..., : grounding.CLASSES[0]].argmax(-1) < grounding.CLASSES[0] - 1      # [B,p²]
+    on_object = grounding.on_object(read_target[..., : grounding.CLASSES[0]].argmax(-1))          # [B,p²]
     if OBJECT_ENTROPY_WEIGHT and on_object.any():
         spread = spread + OBJECT_ENTROPY_WEIGHT * entropy_penalty(similarity[on_object])
     agreement = [(a.argmax(-1) == b.argmax(-1)).float().mean().item()
@@ -169,10 +168,10 @@ def token_purity(indices, labels):
     object covers, the share whose colour / shape / size equals the majority label of the patches sharing their
     code. indices int [N, g²], labels int [N, 3, g, g] (grounding.scene_labels) → {attribute: share}."""
     codes = indices.reshape(-1).astype(np.int64)
+    on_object = grounding.on_object(labels[:, 0].reshape(-1))
     out = {}
     for head, name in enumerate(("colour", "shape", "size")):
         label = labels[:, head].reshape(-1).astype(np.int64)
-        on_object = labels[:, 0].reshape(-1) < len(grounding.COLOURS)
         table = np.zeros((codes.max() + 1, grounding.CLASSES[head]), dtype=np.int64)                 # [codes, classes]
         np.add.at(table, (codes[on_object], label[on_object]), 1)
         out[name] = float(table.max(1).sum() / max(1, on_object.sum()))
@@ -222,8 +221,7 @@ def run():
     with torch.no_grad():
         torch.save(model.codebook().detach().clone(), os.path.join(folder, "codebook.pt"))
     used = {s: int(len(np.unique(np.load(os.path.join(folder, f"indices_train_s{s}.npy"))))) for s in text.SCALES}
-    grid = VISION["image_size"] // VISION["patch_size"]
-    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", grid))
+    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", GRID))
     clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}")
     common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "final_reconstruction": reconstruction,
                               "codes_used": used, "token_purity": purity, "minutes": clock.minutes()})

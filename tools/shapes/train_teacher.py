@@ -1,8 +1,8 @@
 """Stage "teacher": a SigLIP-style image–text model trained contrastively (sigmoid loss) on the world's images
 and captions, with SigLIP2's location-aware signal at our scale: a linear grounding head on hidden_states[-2]
 names the colour, shape and size of the object under each patch (tools/shapes/grounding.py), so that the patch
-features TA-Tok learns to reconstruct say what is where, not only the global pooled embedding. Its vision tower — SiglipVisionTower with the official `encoder.*` key names, plus the
-post-layernorm and MAP head SigLIP has — is what TA-Tok starts from and whose hidden_states[-2] TA-Tok's decoder
+features TA-Tok learns to reconstruct say what is where, not only the global pooled embedding. Its vision
+tower — SiglipVisionTower with the official `encoder.*` key names, plus the post-layernorm and MAP head SigLIP has — is what TA-Tok starts from and whose hidden_states[-2] TA-Tok's decoder
 learns to reconstruct. The text tower only exists to train it.
 
 Writes build/shapes/teacher/: teacher.pt ({"vision": state dict with encoder.* keys, "config": vision config}),
@@ -20,6 +20,7 @@ from tools.shapes import common, data, grounding, text, world
 VISION = {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 4, "num_attention_heads": 4,
           "image_size": 72, "patch_size": 12, "num_channels": 3, "layer_norm_eps": 1e-6,
           "model_type": "siglip_vision_model"}
+GRID = VISION["image_size"] // VISION["patch_size"]                   # patches per side
 TEXT_LAYERS, TEXT_MAX = 2, 40
 EMBED = 96
 STEPS, BATCH, LR = 3000, 64, 2e-3
@@ -73,7 +74,7 @@ def grounding_loss(logits, targets):
     background patches do not drown the hardest signal."""
     heads = targets.flatten(2).long().unbind(1)                                                  # 3 × [B,g²]
     parts = logits.split(grounding.CLASSES, dim=-1)                                              # 3 × [B,g²,K]
-    on_object = heads[0] < len(grounding.COLOURS)                                                # [B,g²]
+    on_object = grounding.on_object(heads[0])                                                    # [B,g²]
     losses, accuracies = [], []
     for head, (target, part) in enumerate(zip(heads, parts)):
         where = torch.ones_like(on_object) if head == 0 else on_object
@@ -120,8 +121,7 @@ def run():
     chat = text.ChatSequences(tok_dir)
     images = torch.from_numpy(data.images("train"))
     scenes = data.scene_list("train")
-    grid = VISION["image_size"] // VISION["patch_size"]
-    targets = torch.from_numpy(grounding.labels("train", grid))                   # int8 [N,3,g,g]
+    targets = torch.from_numpy(grounding.labels("train", GRID))                   # int8 [N,3,g,g]
     vision, language = VisionTower(), TextTower(len(chat.encoder.vocab) + len(chat.added))
     scale_bias = nn.Parameter(torch.tensor([2.3, -10.0]))                          # log t, b
     params = list(vision.parameters()) + list(language.parameters()) + [scale_bias]

@@ -11,7 +11,7 @@ from tools.shapes import grounding, world
 from tools.shapes.probe_tatok import probe_accuracy
 from tools.shapes.train_tatok import token_purity
 
-NONE = tuple(k - 1 for k in grounding.CLASSES)
+NONE = grounding.NONE
 
 
 class GroundingLabelsTest(unittest.TestCase):
