@@ -27,9 +27,10 @@ const ENGINE_DIR = join(EVAL_DIR, 'engine');
 const TORCH_CACHE = join(EVAL_DIR, 'torch.json');
 const TORCH_MODEL_ID = 'tar-shapes';
 const TORCH_MANIFEST = join(ROOT, 'public/models/tar-shapes/manifest.json');
-// Sized so that a default run takes ~15 min with software WebGPU on 2 shared CPU cores (~28 s an image, ~2 s an
-// answer, ~1 min of start-up and first-job shader compiles); torch_eval takes seconds.
-const T2I_DEFAULT = 8;
+// Sized so that a default run takes ~15 min with software WebGPU on 2 shared CPU cores (~50 s an image: 256
+// de-tokenizer steps and the 16×16-code VQ decoder; ~1 s an answer; ~1 min of start-up and first-job shader
+// compiles); torch_eval takes a minute or two.
+const T2I_DEFAULT = 4;
 const CHAT_DEFAULT = 48;
 const CHAT_MAX_TOKENS = 48;
 const CHAT = { temperature: 0, repetitionPenalty: 1, maxNewTokens: CHAT_MAX_TOKENS, seed: 0 };

@@ -74,10 +74,35 @@ class TrainArdtokTest(unittest.TestCase):
         return os.path.join(self.folder, run, "ardtok", name)
 
     def test_resumed_run_equals_uninterrupted_run(self):
-        model, _ = ardtok_convert.build_checked(self.out("a", train_ardtok.CHECKPOINT))
+        resumed = torch.load(self.out("a", "state.pt"))["model"]
         uninterrupted = torch.load(self.out("b", "state.pt"))["model"]
-        for key, value in model.state_dict().items():
+        for key, value in resumed.items():
             self.assertTrue(torch.equal(value, uninterrupted[key]), key)
+
+    def test_checkpoint_reads_raw_features_as_the_trained_model_read_standardised_ones(self):
+        """The checkpoint's clip_proj has the training standardisation folded in; everything else is the trained
+        state."""
+        model, _ = ardtok_convert.build_checked(self.out("a", train_ardtok.CHECKPOINT))
+        trained = train_ardtok.ARDTok(model.args)
+        trained.load_state_dict(torch.load(self.out("a", "state.pt"))["model"])
+        for key, value in model.state_dict().items():
+            if not key.startswith("clip_proj."):
+                self.assertTrue(torch.equal(value, trained.state_dict()[key]), key)
+        g = torch.Generator().manual_seed(2)
+        raw = {1: torch.randn(3, 4, model.args.cond_dim, generator=g) * 3 + 5}
+        standardiser = train_ardtok.condition_standardiser(raw)
+        train_ardtok.fold_standardiser(trained, standardiser)
+        plain = train_ardtok.ARDTok(model.args)
+        plain.load_state_dict(torch.load(self.out("a", "state.pt"))["model"])
+        with torch.no_grad():
+            folded = trained.clip_proj(raw[1])
+            expected = plain.clip_proj(train_ardtok.standardise(raw[1], standardiser))
+        self.assertLess((folded - expected).abs().max().item(), 1e-4)
+
+    def test_corruption_replaces_about_the_set_fraction_of_input_codes(self):
+        codes = torch.zeros(64, 256, dtype=torch.int64)
+        changed = (train_ardtok.corrupted(codes, 512, torch.Generator().manual_seed(0)) != codes).float().mean()
+        self.assertAlmostEqual(changed.item(), train_ardtok.CORRUPT * 511 / 512, delta=0.01)
 
     def test_checkpoint_has_the_inputs_sizes(self):
         model, name = ardtok_convert.build_checked(self.out("a", train_ardtok.CHECKPOINT))
