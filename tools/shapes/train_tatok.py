@@ -100,9 +100,15 @@ def step_loss(tatok, teacher, x, scale):
     on_object = grounding.on_object(read_target[..., : grounding.CLASSES[0]].argmax(-1))          # [B,p²]
     if OBJECT_ENTROPY_WEIGHT and on_object.any():
         spread = spread + OBJECT_ENTROPY_WEIGHT * entropy_penalty(similarity[on_object])
-    agreement = [(a.argmax(-1) == b.argmax(-1)).float().mean().item()
-                 for a, b in zip(read_decoded.split(grounding.CLASSES, -1), read_target.split(grounding.CLASSES, -1))]
-    return reconstruction + GROUNDING_WEIGHT * read + vq + spread, reconstruction.item(), agreement
+    readings = (read_decoded.detach(), read_target)
+    return reconstruction + GROUNDING_WEIGHT * read + vq + spread, reconstruction.item(), readings
+
+
+def reading_agreement(read_decoded, read_target):
+    """The teacher's grounding readings [B,p²,ΣK] of the reconstruction and of the target → per head (colour,
+    shape, size) the share of patches where both name the same class."""
+    return [(a.argmax(-1) == b.argmax(-1)).float().mean().item()
+            for a, b in zip(read_decoded.split(grounding.CLASSES, -1), read_target.split(grounding.CLASSES, -1))]
 
 
 def entropy_penalty(similarity):
@@ -207,14 +213,14 @@ def run():
         for group in optimiser.param_groups:
             group["lr"] = common.cosine_lr(step, STEPS, LR)
         x = pixels(images[[rng.randrange(len(images)) for _ in range(BATCH)]])
-        loss, reconstruction, agreement = step_loss(tatok, teacher, x, rng.choice(text.SCALES))
+        loss, reconstruction, readings = step_loss(tatok, teacher, x, rng.choice(text.SCALES))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         if step % 100 == 0 or step == STEPS - 1:
             clock.log(f"step {step}/{STEPS} loss {loss.item():.4f} reconstruction {reconstruction:.4f} teacher's "
                       "reading of the reconstruction = of the target (colour/shape/size, all patches) "
-                      + "/".join(f"{a:.3f}" for a in agreement))
+                      + "/".join(f"{a:.3f}" for a in reading_agreement(*readings)))
     tatok.eval()
     path = write_checkpoint(folder, tatok, teacher_state, official_args(embeddings.shape[0], embeddings.shape[1]))
     model = write_indices(folder, path)
