@@ -2,8 +2,9 @@
 and captions, with SigLIP2's location-aware signal at our scale: a linear grounding head on hidden_states[-2]
 names the colour, shape and size of the object under each patch (tools/shapes/grounding.py), so that the patch
 features TA-Tok learns to reconstruct say what is where, not only the global pooled embedding. Its vision
-tower — SiglipVisionTower with the official `encoder.*` key names, plus the post-layernorm and MAP head SigLIP has — is what TA-Tok starts from and whose hidden_states[-2] TA-Tok's decoder
-learns to reconstruct. The text tower only exists to train it.
+tower — SiglipVisionTower with the official `encoder.*` key names, plus the post-layernorm and MAP head SigLIP
+has — is what TA-Tok starts from and whose hidden_states[-2] TA-Tok's decoder learns to reconstruct. The text
+tower only exists to train it.
 
 Writes build/shapes/teacher/: teacher.pt ({"vision": state dict with encoder.* keys, "config": vision config}),
 done.json."""

@@ -41,7 +41,8 @@ ENCODER_CHANNELS = [32, 64, 128]
 # ---- the schedule ---------------------------------------------------------------------------------------------
 SETTINGS = {
     "seed": 7,
-    "cycles": [[1500, 2e-3], [1500, 1e-3], [1500, 5e-4], [1500, 3e-4]],   # [steps, peak lr]; Adam, each cycle a linear warm-up and a cosine...
+    # [steps, peak lr]; Adam, each cycle a linear warm-up and a cosine...
+    "cycles": [[1500, 2e-3], [1500, 1e-3], [1500, 5e-4], [1500, 3e-4]],
     "warmup": 30,
     "lr_floor": 0.05,           # ...down to peak * lr_floor
     "batch": 8,
