@@ -80,23 +80,23 @@ class TrainArdtokTest(unittest.TestCase):
             self.assertTrue(torch.equal(value, uninterrupted[key]), key)
 
     def test_checkpoint_reads_raw_features_as_the_trained_model_read_standardised_ones(self):
-        """The checkpoint's clip_proj has the training standardisation folded in; everything else is the trained
-        state."""
+        """The checkpoint's clip_proj has the standardisation of the stage's own training features folded in;
+        everything else is the trained state."""
         model, _ = ardtok_convert.build_checked(self.out("a", train_ardtok.CHECKPOINT))
         trained = train_ardtok.ARDTok(model.args)
         trained.load_state_dict(torch.load(self.out("a", "state.pt"))["model"])
         for key, value in model.state_dict().items():
             if not key.startswith("clip_proj."):
                 self.assertTrue(torch.equal(value, trained.state_dict()[key]), key)
-        g = torch.Generator().manual_seed(2)
-        raw = {1: torch.randn(3, 4, model.args.cond_dim, generator=g) * 3 + 5}
-        standardiser = train_ardtok.condition_standardiser(raw)
-        train_ardtok.fold_standardiser(trained, standardiser)
-        plain = train_ardtok.ARDTok(model.args)
-        plain.load_state_dict(torch.load(self.out("a", "state.pt"))["model"])
+        data.WORK = self.work
+        paths = train_ardtok.input_paths()
+        tatok = load_tatok(paths["tatok"])[0]
+        feats = {s: train_ardtok.features(tatok, "train", s, paths) for s in train_ardtok.SCALES}
+        raw = feats[1][:3]                                                                # [3,p²,C]
         with torch.no_grad():
-            folded = trained.clip_proj(raw[1])
-            expected = plain.clip_proj(train_ardtok.standardise(raw[1], standardiser))
+            folded = model.clip_proj(raw)
+            expected = trained.clip_proj(train_ardtok.standardise(raw, train_ardtok.condition_standardiser(feats)))
+        self.assertFalse(torch.allclose(trained.clip_proj(raw), expected, atol=1e-3))
         self.assertLess((folded - expected).abs().max().item(), 1e-4)
 
     def test_corruption_replaces_about_the_set_fraction_of_input_codes(self):
