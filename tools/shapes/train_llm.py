@@ -21,19 +21,26 @@ from tools.tiny.llm import folder_config, write_folder
 
 HIDDEN, LAYERS, HEADS, KV_HEADS, INTERMEDIATE = 96, 4, 4, 2, 288
 MAX_POSITIONS = 256
+# RoPE base: the text LM keeps Qwen2's 1e6; the LLM uses 100. With head dim 24 only ~4 of the 12 frequencies at
+# 1e6 turn over within a 100-token sequence, so where an image token sits is hard to tell; at 100 (image-to-text
+# only, 2,000 steps) held-out answers rose from 44% to 45.5% and "where is X" on training scenes from 19% to 50%.
+TEXT_ROPE_THETA, LLM_ROPE_THETA = 1e6, 100.0
+# Image-to-text samples carry their image at pool scale 1, the scale the engine encodes a chat image at
+# (image-to-text only, 2,000 steps: 57% of held-out answers, against 45.5% with the scale drawn per sample).
+UNDERSTANDING_SCALE = 1
 TEXT_STEPS, BATCH, TEXT_LR = 300, 32, 2e-3
 # (name, steps, peak lr, task mix, loss weighting). The loss is averaged over target tokens ("token") or first per
 # sequence ("sequence"): with token averaging the 4–36 image tokens of a text-to-image sample outweigh a one-word
 # answer, so the second, lower-rate cycle weighs every sample alike and leans towards understanding.
-PHASES = (("a", 2000, 2e-3, (("t2i", 0.50), ("i2t", 0.45), ("i2i", 0.05)), "token"),
-          ("b", 1000, 1e-3, (("t2i", 0.35), ("i2t", 0.60), ("i2i", 0.05)), "sequence"))
+PHASES = (("a", 3000, 2e-3, (("t2i", 0.45), ("i2t", 0.50), ("i2i", 0.05)), "token"),
+          ("b", 1500, 1e-3, (("t2i", 0.30), ("i2t", 0.65), ("i2i", 0.05)), "sequence"))
 SEED = 23
 
 
-def build_model(vocab_size):
+def build_model(vocab_size, rope_theta):
     config = Qwen2Config(hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
                          num_key_value_heads=KV_HEADS, intermediate_size=INTERMEDIATE, rms_norm_eps=1e-6,
-                         rope_theta=1000000.0, vocab_size=vocab_size, tie_word_embeddings=True,
+                         rope_theta=rope_theta, vocab_size=vocab_size, tie_word_embeddings=True,
                          max_position_embeddings=MAX_POSITIONS)
     model = Qwen2ForCausalLM(config)
     for name, p in model.named_parameters():
@@ -108,7 +115,7 @@ def run_text_lm():
     chat = text.ChatSequences(tok)
     scenes = data.scene_list("train")
     rng = random.Random(SEED)
-    model = build_model(vocab_size)
+    model = build_model(vocab_size, TEXT_ROPE_THETA)
 
     def next_batch():
         picks = [scenes[rng.randrange(len(scenes))] for _ in range(BATCH)]
@@ -144,7 +151,7 @@ def run_llm():
     scenes = data.scene_list("train")
     indices = image_indices("train")
     codebook = torch.load(os.path.join(data.stage_dir("tatok"), "codebook.pt"))             # [K, HIDDEN], unit rows
-    model = build_model(vocab_size)
+    model = build_model(vocab_size, LLM_ROPE_THETA)
     model.load_state_dict(torch.load(os.path.join(data.stage_dir("text_lm"), "text_lm.pt")))
     with torch.no_grad():
         table = model.model.embed_tokens.weight
@@ -171,17 +178,19 @@ def run_llm():
             question, answer = rng.choice(world.questions(scene, phrasings=1))
             if question == world.DESCRIBE[0]:
                 question = rng.choice(world.DESCRIBE)
-            return chat.image_to_text(indices[scale][i], as_typed(question, rng), answer)
+            return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
 
         loss = train(model, steps, lr, lambda: [example() for _ in range(BATCH)], clock, weighting=weighting)
         common.save_atomic(model.state_dict(), checkpoint)
     state = {k: v.detach() for k, v in model.state_dict().items()}
     config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
-                           intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS)
+                           intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS,
+                           rope_theta=LLM_ROPE_THETA)
     text.write_tokenizer(folder)
     write_folder(folder, ids, config, state)
     common.mark_done(folder, {"phases": [{"name": n, "steps": k, "lr": r, "mix": dict(m), "loss": w}
                                          for n, k, r, m, w in PHASES],
+                              "rope_theta": LLM_ROPE_THETA, "understanding_scale": UNDERSTANDING_SCALE,
                               "batch": BATCH, "final_loss": loss, "minutes": clock.minutes()})
 
 

@@ -160,13 +160,13 @@ def write_weights(folder, state_dict, extra=None):
 
 
 def folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
-                  intermediate=INTERMEDIATE, image_tokens=IMAGE_TOKENS, max_positions=512):
+                  intermediate=INTERMEDIATE, image_tokens=IMAGE_TOKENS, max_positions=512, rope_theta=1000000.0):
     """config.json of a Tar LLM folder (model_type llava_qwen, Tar's token ids from `ids`)."""
     return {
         "architectures": ["LlavaQwenForCausalLM"], "model_type": "llava_qwen",
         "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
         "num_key_value_heads": kv_heads, "intermediate_size": intermediate, "hidden_act": "silu",
-        "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "rope_scaling": None, "vocab_size": vocab_size,
+        "rms_norm_eps": 1e-6, "rope_theta": rope_theta, "rope_scaling": None, "vocab_size": vocab_size,
         "tie_word_embeddings": True, "max_position_embeddings": max_positions, "use_sliding_window": False,
         "sliding_window": max_positions, "max_window_layers": layers, "attention_dropout": 0.0,
         "torch_dtype": "bfloat16",
