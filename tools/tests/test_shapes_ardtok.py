@@ -91,8 +91,8 @@ class TrainArdtokTest(unittest.TestCase):
         data.WORK = self.work
         paths = train_ardtok.input_paths()
         tatok = load_tatok(paths["tatok"])[0]
-        feats = {s: train_ardtok.features(tatok, "train", s, paths) for s in train_ardtok.SCALES}
-        raw = feats[1][:3]                                                                # [3,p²,C]
+        feats = train_ardtok.features(tatok, "train", train_ardtok.TRAIN_SCALE, paths)    # [N,p²,C]
+        raw = feats[:3]                                                                   # [3,p²,C]
         with torch.no_grad():
             folded = model.clip_proj(raw)
             expected = trained.clip_proj(train_ardtok.standardise(raw, train_ardtok.condition_standardiser(feats)))
@@ -103,6 +103,16 @@ class TrainArdtokTest(unittest.TestCase):
         codes = torch.zeros(64, 256, dtype=torch.int64)
         changed = (train_ardtok.corrupted(codes, 512, torch.Generator().manual_seed(0)) != codes).float().mean()
         self.assertAlmostEqual(changed.item(), train_ardtok.CORRUPT * 511 / 512, delta=0.01)
+
+    def test_spatial_positions_match_each_code_with_the_prefix_cell_under_it(self):
+        """The row that predicts code j is most like the prefix row of the TA-Tok cell holding code j's centre."""
+        for cond_grid, code_grid, dim in ((6, 16, 128), (3, 8, 64), (2, 16, 128)):
+            rows = train_ardtok.spatial_positions(cond_grid, code_grid, dim)                # [T+M-1,dim]
+            t = cond_grid ** 2
+            self.assertEqual(rows.shape, (t + code_grid ** 2 - 1, dim))
+            for j in range(1, code_grid ** 2):
+                y, x = ((k + 0.5) * cond_grid // code_grid for k in divmod(j, code_grid))
+                self.assertEqual((rows[t - 1 + j] @ rows[:t].T).argmax().item(), int(y) * cond_grid + int(x))
 
     def test_checkpoint_has_the_inputs_sizes(self):
         model, name = ardtok_convert.build_checked(self.out("a", train_ardtok.CHECKPOINT))
