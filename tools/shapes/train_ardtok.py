@@ -24,7 +24,9 @@ spread of ~1 per channel), and the standardisation is folded into clip_proj when
 the checkpoint takes raw features as the official one does; condition dropout zeroes the *raw* features before
 the standardisation, because raw zeros are what inference feeds the unconditional half of CFG. And a fraction
 of the teacher-forced input codes is replaced by random codes (the targets stay), so that the next code cannot
-be read off its neighbours alone.
+be read off its neighbours alone: all of them at first, falling to 20% over the first 600 steps, so that the
+model learns to draw from the condition before it learns to copy its neighbours (1,000 steps of a 1,500-step
+schedule, 48 test images from true tokens: colour 48% against 37% with 20% throughout, object 13% against 7%).
 
 Inputs (other stages, under build/shapes/): vq/codes_{train,test}.npy (int [N,h,w]), vq/vq_shapes.pt,
 tatok/ta_tok.pth, tatok/indices_train_s1.npy and indices_test_s{1,2,3}.npy (int [N,p²]). The model's cond_dim,
@@ -61,6 +63,7 @@ NAME = "llama-abs-S"
 DIM, LAYERS, HEADS, MULTIPLE_OF = 128, 3, 4, 32
 COND_DROPOUT = 0.1
 CORRUPT = 0.2              # fraction of teacher-forced input codes replaced by random codes while training
+CONDITION_WARMUP = 600     # steps over which that fraction falls linearly from 1 (the condition alone) to CORRUPT
 SCALES = (1, 2, 3)        # the pool scales scored after training
 TRAIN_SCALE = 1
 POSITION_AMPLITUDE, POSITION_FREQUENCIES = 0.1, 8   # the 2-D sinusoid added to abs_pe's init (per channel)
@@ -102,7 +105,7 @@ def settings(steps):
     return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
             "cond_dropout": COND_DROPOUT, "train_scale": TRAIN_SCALE, "seed": SEED,
             "position_init": {"amplitude": POSITION_AMPLITUDE, "frequencies": POSITION_FREQUENCIES},
-            "corrupt": CORRUPT, "condition": "standardised; dropout zeroes the raw features", "batch": BATCH,
+            "corrupt": CORRUPT, "condition_warmup": CONDITION_WARMUP, "condition": "standardised; dropout zeroes the raw features", "batch": BATCH,
             "steps": steps, "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS), "clip": CLIP,
             "init_std": INIT_STD}
 
@@ -214,8 +217,8 @@ def _generator(stream, k):
 
 
 def batch_plan(step, n_train):
-    """Sample indices [BATCH], condition-dropout flags [BATCH] and the generator of the input-code corruption of
-    one step: a function of (SEED, step) alone, so a resumed run takes the same batches (one fixed permutation per
+    """Sample indices [BATCH], condition-dropout flags [BATCH], the generator and rate of the input-code corruption
+    of one step: a function of (SEED, step) alone, so a resumed run takes the same batches (one fixed permutation per
     epoch)."""
     idx = []
     while len(idx) < BATCH:
@@ -223,12 +226,18 @@ def batch_plan(step, n_train):
         perm = torch.randperm(n_train, generator=_generator(1, epoch))
         idx += perm[offset:offset + BATCH - len(idx)].tolist()
     drop = torch.rand(BATCH, generator=_generator(2, step)) < COND_DROPOUT
-    return torch.tensor(idx), drop, _generator(4, step)
+    return torch.tensor(idx), drop, _generator(4, step), corruption_rate(step)
 
 
-def corrupted(codes, vocab, generator):
-    """codes [B,M] with a CORRUPT fraction replaced by uniformly drawn codes."""
-    replace = torch.rand(codes.shape, generator=generator) < CORRUPT
+def corruption_rate(step):
+    """The fraction of input codes replaced at a step: 1 at step 0 (every code must come from the condition),
+    falling linearly to CORRUPT at CONDITION_WARMUP, then CORRUPT."""
+    return CORRUPT + (1.0 - CORRUPT) * max(0.0, 1.0 - step / CONDITION_WARMUP)
+
+
+def corrupted(codes, vocab, generator, rate):
+    """codes [B,M] with a `rate` fraction replaced by uniformly drawn codes."""
+    replace = torch.rand(codes.shape, generator=generator) < rate
     return torch.where(replace, torch.randint(0, vocab, codes.shape, generator=generator), codes)
 
 
@@ -248,11 +257,11 @@ def teacher_forced_logits(model, cond, codes, inputs=None):
 
 def batch_loss(model, feats, codes, plan, standardiser):
     """Mean cross-entropy over the batch's code positions. feats: the training scale's rows [N,p²,condDim]."""
-    idx, drop, corruption = plan
+    idx, drop, corruption, rate = plan
     keep = (~drop).float()[:, None, None]                                                 # [B,1,1]
     cond = standardise(feats[idx] * keep, standardiser)                                   # [B,p²,condDim]
     target = codes[idx]                                                                   # [B,M]
-    inputs = corrupted(target, model.args.vocab_size, corruption)
+    inputs = corrupted(target, model.args.vocab_size, corruption, rate)
     logits = teacher_forced_logits(model, cond, target, inputs)                           # [B,M,vocab]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 

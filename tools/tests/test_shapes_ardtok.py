@@ -101,8 +101,16 @@ class TrainArdtokTest(unittest.TestCase):
 
     def test_corruption_replaces_about_the_set_fraction_of_input_codes(self):
         codes = torch.zeros(64, 256, dtype=torch.int64)
-        changed = (train_ardtok.corrupted(codes, 512, torch.Generator().manual_seed(0)) != codes).float().mean()
-        self.assertAlmostEqual(changed.item(), train_ardtok.CORRUPT * 511 / 512, delta=0.01)
+        for rate in (0.2, 0.6, 1.0):
+            changed = (train_ardtok.corrupted(codes, 512, torch.Generator().manual_seed(0), rate) != codes).float()
+            self.assertAlmostEqual(changed.mean().item(), rate * 511 / 512, delta=0.01)
+
+    def test_corruption_falls_from_the_condition_alone_to_its_rate(self):
+        warmup = train_ardtok.CONDITION_WARMUP
+        self.assertEqual(train_ardtok.corruption_rate(0), 1.0)
+        self.assertAlmostEqual(train_ardtok.corruption_rate(warmup // 2), (1 + train_ardtok.CORRUPT) / 2)
+        self.assertEqual(train_ardtok.corruption_rate(warmup), train_ardtok.CORRUPT)
+        self.assertEqual(train_ardtok.corruption_rate(10 * warmup), train_ardtok.CORRUPT)
 
     def test_spatial_positions_match_each_code_with_the_prefix_cell_under_it(self):
         """The row that predicts code j is most like the prefix row of the TA-Tok cell holding code j's centre."""
