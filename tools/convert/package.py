@@ -27,6 +27,23 @@ DEFAULT_SAMPLING = {
 }
 
 
+def override_sampling(sampling, overrides):
+    """sampling {group: {field: number}} with `overrides` (same shape, a subset) written over it; a group or field
+    that sampling does not have, or a value that is not a number, is a ConversionError."""
+    if not isinstance(overrides, dict):
+        raise ConversionError(f"sampling overrides must be an object of groups, not {overrides!r}")
+    for group, fields in overrides.items():
+        if group not in sampling or not isinstance(fields, dict):
+            raise ConversionError(f"sampling has no group {group!r} (groups: {', '.join(sampling)})")
+        for field, value in fields.items():
+            if field not in sampling[group]:
+                raise ConversionError(f"sampling.{group} has no field {field!r} (fields: {', '.join(sampling[group])})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConversionError(f"sampling.{group}.{field} must be a number, not {value!r}")
+            sampling[group][field] = value
+    return sampling
+
+
 def _match_detokenizer_to_vq(components):
     """The de-tokenizer's output size is its code grid times the VQ decoder's downsample factor, which only the VQ
     checkpoint knows: set it once both are in the package."""

@@ -1,5 +1,6 @@
 """Stage "package": the four trained checkpoints, in the official formats, converted by tools/convert exactly as
 official Tar checkpoints are (no special cases) into public/models/tar-shapes/."""
+import json
 import os
 import sys
 
@@ -8,6 +9,10 @@ from tools.shapes import data
 
 MODEL_ID = "tar-shapes"
 OUT = os.path.join(data.ROOT, "public", "models", MODEL_ID)
+# Over Tar's own sampling defaults: guidance 1 (no CFG) for the de-tokenizer. From its true tokens (64 held-out
+# test images) CFG 1 drew count 89%, colour 82%, shape 49%, position 100%, against 16 / 77 / 45 / 94% at Tar's CFG
+# 4, which adds stray objects; after the LLM (30 held-out prompts) count 73 / 17%, colour 61 / 55%.
+SAMPLING = {"detokenizer": {"cfgScale": 1.0}}
 
 
 def checkpoints():
@@ -21,7 +26,7 @@ def run():
     arguments = []
     for name, path in checkpoints().items():
         arguments += [f"--{name}", path]
-    return convert(arguments + ["--out", OUT, "--model-id", MODEL_ID])
+    return convert(arguments + ["--out", OUT, "--model-id", MODEL_ID, "--sampling", json.dumps(SAMPLING)])
 
 
 if __name__ == "__main__":

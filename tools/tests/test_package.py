@@ -10,7 +10,7 @@ import torch
 from tools.convert.checks import check_state_dict
 from tools.convert.errors import ConversionError
 from tools.convert.goldens import load_goldens, save_goldens
-from tools.convert.package import PackageWriter, sha256_of
+from tools.convert.package import DEFAULT_SAMPLING, PackageWriter, override_sampling, sha256_of
 from tools.convert.safetensors_io import load_file, load_folder, save_file
 
 
@@ -88,6 +88,15 @@ class PackageWriterTest(unittest.TestCase):
                         w.add_component(name, config, {})
                 with open(os.path.join(out, "manifest.json")) as f:
                     self.assertEqual(json.load(f)["components"]["ardtok"]["config"]["imageSize"], expected)
+
+    def test_sampling_overrides_replace_only_the_named_fields(self):
+        sampling = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"detokenizer": {"cfgScale": 1.0}})
+        self.assertEqual(sampling["detokenizer"], {**DEFAULT_SAMPLING["detokenizer"], "cfgScale": 1.0})
+        self.assertEqual(sampling["chat"], DEFAULT_SAMPLING["chat"])
+        for bad in ({"detokeniser": {"cfgScale": 1}}, {"detokenizer": {"cfg": 1}}, {"detokenizer": {"cfgScale": "1"}},
+                    {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1]):
+            with self.subTest(bad=bad), self.assertRaises(ConversionError):
+                override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
 
     def test_a_failed_conversion_leaves_nothing_behind(self):
         with tempfile.TemporaryDirectory() as d:
