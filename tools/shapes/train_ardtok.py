@@ -105,7 +105,8 @@ def settings(steps):
     return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
             "cond_dropout": COND_DROPOUT, "train_scale": TRAIN_SCALE, "seed": SEED,
             "position_init": {"amplitude": POSITION_AMPLITUDE, "frequencies": POSITION_FREQUENCIES},
-            "corrupt": CORRUPT, "condition_warmup": CONDITION_WARMUP, "condition": "standardised; dropout zeroes the raw features", "batch": BATCH,
+            "corrupt": CORRUPT, "condition_warmup": CONDITION_WARMUP,
+            "condition": "standardised; dropout zeroes the raw features", "batch": BATCH,
             "steps": steps, "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS), "clip": CLIP,
             "init_std": INIT_STD}
 
