@@ -11,7 +11,7 @@ import json
 import sys
 
 from .errors import ConversionError
-from .package import PackageWriter, override_sampling
+from .package import PackageWriter, check_sampling_overrides, override_sampling
 
 COMPONENTS = ("tatok", "llm", "ardtok", "vq")
 
@@ -33,6 +33,7 @@ def main(argv=None):
     if not chosen:
         parser.error("give at least one of --tatok, --llm, --ardtok, --vq")
     try:
+        check_sampling_overrides(args.sampling)
         with PackageWriter(args.out, args.model_id, args.storage) as writer:
             for name in chosen:
                 importlib.import_module(f"tools.convert.{name}").convert(writer, getattr(args, name))

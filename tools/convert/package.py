@@ -27,20 +27,27 @@ DEFAULT_SAMPLING = {
 }
 
 
-def override_sampling(sampling, overrides):
-    """sampling {group: {field: number}} with `overrides` (same shape, a subset) written over it; a group or field
-    that sampling does not have, or a value that is not a number, is a ConversionError."""
+def check_sampling_overrides(overrides):
+    """overrides {group: {field: number}} naming only groups and fields of DEFAULT_SAMPLING, else a ConversionError
+    (checked before a conversion starts, so that a typo does not cost one)."""
     if not isinstance(overrides, dict):
         raise ConversionError(f"sampling overrides must be an object of groups, not {overrides!r}")
     for group, fields in overrides.items():
-        if group not in sampling or not isinstance(fields, dict):
-            raise ConversionError(f"sampling has no group {group!r} (groups: {', '.join(sampling)})")
+        if group not in DEFAULT_SAMPLING or not isinstance(fields, dict):
+            raise ConversionError(f"sampling has no group {group!r} (groups: {', '.join(DEFAULT_SAMPLING)})")
         for field, value in fields.items():
-            if field not in sampling[group]:
-                raise ConversionError(f"sampling.{group} has no field {field!r} (fields: {', '.join(sampling[group])})")
+            if field not in DEFAULT_SAMPLING[group]:
+                raise ConversionError(f"sampling.{group} has no field {field!r} "
+                                      f"(fields: {', '.join(DEFAULT_SAMPLING[group])})")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConversionError(f"sampling.{group}.{field} must be a number, not {value!r}")
-            sampling[group][field] = value
+
+
+def override_sampling(sampling, overrides):
+    """sampling {group: {field: number}} with the checked `overrides` (a subset of it) written over it."""
+    check_sampling_overrides(overrides)
+    for group, fields in overrides.items():
+        sampling[group].update(fields)
     return sampling
 
 

@@ -1,4 +1,6 @@
 """The converter's core: safetensors round trip, state-dict checks, atomic package writing, f16 storage."""
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -7,6 +9,7 @@ import unittest
 import onnx
 import torch
 
+from tools.convert.__main__ import main as convert_main
 from tools.convert.checks import check_state_dict
 from tools.convert.errors import ConversionError
 from tools.convert.goldens import load_goldens, save_goldens
@@ -97,6 +100,17 @@ class PackageWriterTest(unittest.TestCase):
                     {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1]):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):
                 override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
+
+    def test_a_bad_sampling_override_stops_the_converter_before_it_writes(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "pkg")
+            errors = io.StringIO()
+            with contextlib.redirect_stderr(errors):
+                code = convert_main(["--vq", os.path.join(d, "missing.pt"), "--out", out,
+                                     "--sampling", '{"detokenizer": {"cfg": 1}}'])
+            self.assertEqual(code, 2)
+            self.assertIn("sampling.detokenizer has no field 'cfg'", errors.getvalue())
+            self.assertEqual(os.listdir(d), [])
 
     def test_a_failed_conversion_leaves_nothing_behind(self):
         with tempfile.TemporaryDirectory() as d:
