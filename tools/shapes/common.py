@@ -1,5 +1,6 @@
-"""Small helpers every Tar-Shapes training stage shares: deterministic CPU set-up, a stage's done-marker, a
-cosine learning-rate schedule, and atomic torch saves. Not a training framework."""
+"""Small helpers every Tar-Shapes training stage shares: deterministic set-up, the device and schedule a stage
+trains on, a stage's done-marker, a cosine learning-rate schedule, and atomic torch saves. Not a training
+framework."""
 import json
 import math
 import os
@@ -13,6 +14,36 @@ def setup(seed):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
+
+
+def device():
+    """Where the stages train: SHAPES_DEVICE ("cpu", the default, or e.g. "cuda" on a machine with a GPU)."""
+    return torch.device(os.environ.get("SHAPES_DEVICE", "cpu"))
+
+
+def on_gpu():
+    return device().type == "cuda"
+
+
+class StepBudget:
+    """A schedule's length fixed by time: after `probe` steps of a run whose `cap` steps would outlast `seconds`,
+    the schedule shortens to the steps that fit (the warm-up of common.cosine_lr is longer than the probe, so the
+    learning rates before the decision are the same either way). seconds None: always `cap` steps."""
+
+    def __init__(self, cap, seconds=None, probe=30):
+        self.total, self.seconds, self.probe = cap, seconds, probe
+        self.start = None
+
+    def tick(self, step):
+        """Call at the start of every step; returns the schedule's length as it now stands."""
+        if self.seconds is None:
+            return self.total
+        if step == 1:
+            self.start = time.time()
+        elif step == self.probe + 1:
+            per_step = (time.time() - self.start) / self.probe
+            self.total = max(self.probe + 1, min(self.total, int(self.seconds / per_step)))
+        return self.total
 
 
 def done_path(folder):

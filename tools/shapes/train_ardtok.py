@@ -71,6 +71,9 @@ POSITION_AMPLITUDE, POSITION_FREQUENCIES = 0.1, 8   # the 2-D sinusoid added to 
 SEED = 7
 BATCH = 16
 STEPS = 3000
+# On a GPU (SHAPES_DEVICE=cuda): GPU_BATCH samples a step, for as many steps as fit in SHAPES_ARDTOK_SECONDS of
+# wall-clock time, at most GPU_STEP_CAP times the steps asked for.
+GPU_BATCH, GPU_STEP_CAP = 64, 20
 LR = 1e-3               # peak of common.cosine_lr (100 warm-up steps, then cosine to 0)
 WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
 INIT_STD = 0.02
@@ -101,12 +104,22 @@ def fingerprint(files):
     return h.hexdigest()
 
 
+def batch_size():
+    return GPU_BATCH if common.on_gpu() else BATCH
+
+
+def step_seconds():
+    """The wall-clock budget of training on a GPU (None: the schedule's full length)."""
+    seconds = os.environ.get("SHAPES_ARDTOK_SECONDS") if common.on_gpu() else None
+    return float(seconds) if seconds else None
+
+
 def settings(steps):
     return {"name": NAME, "dim": DIM, "layers": LAYERS, "heads": HEADS, "multiple_of": MULTIPLE_OF,
             "cond_dropout": COND_DROPOUT, "train_scale": TRAIN_SCALE, "seed": SEED,
             "position_init": {"amplitude": POSITION_AMPLITUDE, "frequencies": POSITION_FREQUENCIES},
             "corrupt": CORRUPT, "condition_warmup": CONDITION_WARMUP,
-            "condition": "standardised; dropout zeroes the raw features", "batch": BATCH,
+            "condition": "standardised; dropout zeroes the raw features", "batch": batch_size(),
             "steps": steps, "lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS), "clip": CLIP,
             "init_std": INIT_STD}
 
@@ -139,7 +152,9 @@ def features(tatok, split, scale, paths):
         for stale in (n for n in os.listdir(folder) if n.startswith(prefix)):
             os.remove(os.path.join(folder, stale))
         indices = torch.from_numpy(np.load(paths[f"indices_{split}_s{scale}"]).astype(np.int64))  # [N,p²]
-        rows = [tatok.decode(chunk).numpy() for chunk in indices.split(256)]
+        dev = common.device()
+        tatok.to(dev)
+        rows = [tatok.decode(chunk.to(dev)).cpu().numpy() for chunk in indices.split(256)]
         np.save(path + ".tmp.npy", np.concatenate(rows))
         os.replace(path + ".tmp.npy", path)
     return torch.from_numpy(np.load(path))
@@ -217,16 +232,16 @@ def _generator(stream, k):
     return torch.Generator().manual_seed((SEED * 100 + stream) * 1_000_000 + k)
 
 
-def batch_plan(step, n_train):
-    """Sample indices [BATCH], condition-dropout flags [BATCH], the generator and rate of the input-code corruption
+def batch_plan(step, n_train, batch=BATCH):
+    """Sample indices [batch], condition-dropout flags [batch], the generator and rate of the input-code corruption
     of one step: a function of (SEED, step) alone, so a resumed run takes the same batches (one fixed permutation per
     epoch)."""
     idx = []
-    while len(idx) < BATCH:
-        epoch, offset = divmod(step * BATCH + len(idx), n_train)
+    while len(idx) < batch:
+        epoch, offset = divmod(step * batch + len(idx), n_train)
         perm = torch.randperm(n_train, generator=_generator(1, epoch))
-        idx += perm[offset:offset + BATCH - len(idx)].tolist()
-    drop = torch.rand(BATCH, generator=_generator(2, step)) < COND_DROPOUT
+        idx += perm[offset:offset + batch - len(idx)].tolist()
+    drop = torch.rand(batch, generator=_generator(2, step)) < COND_DROPOUT
     return torch.tensor(idx), drop, _generator(4, step), corruption_rate(step)
 
 
@@ -237,9 +252,10 @@ def corruption_rate(step):
 
 
 def corrupted(codes, vocab, generator, rate):
-    """codes [B,M] with a `rate` fraction replaced by uniformly drawn codes."""
+    """codes [B,M] with a `rate` fraction replaced by uniformly drawn codes (drawn on the CPU generator)."""
     replace = torch.rand(codes.shape, generator=generator) < rate
-    return torch.where(replace, torch.randint(0, vocab, codes.shape, generator=generator), codes)
+    drawn = torch.randint(0, vocab, codes.shape, generator=generator)
+    return torch.where(replace.to(codes.device), drawn.to(codes.device), codes)
 
 
 def teacher_forced_logits(model, cond, codes, inputs=None):
@@ -250,16 +266,17 @@ def teacher_forced_logits(model, cond, codes, inputs=None):
     b, n = cond.shape[:2]
     x = torch.cat([model.clip_proj(cond), model.tok_embeddings(inputs[:, :-1])], dim=1)   # [B,N+M-1,dim]
     t = x.shape[1]
-    mask = torch.ones(b, t, dtype=torch.int64)
-    positions = torch.arange(t).unsqueeze(0).repeat(b, 1)                                # [B,N+M-1]
-    logits, _ = kv_decode(model, x, mask, positions, model.empty_past(b))                 # [B,N+M-1,vocab]
+    mask = torch.ones(b, t, dtype=torch.int64, device=x.device)
+    positions = torch.arange(t, device=x.device).unsqueeze(0).repeat(b, 1)              # [B,N+M-1]
+    logits, _ = kv_decode(model, x, mask, positions, model.empty_past(b, x.device))       # [B,N+M-1,vocab]
     return logits[:, n - 1:]
 
 
 def batch_loss(model, feats, codes, plan, standardiser):
     """Mean cross-entropy over the batch's code positions. feats: the training scale's rows [N,p²,condDim]."""
     idx, drop, corruption, rate = plan
-    keep = (~drop).float()[:, None, None]                                                 # [B,1,1]
+    idx = idx.to(feats.device)
+    keep = (~drop).float()[:, None, None].to(feats.device)                                # [B,1,1]
     cond = standardise(feats[idx] * keep, standardiser)                                   # [B,p²,condDim]
     target = codes[idx]                                                                   # [B,M]
     inputs = corrupted(target, model.args.vocab_size, corruption, rate)
@@ -268,30 +285,39 @@ def batch_loss(model, feats, codes, plan, standardiser):
 
 
 def train(model, opt, state, feats, codes, standardiser, steps, stop_after, state_path):
+    """Trains from state["step"]; on a GPU with a time budget the schedule may end before `steps` (a budgeted run
+    does not resume: its schedule's length is only known once it has started). state["steps"]: the length run."""
     n_train = codes.shape[0]
-    end = steps if stop_after is None else min(steps, stop_after)
+    seconds = step_seconds() if state["step"] == 0 else None
+    budget = common.StepBudget(steps * GPU_STEP_CAP if seconds else steps, seconds)
     model.train()
     start = logged = time.time()
     running = []
-    for step in range(state["step"], end):
+    step = state["step"]
+    while step < budget.tick(step):
+        total = budget.total
+        end = total if stop_after is None else min(total, stop_after)
+        if step >= end:
+            break
         for group in opt.param_groups:
-            group["lr"] = common.cosine_lr(step, steps, LR)
-        loss = batch_loss(model, feats, codes, batch_plan(step, n_train), standardiser)
+            group["lr"] = common.cosine_lr(step, total, LR)
+        loss = batch_loss(model, feats, codes, batch_plan(step, n_train, batch_size()), standardiser)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         opt.step()
-        running.append(loss.item())
-        done = step + 1
+        running.append(loss.detach())
+        step = done = step + 1
         if done % LOG_EVERY == 0 or done == end:
-            state["losses"].append([done, float(np.mean(running))])
-            print(f"step {done}/{steps} loss {np.mean(running):.4f} "
-                  f"({(time.time() - logged) / len(running):.2f} s/step)", flush=True)
+            mean = torch.stack(running).mean().item()
+            state["losses"].append([done, mean])
+            print(f"step {done}/{total} loss {mean:.4f} "
+                  f"({(time.time() - logged) / len(running):.3f} s/step)", flush=True)
             logged, running = time.time(), []
         if done % SAVE_EVERY == 0 or done == end:
             state["train_seconds"] += time.time() - start
             start = time.time()
-            state["step"] = done
+            state["step"], state["steps"] = done, total
             save_state(state_path, state, model, opt)
     model.eval()
 
@@ -301,11 +327,11 @@ def save_state(path, state, model, opt):
 
 
 def start_or_resume(path, args, run_key, cond_grid):
-    model = new_model(args, cond_grid)
+    model = new_model(args, cond_grid).to(common.device())
     opt = new_optimizer(model)
     state = {"step": 0, "train_seconds": 0.0, "losses": [], "run_key": run_key}
     if os.path.exists(path):
-        saved = torch.load(path)
+        saved = torch.load(path, map_location=common.device())
         if saved["run_key"] == run_key:
             model.load_state_dict(saved.pop("model"))
             opt.load_state_dict(saved.pop("optimizer"))
@@ -318,7 +344,7 @@ def start_or_resume(path, args, run_key, cond_grid):
 
 def write_checkpoint(path, model, args):
     """Official format, then loaded back through the converter's own loader and compared."""
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     common.save_atomic({"model": {"name": NAME, "args": args, "sd": sd}}, path)
     loaded, name = ardtok_convert.build_checked(path)
     same = all(torch.equal(loaded.state_dict()[k], v) for k, v in sd.items())
@@ -331,17 +357,19 @@ def sample_codes(model, cond, cfg_scale, temperature, generator):
     """cond [B,N,condDim] -> codes [B,M] (TAR_SPEC §3.4): batch [cond; zeros], one prefill, then one token per
     step; l = l_u + s·(l_c − l_u), softmax(l/T), multinomial; the token goes to both halves."""
     b, n = cond.shape[:2]
+    dev = cond.device
     x = model.clip_proj(torch.cat([cond, torch.zeros_like(cond)]))                       # [2B,N,dim]
-    past = model.empty_past(2 * b)
+    past = model.empty_past(2 * b, dev)
     out = []
     for j in range(model.args.max_seq_len):
         total = n + j
-        mask = torch.ones(2 * b, total, dtype=torch.int64)
-        positions = torch.arange(total - x.shape[1], total).unsqueeze(0).repeat(2 * b, 1)
+        mask = torch.ones(2 * b, total, dtype=torch.int64, device=dev)
+        positions = torch.arange(total - x.shape[1], total, device=dev).unsqueeze(0).repeat(2 * b, 1)
         logits, past = model.decode(x, mask, positions, past)
         last = logits[:, -1]                                                             # [2B,vocab]
         guided = last[b:] + cfg_scale * (last[:b] - last[b:])                             # [B,vocab]
-        token = torch.multinomial(torch.softmax(guided / temperature, dim=-1), 1, generator=generator)  # [B,1]
+        probs = torch.softmax(guided / temperature, dim=-1).cpu()                        # the generator's device
+        token = torch.multinomial(probs, 1, generator=generator).to(dev)                  # [B,1]
         out.append(token)
         x = model.tok_embeddings(token.repeat(2, 1))                                     # [2B,1,dim]
     return torch.cat(out, dim=1)
@@ -365,7 +393,7 @@ def teacher_forcing_figures(model, feats, codes):
 def decode_images(vq, codes):
     """codes [B,M] -> uint8 [B,H,W,3] through the VQ decoder (the converter's reference)."""
     side = math.isqrt(codes.shape[1])
-    return to_uint8_hwc(torch.cat([vq(c.view(-1, side, side)) for c in codes.split(32)])).numpy()
+    return to_uint8_hwc(torch.cat([vq(c.cpu().view(-1, side, side)) for c in codes.split(32)])).numpy()
 
 
 def scores(scenes, images):
@@ -392,7 +420,7 @@ def sample_figures(model, vq, feats, codes, scenes):
         for scale in SCALES:
             sampled = sample_codes(model, feats[scale], cfg, TEMPERATURE, _generator(3, scale))
             images = decode_images(vq, sampled)
-            rows[f"s{scale}"] = {"token_match": (sampled == codes).float().mean().item(), **scores(scenes, images)}
+            rows[f"s{scale}"] = {"token_match": (sampled.cpu() == codes).float().mean().item(), **scores(scenes, images)}
             if cfg == CFG_SCALE:
                 shown[scale] = images[:SHOWN]
         figures[f"samples_cfg{cfg:g}"] = rows
@@ -431,25 +459,27 @@ def run(steps=STEPS, stop_after=None, force=False):
     vq, vq_arch = vq_convert.build_checked(paths["vq"])
     codes = {split: load_codes(paths[f"codes_{split}"], vq_arch["codebook_size"]) for split in ("train", "test")}
     args = model_args(tatok, vq_arch, codes["train"])
-    train_feats = features(tatok, "train", TRAIN_SCALE, paths)                            # [N,p²,condDim]
-    test_feats = {scale: features(tatok, "test", scale, paths) for scale in SCALES}
+    dev = common.device()
+    train_feats = features(tatok, "train", TRAIN_SCALE, paths).to(dev)                   # [N,p²,condDim]
+    test_feats = {scale: features(tatok, "test", scale, paths).to(dev) for scale in SCALES}
 
     state_path = os.path.join(out, "state.pt")
     model, opt, state = start_or_resume(state_path, args, run_key, tatok.grid // TRAIN_SCALE)
     standardiser = condition_standardiser(train_feats)
-    train(model, opt, state, train_feats, codes["train"], standardiser, steps, stop_after, state_path)
+    train(model, opt, state, train_feats, codes["train"].to(dev), standardiser, steps, stop_after, state_path)
     if stop_after is not None:
         return None
     fold_standardiser(model, standardiser)
     write_checkpoint(os.path.join(out, CHECKPOINT), model, args)
     n = min(EVAL_IMAGES, codes["test"].shape[0])
     scenes = data.scene_list("test")[:n]
-    figures = {"teacher_forcing_test": teacher_forcing_figures(model, test_feats, codes["test"])}
+    figures = {"teacher_forcing_test": teacher_forcing_figures(model, test_feats, codes["test"].to(dev))}
     sampled, shown, truth = sample_figures(model, vq, {s: f[:n] for s, f in test_feats.items()},
                                            codes["test"][:n], scenes)
     figures.update(sampled)
     write_samples_png(os.path.join(out, "samples.png"), data.images("test")[:SHOWN], truth, shown)
-    done = {"run_key": run_key, "args": args, "checkpoint": CHECKPOINT, "train_seconds": round(state["train_seconds"]),
+    done = {"run_key": run_key, "args": args, "checkpoint": CHECKPOINT, "steps_run": state.get("steps", steps),
+            "device": str(dev), "train_seconds": round(state["train_seconds"]),
             "final_train_loss": state["losses"][-1][1], "losses": state["losses"], "figures": figures,
             "eval": {"cfg_scale": CFG_SCALE, "temperature": TEMPERATURE, "images_per_scale": n},
             "torch": torch.__version__, "threads": torch.get_num_threads()}

@@ -34,6 +34,10 @@ TEXT_STEPS, BATCH, TEXT_LR = 300, 32, 2e-3
 # answer, so the second, lower-rate cycle weighs every sample alike and leans towards understanding.
 PHASES = (("a", 3000, 2e-3, (("t2i", 0.45), ("i2t", 0.50), ("i2i", 0.05)), "token"),
           ("b", 1500, 1e-3, (("t2i", 0.30), ("i2t", 0.65), ("i2i", 0.05)), "sequence"))
+# On a GPU (SHAPES_DEVICE=cuda) the same phases run with GPU_BATCH samples a step, built by GPU_LOADERS worker
+# processes, for as many steps as fit in SHAPES_LLM_SECONDS of wall-clock time (split between the phases as
+# their CPU step counts are), at most GPU_STEP_CAP times the CPU steps.
+GPU_BATCH, GPU_LOADERS, GPU_STEP_CAP = 128, 3, 20
 SEED = 23
 
 
@@ -53,9 +57,8 @@ def build_model(vocab_size, rope_theta):
     return model
 
 
-def batch_loss(model, sequences, weighting="token"):
-    """sequences: [(ids, loss mask)] → mean cross-entropy of the next token where the mask is 1, over all such
-    tokens ("token") or per sequence first ("sequence")."""
+def padded(sequences):
+    """[(ids, loss mask)] → ids int64 [B,T], loss mask float [B,T], attention int64 [B,T] (zero-padded)."""
     width = max(len(ids) for ids, _ in sequences)
     ids = torch.zeros(len(sequences), width, dtype=torch.int64)
     target_mask = torch.zeros(len(sequences), width)
@@ -64,8 +67,18 @@ def batch_loss(model, sequences, weighting="token"):
         ids[row, : len(seq)] = torch.tensor(seq)
         target_mask[row, : len(mask)] = torch.tensor(mask, dtype=torch.float32)
         attention[row, : len(seq)] = 1
-    positions = torch.arange(width).unsqueeze(0).expand(len(sequences), width)
-    logits = model(ids, attention, positions, *model.empty_past(len(sequences)))[0]   # [B,T,V]
+    return ids, target_mask, attention
+
+
+def batch_loss(model, sequences, weighting="token"):
+    """sequences: [(ids, loss mask)] → mean cross-entropy of the next token where the mask is 1, over all such
+    tokens ("token") or per sequence first ("sequence")."""
+    ids, target_mask, attention = padded(sequences)
+    dev = model.model.embed_tokens.weight.device
+    ids, target_mask, attention = ids.to(dev), target_mask.to(dev), attention.to(dev)
+    width = ids.shape[1]
+    positions = torch.arange(width, device=dev).unsqueeze(0).expand(len(sequences), width)
+    logits = model(ids, attention, positions, *model.empty_past(len(sequences), dev))[0]   # [B,T,V]
     losses = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
     weights = target_mask[:, 1:]                                                         # [B,T-1]
     if weighting == "sequence":
@@ -74,19 +87,50 @@ def batch_loss(model, sequences, weighting="token"):
     return (losses * weights).sum() / weights.sum()
 
 
-def train(model, steps, lr, next_batch, clock, params=None, weighting="token"):
+def train(model, steps, lr, batches, clock, params=None, weighting="token", budget=None):
+    """`steps` AdamW steps on the batches an iterator yields (lists of (ids, loss mask)); budget: a
+    common.StepBudget that may shorten the schedule. → (final loss, steps taken)."""
     optimiser = torch.optim.AdamW(params or model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    for step in range(steps):
+    budget = budget or common.StepBudget(steps)
+    step = 0
+    while step < budget.tick(step):
+        total = budget.total
         for group in optimiser.param_groups:
-            group["lr"] = common.cosine_lr(step, steps, lr)
-        loss = batch_loss(model, next_batch(), weighting)
+            group["lr"] = common.cosine_lr(step, total, lr)
+        loss = batch_loss(model, next(batches), weighting)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
-        if step % 100 == 0 or step == steps - 1:
-            clock.log(f"step {step}/{steps} loss {loss.item():.4f}")
-    return loss.item()
+        if step % 100 == 0 or step == total - 1:
+            clock.log(f"step {step}/{total} loss {loss.item():.4f}")
+        step += 1
+    return loss.item(), step
+
+
+class Samples(torch.utils.data.IterableDataset):
+    """Endless batches of `batch` samples from `example(rng)`; each loader worker draws from its own
+    random.Random(seed, worker), so batches built in parallel are distinct and the run repeatable."""
+
+    def __init__(self, example, batch, seed):
+        self.example, self.batch, self.seed = example, batch, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(self.seed if info is None else f"{self.seed}:{info.id}")
+        while True:
+            yield [self.example(rng) for _ in range(self.batch)]
+
+
+def batch_stream(example, batch, seed):
+    """Iterator of batches: built in this process on CPU (as before, one random.Random(seed)), or by GPU_LOADERS
+    worker processes when training on a GPU, so that building them keeps pace with the GPU's steps."""
+    dataset = Samples(example, batch, seed)
+    if not common.on_gpu():
+        return iter(dataset)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=GPU_LOADERS, prefetch_factor=8,
+                                         collate_fn=lambda b: b)
+    return iter(loader)
 
 
 def as_typed(sentence, rng):
@@ -114,14 +158,14 @@ def run_text_lm():
     tok, _, vocab_size, _ = tokenizer_folder()
     chat = text.ChatSequences(tok)
     scenes = data.scene_list("train")
-    rng = random.Random(SEED)
-    model = build_model(vocab_size, TEXT_ROPE_THETA)
+    model = build_model(vocab_size, TEXT_ROPE_THETA).to(common.device())
 
-    def next_batch():
-        picks = [scenes[rng.randrange(len(scenes))] for _ in range(BATCH)]
-        return [chat.text_only(world.caption(s, rng), world.canonical_caption(s)) for s in picks]
+    def example(rng):
+        s = scenes[rng.randrange(len(scenes))]
+        return chat.text_only(world.caption(s, rng), world.canonical_caption(s))
 
-    loss = train(model, TEXT_STEPS, TEXT_LR, next_batch, clock)
+    loss, _ = train(model, TEXT_STEPS, TEXT_LR, batch_stream(example, BATCH, SEED), clock)
+    model.cpu()
     common.save_atomic(model.state_dict(), os.path.join(folder, "text_lm.pt"))
     common.mark_done(folder, {"steps": TEXT_STEPS, "batch": BATCH, "final_loss": loss, "minutes": clock.minutes()})
 
@@ -157,17 +201,19 @@ def run_llm():
         table = model.model.embed_tokens.weight
         text_norm = table[:base].norm(dim=-1).mean()
         table[chat.image_base: chat.image_base + base] = codebook * text_norm
-    loss = None
+    model.to(common.device())
+    loss, taken = None, {}
+    batch, cpu_steps = (GPU_BATCH if common.on_gpu() else BATCH), sum(p[1] for p in PHASES)
+    seconds = os.environ.get("SHAPES_LLM_SECONDS") if common.on_gpu() else None
     for number, (name, steps, lr, mix, weighting) in enumerate(PHASES):
         checkpoint = os.path.join(folder, f"phase_{name}.pt")
         if os.path.exists(checkpoint):
             model.load_state_dict(torch.load(checkpoint))
             clock.log(f"phase {name}: loaded {checkpoint}")
             continue
-        rng = random.Random(SEED + number)
         kinds, weights = zip(*mix)
 
-        def example():
+        def example(rng, kinds=kinds, weights=weights):
             i = rng.randrange(len(scenes))
             scene, scale = scenes[i], rng.choice(text.SCALES)
             kind = rng.choices(kinds, weights)[0]
@@ -180,18 +226,22 @@ def run_llm():
                 question = rng.choice(world.DESCRIBE)
             return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
 
-        loss = train(model, steps, lr, lambda: [example() for _ in range(BATCH)], clock, weighting=weighting)
+        budget = common.StepBudget(steps * (GPU_STEP_CAP if seconds else 1),
+                                   float(seconds) * steps / cpu_steps if seconds else None)
+        loss, taken[name] = train(model, steps, lr, batch_stream(example, batch, SEED + number), clock,
+                                  weighting=weighting, budget=budget)
         common.save_atomic(model.state_dict(), checkpoint)
-    state = {k: v.detach() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
                            intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS,
                            rope_theta=LLM_ROPE_THETA)
     text.write_tokenizer(folder)
     write_folder(folder, ids, config, state)
-    common.mark_done(folder, {"phases": [{"name": n, "steps": k, "lr": r, "mix": dict(m), "loss": w}
+    common.mark_done(folder, {"phases": [{"name": n, "steps": taken.get(n, k), "lr": r, "mix": dict(m), "loss": w}
                                          for n, k, r, m, w in PHASES],
                               "rope_theta": LLM_ROPE_THETA, "understanding_scale": UNDERSTANDING_SCALE,
-                              "batch": BATCH, "final_loss": loss, "minutes": clock.minutes()})
+                              "batch": batch, "device": str(common.device()), "final_loss": loss,
+                              "minutes": clock.minutes()})
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
 # purity 41%); with this one 91%, shape 78% (1,000 steps).
 OBJECT_ENTROPY_WEIGHT = 0.3
 DECODER_STEPS, DECODER_LR = 1000, 5e-4
+GPU_DECODER_BATCH, GPU_STEP_CAP = 256, 20   # the decoder phase on a GPU (refine_decoder)
 DECODER_SCALES = (1, 1, 2, 3)  # drawn per batch: scale 1 (the de-tokenizer's) twice as often
 TASK_LAYER_STD = 0.5          # pre-tanh spread of encode_task_layer at the start (see init_task_layer)
 SEED = 31
@@ -165,7 +166,9 @@ def decoder_side(tatok):
 
 
 def refine_decoder(tatok, teacher, images, indices, clock):
-    """Second phase: DECODER_STEPS on decoder_loss, only the decoder side learning. indices {scale: [N,p²]}."""
+    """Second phase: DECODER_STEPS on decoder_loss, only the decoder side learning (on a GPU: GPU_DECODER_BATCH
+    images a step, as many steps as fit in SHAPES_DECODER_SECONDS, at most GPU_STEP_CAP times DECODER_STEPS).
+    images uint8 [N,64,64,3] and indices {scale: [N,p²]} on the model's device. → steps taken."""
     for p in tatok.parameters():
         p.requires_grad_(False)
     params = decoder_side(tatok)
@@ -175,27 +178,35 @@ def refine_decoder(tatok, teacher, images, indices, clock):
         codebook = tatok.codebook()                                                      # [K,D], fixed
     optimiser = torch.optim.AdamW(params, lr=DECODER_LR, weight_decay=1e-4)
     rng = random.Random(SEED + 1)
-    for step in range(DECODER_STEPS):
+    seconds = os.environ.get("SHAPES_DECODER_SECONDS") if common.on_gpu() else None
+    batch_size = GPU_DECODER_BATCH if common.on_gpu() else BATCH
+    budget = common.StepBudget(DECODER_STEPS * (GPU_STEP_CAP if seconds else 1), float(seconds) if seconds else None)
+    step = 0
+    while step < budget.tick(step):
+        total = budget.total
         for group in optimiser.param_groups:
-            group["lr"] = common.cosine_lr(step, DECODER_STEPS, DECODER_LR)
-        batch = [rng.randrange(len(images)) for _ in range(BATCH)]
+            group["lr"] = common.cosine_lr(step, total, DECODER_LR)
+        batch = torch.tensor([rng.randrange(len(images)) for _ in range(batch_size)], device=images.device)
         scale = rng.choice(DECODER_SCALES)
         loss, reconstruction = decoder_loss(tatok, teacher, codebook, pixels(images[batch]), indices[scale][batch],
                                             scale)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if step % 100 == 0 or step == DECODER_STEPS - 1:
-            clock.log(f"decoder step {step}/{DECODER_STEPS} loss {loss.item():.4f} reconstruction {reconstruction:.4f}")
+        if step % 100 == 0 or step == total - 1:
+            clock.log(f"decoder step {step}/{total} loss {loss.item():.4f} reconstruction {reconstruction:.4f}")
+        step += 1
+    return step
 
 
 @torch.no_grad()
 def decoder_reading(tatok, teacher, split, count=2000):
     """How often the teacher's grounding head names the right colour / shape / size from the decoder's output
     at scale 1, over the object patches of the split's first `count` scenes (labels from the scenes' geometry)."""
+    dev = tatok.codebook().device
     indices = torch.from_numpy(np.load(os.path.join(data.stage_dir("tatok"), f"indices_{split}_s1.npy"))
-                               .astype(np.int64))[:count]                                # [N,g²]
-    labels = torch.from_numpy(grounding.labels(split, GRID)[:count].astype(np.int64)).flatten(2)  # [N,3,g²]
+                               .astype(np.int64))[:count].to(dev)                        # [N,g²]
+    labels = torch.from_numpy(grounding.labels(split, GRID)[:count].astype(np.int64)).flatten(2).to(dev)  # [N,3,g²]
     heads = teacher.grounding(decode_indices(tatok, tatok.codebook(), indices)).split(grounding.CLASSES, -1)
     on_object = grounding.on_object(labels[:, 0])
     return {name: round((heads[k].argmax(-1)[on_object] == labels[:, k][on_object]).float().mean().item(), 4)
@@ -218,7 +229,7 @@ def write_checkpoint(folder, tatok, teacher_state, args):
     os.makedirs(os.path.join(folder, TEACHER_FOLDER), exist_ok=True)
     with open(os.path.join(folder, TEACHER_FOLDER, "config.json"), "w") as f:
         json.dump({"model_type": "siglip", "architectures": ["SiglipModel"], "vision_config": VISION}, f, indent=2)
-    sd = {k: v.detach().clone() for k, v in tatok.state_dict().items()}
+    sd = {k: v.detach().cpu().clone() for k, v in tatok.state_dict().items()}
     sd.update({k: v for k, v in teacher_state.items() if k.startswith(("encoder.post_layernorm.", "encoder.head."))})
     path = os.path.join(folder, "ta_tok.pth")
     common.save_atomic({"model": {"args": args, "sd": sd}}, path)
@@ -265,10 +276,7 @@ def run():
     common.setup(SEED)
     clock = common.Clock("tatok")
     embeddings = text_embeddings()                                                       # E [K, D]
-    teacher = VisionTower()
-    teacher_state = torch.load(os.path.join(data.stage_dir("teacher"), "teacher.pt"))["vision"]
-    teacher.load_state_dict(teacher_state)
-    teacher.eval().requires_grad_(False)
+    teacher, teacher_state = frozen_teacher()
     tatok = TATok(architecture(embeddings.shape[0], embeddings.shape[1]))
     tatok.encoder.load_state_dict({k[len("encoder."):]: v for k, v in teacher_state.items()
                                    if k.startswith("encoder.") and not k.startswith(("encoder.post_layernorm.",
@@ -290,19 +298,57 @@ def run():
     with torch.no_grad():
         torch.save(model.codebook().detach().clone(), os.path.join(folder, "codebook.pt"))
     reading = {"joint": {split: decoder_reading(tatok, teacher, split) for split in ("train", "test")}}
-    indices = {s: torch.from_numpy(np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64))
+    decoder_steps = decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, clock)
+    used = {s: int(len(np.unique(np.load(os.path.join(folder, f"indices_train_s{s}.npy"))))) for s in text.SCALES}
+    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", GRID))
+    clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}")
+    common.mark_done(folder, {"steps": STEPS, "decoder_steps": decoder_steps, "batch": BATCH,
+                              "codes_used": used, "token_purity": purity, "decoder_reading": reading,
+                              "minutes": clock.minutes()})
+
+
+def decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, clock):
+    """The second phase on the indices the first wrote, then ta_tok.pth again and the teacher's reading of the
+    refined decoder (into `reading`). → steps taken."""
+    dev = common.device()
+    tatok.to(dev)
+    teacher.to(dev)
+    indices = {s: torch.from_numpy(np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64)).to(dev)
                for s in text.SCALES}
-    refine_decoder(tatok, teacher, images, indices, clock)
+    steps = refine_decoder(tatok, teacher, images.to(dev), indices, clock)
     tatok.eval()
     write_checkpoint(folder, tatok, teacher_state, args)
     reading["decoder_refined"] = {split: decoder_reading(tatok, teacher, split) for split in ("train", "test")}
     clock.log(f"teacher's reading of the decoder's output on object patches {reading}")
-    used = {s: int(len(np.unique(np.load(os.path.join(folder, f"indices_train_s{s}.npy"))))) for s in text.SCALES}
-    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", GRID))
-    clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}")
-    common.mark_done(folder, {"steps": STEPS, "decoder_steps": DECODER_STEPS, "batch": BATCH,
-                              "codes_used": used, "token_purity": purity, "decoder_reading": reading,
-                              "minutes": clock.minutes()})
+    return steps
+
+
+def rerun_decoder_phase():
+    """`train_tatok decoder`: the second phase again from joint.pt on a finished stage (tokens, codebook and
+    indices stay as they are), e.g. longer on a GPU; done.json's decoder figures are replaced."""
+    folder = data.stage_dir("tatok")
+    with open(common.done_path(folder)) as f:
+        done = json.load(f)
+    common.setup(SEED)
+    clock = common.Clock("tatok decoder")
+    embeddings = text_embeddings()
+    teacher, teacher_state = frozen_teacher()
+    tatok = TATok(architecture(embeddings.shape[0], embeddings.shape[1]))
+    tatok.load_state_dict(torch.load(os.path.join(folder, "joint.pt")))
+    tatok.eval()
+    reading = {"joint": done["decoder_reading"]["joint"]}
+    steps = decoder_phase(folder, tatok, teacher, teacher_state, torch.from_numpy(data.images("train")),
+                          official_args(embeddings.shape[0], embeddings.shape[1]), reading, clock)
+    common.mark_done(folder, {**done, "decoder_steps": steps, "decoder_batch": GPU_DECODER_BATCH if common.on_gpu()
+                              else BATCH, "decoder_device": str(common.device()), "decoder_reading": reading})
+
+
+def frozen_teacher():
+    teacher = VisionTower()
+    teacher_state = torch.load(os.path.join(data.stage_dir("teacher"), "teacher.pt"))["vision"]
+    teacher.load_state_dict(teacher_state)
+    teacher.eval().requires_grad_(False)
+    return teacher, teacher_state
 
 
 def train_jointly(tatok, teacher, images, clock):
@@ -326,4 +372,5 @@ def train_jointly(tatok, teacher, images, clock):
 
 
 if __name__ == "__main__":
-    run()
+    import sys
+    rerun_decoder_phase() if sys.argv[1:] == ["decoder"] else run()

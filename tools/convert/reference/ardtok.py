@@ -187,9 +187,9 @@ class ARDTok(nn.Module):
         """One KV-cached step. past: list of (key, value) per layer. Returns logits and the new past."""
         return kv_decode(self, inputs_embeds, attention_mask, position_ids, past)
 
-    def empty_past(self, batch):
+    def empty_past(self, batch, device=None):
         a = self.args
-        z = torch.zeros(batch, a.kv_heads, 0, a.head_dim)
+        z = torch.zeros(batch, a.kv_heads, 0, a.head_dim, device=device)
         return [(z, z) for _ in range(a.n_layer)]
 
 

@@ -87,7 +87,7 @@ class Qwen2Attention(nn.Module):
         # GQA without copying the cache: group the query heads by the KV head they read.
         q5 = q.reshape(b, self.kv_heads, self.groups, t, self.head_dim)                 # [B,kv,g,T,d]
         scores = torch.matmul(q5, key.unsqueeze(2).transpose(3, 4)) * (1.0 / math.sqrt(self.head_dim))
-        scores = torch.where(allowed, scores, torch.tensor(torch.finfo(torch.float32).min))
+        scores = torch.where(allowed, scores, torch.tensor(torch.finfo(torch.float32).min, device=scores.device))
         probs = torch.softmax(scores, dim=-1)                                           # [B,kv,g,T,S]
         out = torch.matmul(probs, value.unsqueeze(2))                                   # [B,kv,g,T,d]
         out = out.reshape(b, self.heads, t, self.head_dim).transpose(1, 2).reshape(b, t, self.heads * self.head_dim)
@@ -169,8 +169,8 @@ class Qwen2ForCausalLM(nn.Module):
         cos = torch.cat((half_cos, half_cos), dim=-1).unsqueeze(1)
         sin = torch.cat((half_sin, half_sin), dim=-1).unsqueeze(1)
         # Causal over the whole sequence, combined with the attention mask: [B,1,1,T,S].
-        query_pos = torch.arange(t, dtype=torch.int64) + past_len
-        key_pos = torch.arange(total, dtype=torch.int64)
+        query_pos = torch.arange(t, dtype=torch.int64, device=input_ids.device) + past_len
+        key_pos = torch.arange(total, dtype=torch.int64, device=input_ids.device)
         causal = key_pos.unsqueeze(0) <= query_pos.unsqueeze(1)                          # [T,S]
         allowed = causal.unsqueeze(0) & (attention_mask.unsqueeze(1) != 0)               # [B,T,S]
         allowed = allowed.unsqueeze(1).unsqueeze(1)
@@ -182,9 +182,10 @@ class Qwen2ForCausalLM(nn.Module):
         logits = head(self.model.norm(x))
         return (logits, *presents)
 
-    def empty_past(self, batch):
+    def empty_past(self, batch, device=None):
         c = self.config
-        return [torch.zeros(batch, c.num_key_value_heads, 0, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
+        return [torch.zeros(batch, c.num_key_value_heads, 0, c.head_dim, device=device)
+                for _ in range(2 * c.num_hidden_layers)]
 
 
 class Qwen2ForExport(nn.Module):

@@ -1,0 +1,70 @@
+"""The Tar-Shapes stages after TA-Tok's joint phase, retrained on one GPU with wall-clock budgets.
+
+The LLM needs only the tokens, so it trains beside the TA-Tok decoder phase and then the AR de-tokenizer (which
+reads the refined decoder's features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for
+as many steps as fit in its budget (GPU batch sizes and step caps: the stages' GPU_* constants; the steps taken go
+into each done.json). The teacher, text LM, VQ and TA-Tok's joint phase must be done already (on CPU, by
+tools.shapes.train); their outputs and the tokens stay as they are. Not here: packaging (tools.shapes.package).
+
+    python3 -m tools.shapes.train_gpu [--llm-seconds 450] [--decoder-seconds 90] [--ardtok-seconds 330]"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from tools.shapes import data
+
+
+def launch(module_args, env, log):
+    return subprocess.Popen([sys.executable, "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def clear(stage, names):
+    for name in names:
+        path = os.path.join(data.WORK, stage, name)
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llm-seconds", type=float, default=450)
+    parser.add_argument("--decoder-seconds", type=float, default=90)
+    parser.add_argument("--ardtok-seconds", type=float, default=330)
+    parser.add_argument("--threads", type=int, default=4, help="CPU threads per stage process")
+    args = parser.parse_args()
+    for stage in ("teacher", "text_lm", "vq", "tatok"):
+        if not os.path.exists(os.path.join(data.WORK, stage, "done.json")):
+            raise SystemExit(f"stage {stage} is not done under {data.WORK}: run tools.shapes.train first")
+    data.images("train"), data.images("test")
+    clear("llm", ("done.json", "phase_a.pt", "phase_b.pt"))
+    clear("ardtok", ("done.json", "state.pt"))
+    env = dict(os.environ, SHAPES_DEVICE="cuda", SHAPES_THREADS=str(args.threads),
+               SHAPES_LLM_SECONDS=str(args.llm_seconds), SHAPES_DECODER_SECONDS=str(args.decoder_seconds),
+               SHAPES_ARDTOK_SECONDS=str(args.ardtok_seconds))
+    logs = data.stage_dir("logs")
+    begin = time.time()
+    with open(os.path.join(logs, "gpu_llm.log"), "w") as llm_log, \
+            open(os.path.join(logs, "gpu_decoder_ardtok.log"), "w") as chain_log:
+        llm = launch(["tools.shapes.train_llm", "llm"], env, llm_log)
+        chain = [["tools.shapes.train_tatok", "decoder"], ["tools.shapes.train_ardtok"]]
+        failed = []
+        for module_args in chain:
+            code = launch(module_args, env, chain_log).wait()
+            print(f"{module_args[0]}: exit {code} at {time.time() - begin:.0f} s", flush=True)
+            if code:
+                failed.append(module_args[0])
+                break
+        code = llm.wait()
+        print(f"tools.shapes.train_llm: exit {code} at {time.time() - begin:.0f} s", flush=True)
+        if code:
+            failed.append("tools.shapes.train_llm")
+    if failed:
+        print(f"failed: {', '.join(failed)} (logs in {logs})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
