@@ -1,6 +1,6 @@
 // `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
-// timings. Options: --model URL-or-path-under-public (default /models/tiny/), --scale, --size, --cfg, --top-k,
+// timings. Options: --model URL-or-path-under-public (default /models/tar-shapes/), --scale, --size, --cfg, --top-k,
 // --top-p, --temperature, --count, --seed, --max-new-tokens. Exits 2 on bad arguments, 1 on engine errors.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -10,7 +10,7 @@ const job = process.argv[2];
 const { values } = parseArgs({
   args: process.argv.slice(3),
   options: {
-    model: { type: 'string', default: '/models/tiny/' },
+    model: { type: 'string', default: '/models/tar-shapes/' },
     prompt: { type: 'string' },
     question: { type: 'string' },
     image: { type: 'string' },

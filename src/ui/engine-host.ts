@@ -7,7 +7,7 @@ import { createWorkerEngine } from '../worker/client.ts';
 import type { ModelLocation } from '../worker/protocol.ts';
 
 /** The embedded default model, served with the app. */
-export const DEFAULT_MODEL_URL = new URL('/models/tiny/', location.href).href;
+export const DEFAULT_MODEL_URL = new URL('/models/tar-shapes/', location.href).href;
 
 export interface EngineHostListeners {
   onDownload?: (event: StorageEvent) => void;

@@ -2,7 +2,8 @@
 // image-token count (from the manifest's poolScales and gridSize), fewest tokens first.
 import { pooledGrid, type Manifest } from '../model/manifest.ts';
 
-/** Options for a <select> of pool scales; the coarsest scale is marked fastest and selected. */
+/** Options for a <select> of pool scales; the coarsest scale is marked fastest, the package's default scale
+ *  (tatok defaultPoolScale) is selected. */
 export function scaleOptions(manifest: Manifest): HTMLOptionElement[] {
   const tatok = manifest.components.tatok?.config;
   if (!tatok) return [];
@@ -11,7 +12,7 @@ export function scaleOptions(manifest: Manifest): HTMLOptionElement[] {
     const element = document.createElement('option');
     element.value = String(scale);
     element.textContent = `${pooledGrid(tatok, scale) ** 2} tokens${i === 0 ? ' (fastest)' : ''}`;
-    element.selected = i === 0;
+    element.selected = scale === tatok.defaultPoolScale;
     return element;
   });
 }

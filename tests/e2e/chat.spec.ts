@@ -1,40 +1,26 @@
-// The image chat page (chat.html) on the tiny random package: it renders; an attached image and a question
-// stream an answer token by token; a second turn; a /draw request draws a picture inline (64 px, previews
-// first); the conversation survives a reload; keyboard alone starts a conversation, sends and stops (Esc) an
+// The image chat page (chat.html) on the embedded default model (Tar-Shapes): it renders; a held-out picture of
+// the Tar-Shapes world and a question stream a right answer token by token (scored by the world's evaluator); a
+// second turn; a /draw request draws a picture inline (64 px, previews first); the conversation survives a reload; keyboard alone starts a conversation, sends and stops (Esc) an
 // answer; chat text is shown literally, never as HTML; export gives JSON with data URLs; delete removes it;
 // stored answers say when they were stopped or came back empty; screenshots (wide and 360 px) go to
 // docs/screenshots/; no console errors. One page for the whole file, tests
 // run in order and build on each other.
 import { readFile } from 'node:fs/promises';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { answerIsRight, heldOutScene } from './shapes-world.ts';
 
-test.describe.configure({ mode: 'serial' });
+test.describe.configure({ mode: 'serial', timeout: 420_000 }); // a Tar-Shapes picture takes ~40 s on SwiftShader
 
 let context: BrowserContext;
 let page: Page;
-const FIRST_TITLE = 'What colours are in this picture?';
+// A held-out test scene of the Tar-Shapes world and one of its questions, asked as a person would type it.
+const SCENE = 18;
+const FIRST_TITLE = 'what is on the right?';
 const problems: string[] = [];
 const dialogs: string[] = [];
 
 async function waitReady(): Promise<void> {
   await expect(page.locator('#engine-status')).toContainText('Ready', { timeout: 90_000 });
-}
-
-/** A small PNG drawn in the page (a gradient), as bytes for setInputFiles. */
-async function testPng(): Promise<Buffer> {
-  const dataUrl = await page.evaluate(() => {
-    const canvas = document.createElement('canvas');
-    canvas.width = 40;
-    canvas.height = 30;
-    const g = canvas.getContext('2d') as CanvasRenderingContext2D;
-    const gradient = g.createLinearGradient(0, 0, 40, 30);
-    gradient.addColorStop(0, '#d33');
-    gradient.addColorStop(1, '#33d');
-    g.fillStyle = gradient;
-    g.fillRect(0, 0, 40, 30);
-    return canvas.toDataURL('image/png');
-  });
-  return Buffer.from(dataUrl.split(',')[1] as string, 'base64');
 }
 
 /** Counts the separate text pieces the streaming answer receives (one DOM append per non-empty token). */
@@ -85,8 +71,11 @@ test('renders; an attached image and a question stream an answer; a second turn 
   await page.getByText('Settings').click();
   await page.getByLabel('Answer length').selectOption('32');
 
-  await page.locator('#file').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: await testPng() });
-  await expect(page.getByRole('img', { name: 'Attached image 1: gradient.png' })).toBeVisible();
+  const scene = heldOutScene(SCENE);
+  const truth = scene.questions.find(([question]) => question === FIRST_TITLE.toLowerCase())?.[1];
+  expect(truth, `scene ${SCENE} (${scene.caption}) has the question "${FIRST_TITLE}"`).toBeDefined();
+  await page.locator('#file').setInputFiles({ name: 'shapes.png', mimeType: 'image/png', buffer: scene.png });
+  await expect(page.getByRole('img', { name: 'Attached image 1: shapes.png' })).toBeVisible();
   await page.getByLabel('Message').fill(FIRST_TITLE);
   await watchStreaming();
   await page.getByRole('button', { name: 'Send' }).click();
@@ -100,7 +89,8 @@ test('renders; an attached image and a question stream an answer; a second turn 
   await expect(answer).not.toHaveAttribute('aria-busy');
   const pieces = await page.evaluate(() => (window as unknown as { pieces: number }).pieces);
   expect(pieces, 'the answer arrived in several token pieces').toBeGreaterThan(1);
-  expect((await answer.locator('.text').textContent())?.length).toBeGreaterThan(0);
+  const said = (await answer.locator('.text').textContent()) ?? '';
+  expect(answerIsRight(FIRST_TITLE, truth as string, said), `"${said}" answers "${FIRST_TITLE}" about ${scene.caption}`).toBe(true);
   await expect(page.locator('#attachments')).toBeHidden();
 
   await page.getByLabel('Message').fill('And what shape is it?');
@@ -119,11 +109,12 @@ test('a /draw request draws a picture inline, with previews first', async () => 
       if (document.querySelector('canvas.preview:not([hidden])')) w.previews++;
     }).observe(document.querySelector('#transcript') as Node, { subtree: true, attributes: true, attributeFilter: ['hidden', 'width'] });
   });
-  await page.getByLabel('Message').fill('/draw a red circle above a blue square');
+  await expect(page.getByLabel('Picture detail'), "the package's default pool scale is chosen").toHaveValue('1');
+  await page.getByLabel('Message').fill('/draw a red circle on the left and a blue square on the right');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect(page.locator('.message.user').last()).toContainText('Draw: a red circle above a blue square');
-  const picture = page.getByRole('img', { name: 'Picture drawn for: a red circle above a blue square' });
-  await expect(picture).toBeVisible({ timeout: 150_000 });
+  await expect(page.locator('.message.user').last()).toContainText('Draw: a red circle on the left and a blue square on the right');
+  const picture = page.getByRole('img', { name: 'Picture drawn for: a red circle on the left and a blue square on the right' });
+  await expect(picture).toBeVisible({ timeout: 300_000 });
   expect(await picture.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([64, 64]);
   expect(await page.evaluate(() => (window as unknown as { previews: number }).previews)).toBeGreaterThan(0);
   await expect(page.getByRole('link', { name: 'Save PNG' })).toHaveAttribute('download', /\.png$/);
@@ -147,7 +138,7 @@ test('the conversation survives a reload; keyboard alone: new conversation, send
   await page.reload(); // also puts the keyboard focus back at the top of the page
   await waitReady();
   await expect(page.locator('.message')).toHaveCount(before);
-  await expect(page.getByRole('img', { name: 'Picture drawn for: a red circle above a blue square' })).toBeVisible();
+  await expect(page.getByRole('img', { name: 'Picture drawn for: a red circle on the left and a blue square on the right' })).toBeVisible();
   await expect(page.locator('.message.user').first().getByRole('img', { name: 'Your image 1' })).toBeVisible();
   await expect(page.locator('#conversations .open[aria-current="true"]')).toHaveText(FIRST_TITLE);
   await page.setViewportSize({ width: 360, height: 780 });

@@ -1,6 +1,6 @@
 // The offline PWA against real production builds: the spec builds the app twice (TAR_BUILD_ID "pwa-a" and
 // "pwa-b", each with the probe page tests/e2e/pwa-probe.html added) and serves them with `vite preview` on one
-// port of its own. A first visit installs the service worker and caches the tiny model in IndexedDB; then the
+// port of its own. A first visit installs the service worker and caches the default model in IndexedDB; then the
 // server is stopped and the browser set offline, and a reload still loads the page and generates an image;
 // finally build B is served, its service worker is announced by a banner on the text-to-image page, and the
 // banner's button (reached and pressed with the keyboard) activates it and reloads the page.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { build, preview, type Plugin, type PreviewServer } from 'vite';
+import { DEFAULT_MODEL_ID } from './shapes-world.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE_PAGE = 'tests/e2e/pwa-probe.html';
@@ -75,7 +76,7 @@ function collectErrors(page: Page): string[] {
 const cacheNames = (page: Page) => page.evaluate(() => caches.keys());
 
 test('installs, works offline with the cached model, and updates through the banner', async ({ page, context }) => {
-  test.setTimeout(300_000);
+  test.setTimeout(420_000);
   const builds = await mkdtemp(join(tmpdir(), 'tar-pwa-spec-'));
   const [dirA, dirB] = [await buildApp(builds, 'pwa-a'), await buildApp(builds, 'pwa-b')];
   const port = await freePort();
@@ -83,7 +84,7 @@ test('installs, works offline with the cached model, and updates through the ban
   const errors = collectErrors(page);
   let server = await serve(dirA, port);
   try {
-    // First visit: the service worker precaches the build; the engine downloads the tiny model into IndexedDB.
+    // First visit: the service worker precaches the build; the engine downloads the default model into IndexedDB.
     await page.goto(`${origin}/${PROBE_PAGE}`);
     await page.evaluate(() => navigator.serviceWorker.ready);
     expect(await cacheNames(page)).toEqual([expect.stringMatching(/^tar-app-pwa-a-[0-9a-f]{16}$/)]);
@@ -96,7 +97,7 @@ test('installs, works offline with the cached model, and updates through the ban
     expect(cached.some((path) => /^\/assets\/ort-wasm-.*\.wasm$/.test(path))).toBe(true);
     expect(cached.some((path) => /^\/assets\/engine-worker-.*\.js$/.test(path))).toBe(true);
     expect(cached.filter((path) => path.startsWith('/models/'))).toEqual([]);
-    expect(await page.evaluate(() => window.pwaProbe.load())).toBe('tar-tiny-random');
+    expect(await page.evaluate(() => window.pwaProbe.load())).toBe(DEFAULT_MODEL_ID);
 
     // Offline: no server at all, and the browser's network off.
     await server.close();
@@ -104,7 +105,7 @@ test('installs, works offline with the cached model, and updates through the ban
     await page.reload();
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    expect(await page.evaluate(() => window.pwaProbe.imagine())).toEqual({ width: 64, height: 64, modelId: 'tar-tiny-random' });
+    expect(await page.evaluate(() => window.pwaProbe.imagine())).toEqual({ width: 64, height: 64, modelId: DEFAULT_MODEL_ID });
     // The text-to-image page comes from the cache too, and loads the model from IndexedDB.
     await page.goto(`${origin}/`);
     await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled({ timeout: 90_000 });

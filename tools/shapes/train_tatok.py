@@ -42,6 +42,11 @@ DECODER_LAYERS, DECODER_INTERMEDIATE = 2, 192
 STEPS, BATCH, LR = 1000, 64, 1e-3
 COMMITMENT = 0.25
 GROUNDING_WEIGHT = 10.0
+# The grounding heads' shares of that term (colour, shape, size; their mean is 1). Equal shares left shape weak on
+# held-out scenes: a token's majority shape (counted on training scenes) was the right one on 62% of held-out object
+# patches (78% on training ones). Shape ×1.5 and size ×0.5 (1,000 steps): 78% held-out / 93% training, colour
+# unchanged (89 / 88%); shape ×3 alone (weights 1, 3, 1 over their sum): 75 / 95%, but colour 67 / 78%.
+GROUNDING_HEAD_WEIGHTS = (1.0, 1.5, 0.5)
 ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
 # The same entropy term again over the patches the teacher reads as an object: with the batch-wide term alone the
 # codes went to background patches (80% of them) and one code served every colour of a shape's part (colour
@@ -137,12 +142,12 @@ def entropy_penalty(similarity):
 
 
 def grounding_distance(logits, target_logits):
-    """Mean over the grounding heads of KL(teacher's reading of the target ‖ its reading of the reconstruction);
-    logits [B,p²,ΣK]."""
+    """Mean over the grounding heads, weighted by GROUNDING_HEAD_WEIGHTS, of KL(teacher's reading of the target ‖
+    its reading of the reconstruction); logits [B,p²,ΣK]."""
     pairs = zip(logits.split(grounding.CLASSES, -1), target_logits.split(grounding.CLASSES, -1))
     terms = [F.kl_div(F.log_softmax(a, -1), F.log_softmax(b, -1), log_target=True, reduction="none").sum(-1).mean()
              for a, b in pairs]
-    return sum(terms) / len(terms)
+    return sum(w * t for w, t in zip(GROUNDING_HEAD_WEIGHTS, terms)) / len(terms)
 
 
 def decode_indices(tatok, codebook, indices):

@@ -169,7 +169,7 @@ async function submit(): Promise<void> {
   const images = attachments.blobs;
   const request = parseRequest(message.value, draw.getAttribute('aria-pressed') === 'true');
   if (request.kind === 'chat' && request.text.trim() === '' && images.length === 0) return void say('Type a question or attach an image first.');
-  if (request.kind === 'draw' && request.prompt === '') return void say('Say what to draw, for example: /draw a red circle above a blue square.');
+  if (request.kind === 'draw' && request.prompt === '') return void say('Say what to draw, for example: /draw a red circle on the left and a blue square on the right.');
   if (request.kind === 'draw' && images.length > 0) {
     return void say('Pictures are drawn from words alone: remove the attached images, or turn Draw off to ask about them.');
   }
@@ -226,7 +226,7 @@ stop.addEventListener('click', () => running?.abort());
 draw.addEventListener('click', () => {
   const on = draw.getAttribute('aria-pressed') !== 'true';
   draw.setAttribute('aria-pressed', String(on));
-  message.placeholder = on ? 'Describe the picture to draw' : 'Ask about your images, or /draw a red circle above a blue square';
+  message.placeholder = on ? 'Describe the picture to draw' : 'Ask about your images, or /draw a red circle on the left and a blue square on the right';
 });
 byId('new-conversation').addEventListener('click', () => {
   show(null);

@@ -21,7 +21,7 @@ function draw(canvas: HTMLCanvasElement, pixels: RgbaImage): void {
 
 export class TarTextToImage extends TarElement {
   static readonly observedAttributes = ['prompt'];
-  private readonly input = element('input', { type: 'text', name: 'prompt', autocomplete: 'off', placeholder: 'a red circle above a blue square' });
+  private readonly input = element('input', { type: 'text', name: 'prompt', autocomplete: 'off', placeholder: 'a red circle on the left and a blue square on the right' });
   private readonly generateButton = element('button', { type: 'submit', textContent: 'Generate' });
   private readonly cancelButton = element('button', { type: 'button', className: 'secondary', textContent: 'Cancel', disabled: true });
   private readonly images = element('div', { className: 'images' });

@@ -11,7 +11,7 @@ export interface ModelChoice {
   label: string;
 }
 
-export const DEFAULT_CHOICE: ModelChoice = { location: { url: DEFAULT_MODEL_URL }, label: 'built-in tiny model' };
+export const DEFAULT_CHOICE: ModelChoice = { location: { url: DEFAULT_MODEL_URL }, label: 'built-in Tar-Shapes model' };
 
 type Kind = 'builtin' | 'url' | 'files';
 
