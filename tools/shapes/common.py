@@ -25,6 +25,18 @@ def on_gpu():
     return device().type == "cuda"
 
 
+GPU_STEP_CAP = 20   # a budgeted GPU schedule runs at most this many times the stage's CPU steps
+
+
+def step_budget(steps, seconds_variable, share=1.0):
+    """The schedule of a stage's `steps` CPU steps: on a GPU with the environment variable `seconds_variable` set,
+    as many steps as fit in `share` of its seconds (at most GPU_STEP_CAP × steps); otherwise `steps`."""
+    seconds = os.environ.get(seconds_variable) if on_gpu() else None
+    if not seconds:
+        return StepBudget(steps)
+    return StepBudget(steps * GPU_STEP_CAP, float(seconds) * share)
+
+
 class StepBudget:
     """A schedule's length fixed by time: after `probe` steps of a run whose `cap` steps would outlast `seconds`,
     the schedule shortens to the steps that fit (the warm-up of common.cosine_lr is longer than the probe, so the

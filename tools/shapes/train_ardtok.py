@@ -72,8 +72,8 @@ SEED = 7
 BATCH = 16
 STEPS = 3000
 # On a GPU (SHAPES_DEVICE=cuda): GPU_BATCH samples a step, for as many steps as fit in SHAPES_ARDTOK_SECONDS of
-# wall-clock time, at most GPU_STEP_CAP times the steps asked for.
-GPU_BATCH, GPU_STEP_CAP = 64, 20
+# wall-clock time (common.step_budget).
+GPU_BATCH = 64
 LR = 1e-3               # peak of common.cosine_lr (100 warm-up steps, then cosine to 0)
 WEIGHT_DECAY, BETAS, CLIP = 0.05, (0.9, 0.95), 1.0
 INIT_STD = 0.02
@@ -106,12 +106,6 @@ def fingerprint(files):
 
 def batch_size():
     return GPU_BATCH if common.on_gpu() else BATCH
-
-
-def step_seconds():
-    """The wall-clock budget of training on a GPU (None: the schedule's full length)."""
-    seconds = os.environ.get("SHAPES_ARDTOK_SECONDS") if common.on_gpu() else None
-    return float(seconds) if seconds else None
 
 
 def settings(steps):
@@ -288,8 +282,7 @@ def train(model, opt, state, feats, codes, standardiser, steps, stop_after, stat
     """Trains from state["step"]; on a GPU with a time budget the schedule may end before `steps` (a budgeted run
     does not resume: its schedule's length is only known once it has started). state["steps"]: the length run."""
     n_train = codes.shape[0]
-    seconds = step_seconds() if state["step"] == 0 else None
-    budget = common.StepBudget(steps * GPU_STEP_CAP if seconds else steps, seconds)
+    budget = common.step_budget(steps, "SHAPES_ARDTOK_SECONDS") if state["step"] == 0 else common.StepBudget(steps)
     model.train()
     start = logged = time.time()
     running = []

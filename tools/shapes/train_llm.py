@@ -36,8 +36,8 @@ PHASES = (("a", 3000, 2e-3, (("t2i", 0.45), ("i2t", 0.50), ("i2i", 0.05)), "toke
           ("b", 1500, 1e-3, (("t2i", 0.30), ("i2t", 0.65), ("i2i", 0.05)), "sequence"))
 # On a GPU (SHAPES_DEVICE=cuda) the same phases run with GPU_BATCH samples a step, built by GPU_LOADERS worker
 # processes, for as many steps as fit in SHAPES_LLM_SECONDS of wall-clock time (split between the phases as
-# their CPU step counts are), at most GPU_STEP_CAP times the CPU steps.
-GPU_BATCH, GPU_LOADERS, GPU_STEP_CAP = 128, 3, 20
+# their CPU step counts are; common.step_budget).
+GPU_BATCH, GPU_LOADERS = 128, 3
 SEED = 23
 
 
@@ -204,7 +204,6 @@ def run_llm():
     model.to(common.device())
     loss, taken = None, {}
     batch, cpu_steps = (GPU_BATCH if common.on_gpu() else BATCH), sum(p[1] for p in PHASES)
-    seconds = os.environ.get("SHAPES_LLM_SECONDS") if common.on_gpu() else None
     for number, (name, steps, lr, mix, weighting) in enumerate(PHASES):
         checkpoint = os.path.join(folder, f"phase_{name}.pt")
         if os.path.exists(checkpoint):
@@ -226,8 +225,7 @@ def run_llm():
                 question = rng.choice(world.DESCRIBE)
             return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
 
-        budget = common.StepBudget(steps * (GPU_STEP_CAP if seconds else 1),
-                                   float(seconds) * steps / cpu_steps if seconds else None)
+        budget = common.step_budget(steps, "SHAPES_LLM_SECONDS", share=steps / cpu_steps)
         loss, taken[name] = train(model, steps, lr, batch_stream(example, batch, SEED + number), clock,
                                   weighting=weighting, budget=budget)
         common.save_atomic(model.state_dict(), checkpoint)

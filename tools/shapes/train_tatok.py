@@ -53,7 +53,7 @@ ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
 # purity 41%); with this one 91%, shape 78% (1,000 steps).
 OBJECT_ENTROPY_WEIGHT = 0.3
 DECODER_STEPS, DECODER_LR = 1000, 5e-4
-GPU_DECODER_BATCH, GPU_STEP_CAP = 256, 20   # the decoder phase on a GPU (refine_decoder)
+GPU_DECODER_BATCH = 256   # the decoder phase's batch on a GPU (refine_decoder)
 DECODER_SCALES = (1, 1, 2, 3)  # drawn per batch: scale 1 (the de-tokenizer's) twice as often
 TASK_LAYER_STD = 0.5          # pre-tanh spread of encode_task_layer at the start (see init_task_layer)
 SEED = 31
@@ -172,7 +172,7 @@ def decoder_side(tatok):
 
 def refine_decoder(tatok, teacher, images, indices, clock):
     """Second phase: DECODER_STEPS on decoder_loss, only the decoder side learning (on a GPU: GPU_DECODER_BATCH
-    images a step, as many steps as fit in SHAPES_DECODER_SECONDS, at most GPU_STEP_CAP times DECODER_STEPS).
+    images a step, as many steps as fit in SHAPES_DECODER_SECONDS; common.step_budget).
     images uint8 [N,64,64,3] and indices {scale: [N,p²]} on the model's device. → steps taken."""
     for p in tatok.parameters():
         p.requires_grad_(False)
@@ -183,9 +183,8 @@ def refine_decoder(tatok, teacher, images, indices, clock):
         codebook = tatok.codebook()                                                      # [K,D], fixed
     optimiser = torch.optim.AdamW(params, lr=DECODER_LR, weight_decay=1e-4)
     rng = random.Random(SEED + 1)
-    seconds = os.environ.get("SHAPES_DECODER_SECONDS") if common.on_gpu() else None
     batch_size = GPU_DECODER_BATCH if common.on_gpu() else BATCH
-    budget = common.StepBudget(DECODER_STEPS * (GPU_STEP_CAP if seconds else 1), float(seconds) if seconds else None)
+    budget = common.step_budget(DECODER_STEPS, "SHAPES_DECODER_SECONDS")
     step = 0
     while step < budget.tick(step):
         total = budget.total
