@@ -2,8 +2,8 @@
 
 The LLM needs only the tokens, so it trains beside the TA-Tok decoder phase and then the AR de-tokenizer (which
 reads the refined decoder's features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for
-as many steps as fit in its budget (GPU batch sizes and step caps: the stages' GPU_* constants; the steps taken go
-into each done.json). The teacher, text LM, VQ and TA-Tok's joint phase must be done already (on CPU, by
+as many steps as fit in its budget (GPU batch sizes: the stages' GPU_* constants; the cap on steps:
+common.GPU_STEP_CAP; the steps taken go into each done.json). The teacher, text LM, VQ and TA-Tok's joint phase must be done already (on CPU, by
 tools.shapes.train); their outputs and the tokens stay as they are. Not here: packaging (tools.shapes.package).
 
     python3 -m tools.shapes.train_gpu [--llm-seconds 450] [--decoder-seconds 90] [--ardtok-seconds 330]"""
@@ -37,7 +37,8 @@ def main():
     for stage in ("teacher", "text_lm", "vq", "tatok"):
         if not os.path.exists(os.path.join(data.WORK, stage, "done.json")):
             raise SystemExit(f"stage {stage} is not done under {data.WORK}: run tools.shapes.train first")
-    data.images("train"), data.images("test")
+    for split in data.SPLITS:
+        data.images(split)   # rendered once here, not by two stage processes at the same time
     clear("llm", ("done.json", "phase_a.pt", "phase_b.pt"))
     clear("ardtok", ("done.json", "state.pt"))
     env = dict(os.environ, SHAPES_DEVICE="cuda", SHAPES_THREADS=str(args.threads),
