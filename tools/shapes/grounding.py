@@ -26,7 +26,7 @@ def on_object(colour_classes):
     return colour_classes < NONE[0]
 
 
-def _coverage(thing: world.Thing, grid: int) -> np.ndarray:
+def coverage(thing: world.Thing, grid: int) -> np.ndarray:
     """float [grid, grid]: the share of each cell this thing covers, from a 4× mask box-filtered to the grid."""
     big = world.IMAGE_SIZE * world.SUPERSAMPLE
     mask = Image.new("L", (big, big), 0)
@@ -39,7 +39,7 @@ def scene_labels(scene: world.Scene, grid: int) -> np.ndarray:
     out = np.array(NONE, dtype=np.int8).reshape(3, 1, 1).repeat(grid, 1).repeat(grid, 2)
     if not scene.things:
         return out
-    cover = np.stack([_coverage(t, grid) for t in scene.things])                  # [n, grid, grid]
+    cover = np.stack([coverage(t, grid) for t in scene.things])                  # [n, grid, grid]
     best = cover.argmax(0)
     for k, thing in enumerate(scene.things):
         cells = (best == k) & (cover[k] >= MIN_COVER)

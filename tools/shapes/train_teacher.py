@@ -11,6 +11,7 @@ done.json."""
 import os
 import random
 
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -26,6 +27,7 @@ TEXT_LAYERS, TEXT_MAX = 2, 40
 EMBED = 96
 STEPS, BATCH, LR = 3000, 64, 2e-3
 GROUNDING_WEIGHT = 1.0
+RECOLOURED = 32   # extra images a step, objects in off-palette fills, for the grounding term's shape and size only
 SEED = 11
 
 
@@ -69,19 +71,29 @@ class VisionTower(nn.Module):
         return self.encoder.head(self.encoder.post_layernorm(tokens)), self.grounding(selected)
 
 
-def grounding_loss(logits, targets):
-    """logits [B,g²,ΣK], targets int [B,3,g,g] → (loss, accuracies on the patches an object covers).
-    Colour (with "none") is learned on every patch; shape and size only where an object is, so that the many
-    background patches do not drown the hardest signal."""
+def grounding_loss(logits, targets, coloured):
+    """logits [B,g²,ΣK], targets int [B,3,g,g], coloured bool [B] (False: objects drawn in off-palette fills) →
+    (loss, accuracies on the patches an object covers, colour on the coloured images only).
+    Colour (with "none") is learned on every patch but the off-palette objects'; shape and size only where an
+    object is, so that the many background patches do not drown the hardest signal."""
     heads = targets.flatten(2).long().unbind(1)                                                  # 3 × [B,g²]
     parts = logits.split(grounding.CLASSES, dim=-1)                                              # 3 × [B,g²,K]
     on_object = grounding.on_object(heads[0])                                                    # [B,g²]
+    named = coloured[:, None].expand_as(on_object)                                               # [B,g²]
     losses, accuracies = [], []
     for head, (target, part) in enumerate(zip(heads, parts)):
-        where = torch.ones_like(on_object) if head == 0 else on_object
+        where = (named | ~on_object) if head == 0 else on_object
+        scored = on_object & named if head == 0 else on_object
         losses.append(F.cross_entropy(part[where], target[where]))
-        accuracies.append((part.argmax(-1) == target)[on_object].float().mean().item())
+        accuracies.append((part.argmax(-1) == target)[scored].float().mean().item())
     return sum(losses) / len(losses), accuracies
+
+
+def off_palette_batch(scenes, rng):
+    """uint8 [B,64,64,3]: the scenes with every object in its own off-palette fill (world.render_off_palette), so
+    that shape must be read from form alone — in the world's own colours a (colour, place) pair seen with only
+    some shapes lets a teacher guess shape from colour and place, and it then misnames held-out objects."""
+    return torch.from_numpy(np.stack([world.render_off_palette(s, rng) for s in scenes]))
 
 
 class TextTower(nn.Module):
@@ -110,6 +122,27 @@ def pixels(images_uint8):
     return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=False)
 
 
+@torch.no_grad()
+def object_reading(vision, split="test"):
+    """How the grounding head names whole objects of `split`'s scenes (its probabilities summed over the cells each
+    object covers): {"held_out": {"colour", "shape", "size": accuracy}, "seen": {...}} over the objects whose
+    (colour, shape, place) triple is held out and the others."""
+    scenes = data.scene_list(split)
+    _, dense = vision.eval()(pixels(torch.from_numpy(data.images(split))))                       # [N,g²,ΣK]
+    heads = [part.softmax(-1) for part in dense.split(grounding.CLASSES, dim=-1)]               # 3 × [N,g²,K]
+    right = {"held_out": [[], [], []], "seen": [[], [], []]}
+    for n, scene in enumerate(scenes):
+        for thing in scene.things:
+            cells = torch.from_numpy(grounding.coverage(thing, GRID).reshape(-1) >= grounding.MIN_COVER)
+            truth = (grounding.COLOURS.index(thing.colour), grounding.SHAPES.index(thing.shape),
+                     grounding.SIZES.index(thing.size))
+            group = right["held_out" if thing.triple in world.HELD_OUT else "seen"]
+            for head, (probabilities, answer) in enumerate(zip(heads, truth)):
+                group[head].append(int(probabilities[n][cells].sum(0)[:-1].argmax()) == answer)
+    return {name: {attribute: round(sum(r) / max(1, len(r)), 4)
+                   for attribute, r in zip(("colour", "shape", "size"), group)} for name, group in right.items()}
+
+
 def run():
     folder = data.stage_dir("teacher")
     if common.is_done(folder):
@@ -136,13 +169,17 @@ def run():
         width = max(map(len, captions))
         ids = torch.tensor([c + [chat.pad] * (width - len(c)) for c in captions])
         mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in captions])
-        pooled, dense = vision(pixels(images[pick]))
+        extra = [rng.randrange(len(scenes)) for _ in range(RECOLOURED)]
+        shown = torch.cat([images[pick], off_palette_batch([scenes[i] for i in extra], rng)])
+        pooled, dense = vision(pixels(shown))
+        pooled = pooled[:BATCH]
         img = F.normalize(pooled, dim=-1)
         txt = F.normalize(language(ids, mask), dim=-1)
         logits = img @ txt.t() * scale_bias[0].exp() + scale_bias[1]
         labels = 2 * torch.eye(BATCH) - 1
         contrastive = -F.logsigmoid(labels * logits).sum() / BATCH
-        located, located_accuracy = grounding_loss(dense, targets[pick])
+        coloured = torch.arange(BATCH + RECOLOURED) < BATCH
+        located, located_accuracy = grounding_loss(dense, targets[pick + extra], coloured)
         loss = contrastive + GROUNDING_WEIGHT * located
         optimiser.zero_grad()
         loss.backward()
@@ -153,9 +190,13 @@ def run():
                       f"grounding loss {located.item():.3f} colour/shape/size on object patches "
                       + "/".join(f"{a:.3f}" for a in located_accuracy))
     common.save_atomic({"vision": vision.state_dict(), "config": VISION}, os.path.join(folder, "teacher.pt"))
-    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "final_sigmoid_loss": contrastive.item(),
+    reading = object_reading(vision)
+    clock.log(f"objects of the test scenes named by the grounding head: {reading}")
+    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "recoloured": RECOLOURED,
+                              "final_sigmoid_loss": contrastive.item(),
                               "retrieval_at_1": accuracy, "final_grounding_loss": located.item(),
                               "grounding_accuracy": dict(zip(("colour", "shape", "size"), located_accuracy)),
+                              "test_objects_named": reading,
                               "minutes": clock.minutes()})
 
 

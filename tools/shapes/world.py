@@ -4,9 +4,10 @@ that never appear in training scenes.
 
 Pure Python + numpy + PIL; no torch. Everything is a function of a seed: `scenes(split, count, seed)` always
 returns the same scenes, and `render(scene)` the same pixels."""
+import math
 import random
 from dataclasses import dataclass, asdict
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -130,13 +131,32 @@ def draw_thing(draw: ImageDraw.ImageDraw, thing: Thing, fill) -> None:
         draw.polygon(polygon, fill=fill)
 
 
-def render(scene: Scene) -> np.ndarray:
-    """→ uint8 [64, 64, 3], drawn at 4× and box-filtered down (soft edges, flat interiors)."""
+OFF_PALETTE_DISTANCE = 80   # RGB distance an off-palette fill keeps from every colour and background of the world
+
+
+def off_palette_fill(rng: random.Random) -> Tuple[int, int, int]:
+    """A random RGB far from every colour and background of the world: an object drawn in it has a shape, size
+    and place but no colour the world names, so no (colour, shape, place) triple — held out or not — is shown."""
+    named = (*COLOURS.values(), *BACKGROUNDS.values())
+    while True:
+        rgb = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        if min(math.dist(rgb, c) for c in named) >= OFF_PALETTE_DISTANCE:
+            return rgb
+
+
+def render_off_palette(scene: Scene, rng: random.Random) -> np.ndarray:
+    """`scene` rendered with each thing in its own off_palette_fill: its shapes, sizes and places, no colour."""
+    return render(scene, [off_palette_fill(rng) for _ in scene.things])
+
+
+def render(scene: Scene, fills: Optional[Sequence[Tuple[int, int, int]]] = None) -> np.ndarray:
+    """→ uint8 [64, 64, 3], drawn at 4× and box-filtered down (soft edges, flat interiors). `fills`: one RGB per
+    thing instead of its colour (see off_palette_fill)."""
     big = IMAGE_SIZE * SUPERSAMPLE
     image = Image.new("RGB", (big, big), BACKGROUNDS[scene.background])
     draw = ImageDraw.Draw(image)
-    for thing in scene.things:
-        draw_thing(draw, thing, COLOURS[thing.colour])
+    for k, thing in enumerate(scene.things):
+        draw_thing(draw, thing, fills[k] if fills is not None else COLOURS[thing.colour])
     return np.asarray(image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BOX), dtype=np.uint8)
 
 

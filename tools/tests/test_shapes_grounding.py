@@ -37,7 +37,7 @@ class GroundingLabelsTest(unittest.TestCase):
 
     def test_a_sliver_below_the_minimum_cover_is_background(self):
         thing = world.Thing("circle", "red", "small", "top")
-        cover = grounding._coverage(thing, 6)
+        cover = grounding.coverage(thing, 6)
         labels = grounding.scene_labels(world.Scene("gray", (thing,)), 6)
         self.assertTrue(((cover >= grounding.MIN_COVER) == (labels[0] != NONE[0])).all())
         self.assertTrue(((0 < cover) & (cover < grounding.MIN_COVER)).any())

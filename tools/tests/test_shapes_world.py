@@ -29,6 +29,20 @@ class WorldTest(unittest.TestCase):
         self.assertEqual(tuple(image[0, 0]), world.BACKGROUNDS["black"])
         self.assertEqual(tuple(image[32, 32]), world.COLOURS["red"])
 
+    def test_off_palette_fills_name_no_colour_of_the_world_and_replace_each_things_colour(self):
+        rng = random.Random(5)
+        named = list(world.COLOURS.values()) + list(world.BACKGROUNDS.values())
+        for _ in range(200):
+            fill = world.off_palette_fill(rng)
+            self.assertGreaterEqual(min(np.linalg.norm(np.subtract(fill, c)) for c in named),
+                                    world.OFF_PALETTE_DISTANCE)
+        scene = world.Scene("white", (world.Thing("square", "red", "large", "left"),
+                                      world.Thing("circle", "blue", "small", "right")))
+        image = world.render(scene, [(10, 200, 200), (90, 20, 120)])
+        self.assertEqual(tuple(image[32, 13]), (10, 200, 200))
+        self.assertEqual(tuple(image[32, 51]), (90, 20, 120))
+        self.assertEqual(tuple(image[0, 0]), world.BACKGROUNDS["white"])
+
     def test_captions_name_every_thing(self):
         rng = random.Random(0)
         for scene in world.scenes("train", 200, 2):
