@@ -40,13 +40,13 @@ from tools.shapes.train_teacher import GRID, VISION, VisionTower, pixels
 TEACHER_FOLDER = "siglip2-shapes"
 DECODER_LAYERS, DECODER_INTERMEDIATE = 2, 192
 STEPS, BATCH, LR = 1000, 64, 1e-3
+GPU_BATCH = 256   # the joint phase's batch on a GPU (train_jointly)
 COMMITMENT = 0.25
 GROUNDING_WEIGHT = 10.0
-# The grounding heads' shares of that term (colour, shape, size; their mean is 1). With equal shares (the package's
-# TA-Tok) a token's majority shape (counted on training scenes) is the right one on 62% of held-out object patches
-# (78% on training ones). Measured, not yet adopted (the LLM must be retrained on the new tokens, docs/tar-shapes.md
-# "Seventh run"): shares 1, 1.5, 0.5 give 75% held-out / 92% training, colour unchanged (88 / 90%).
-GROUNDING_HEAD_WEIGHTS = (1.0, 1.0, 1.0)
+# The grounding heads' shares of that term (colour, shape, size; their mean is 1). With equal shares a token's
+# majority shape (counted on training scenes) was the right one on 62% of held-out object patches (78% on training
+# ones); with these 75% / 92%, colour unchanged (88 / 90%; docs/tar-shapes.md "Seventh run").
+GROUNDING_HEAD_WEIGHTS = (1.0, 1.5, 0.5)
 ENTROPY_WEIGHT, ENTROPY_TEMPERATURE = 0.03, 0.01
 # The same entropy term again over the patches the teacher reads as an object: with the batch-wide term alone the
 # codes went to background patches (80% of them) and one code served every colour of a shape's part (colour
@@ -257,18 +257,25 @@ def write_indices(folder, path):
     return model
 
 
-def token_purity(indices, labels):
+def token_purity(indices, labels, scored=None):
     """How much one image token says on its own, at scale 1 (a token per teacher patch): over the patches an
     object covers, the share whose colour / shape / size equals the majority label of the patches sharing their
-    code. indices int [N, g²], labels int [N, 3, g, g] (grounding.scene_labels) → {attribute: share}."""
+    code. indices int [N, g²], labels int [N, 3, g, g] (grounding.scene_labels) → {attribute: share}.
+    scored: (indices, labels) of other scenes (e.g. held-out ones), scored by the majorities counted here."""
     codes = indices.reshape(-1).astype(np.int64)
     on_object = grounding.on_object(labels[:, 0].reshape(-1))
+    scored_codes, scored_labels = (codes, labels) if scored is None else \
+        (scored[0].reshape(-1).astype(np.int64), scored[1])
+    scored_on_object = grounding.on_object(scored_labels[:, 0].reshape(-1))
+    vocabulary = max(codes.max(), scored_codes.max()) + 1
     out = {}
     for head, name in enumerate(("colour", "shape", "size")):
         label = labels[:, head].reshape(-1).astype(np.int64)
-        table = np.zeros((codes.max() + 1, grounding.CLASSES[head]), dtype=np.int64)                 # [codes, classes]
+        table = np.zeros((vocabulary, grounding.CLASSES[head]), dtype=np.int64)                     # [codes, classes]
         np.add.at(table, (codes[on_object], label[on_object]), 1)
-        out[name] = float(table.max(1).sum() / max(1, on_object.sum()))
+        majority = table.argmax(1)
+        scored_label = scored_labels[:, head].reshape(-1).astype(np.int64)
+        out[name] = float((majority[scored_codes] == scored_label)[scored_on_object].mean())
     return out
 
 
@@ -289,13 +296,18 @@ def run():
     regulariser.embedding.weight.data.copy_(embeddings)
     regulariser.embedding.weight.requires_grad_(False)
     images = torch.from_numpy(data.images("train"))
-    joint = os.path.join(folder, "joint.pt")
+    joint, joint_figures = os.path.join(folder, "joint.pt"), os.path.join(folder, "joint.json")
     if os.path.exists(joint):
         tatok.load_state_dict(torch.load(joint))
         clock.log(f"joint phase: loaded {joint}")
     else:
-        train_jointly(tatok, teacher, images, clock)
+        dev = common.device()
+        steps = train_jointly(tatok.to(dev), teacher.to(dev), images.to(dev), clock)
+        tatok.cpu()
+        teacher.cpu()
         common.save_atomic(tatok.state_dict(), joint)
+        with open(joint_figures, "w") as f:
+            json.dump({"steps": steps, "batch": GPU_BATCH if common.on_gpu() else BATCH, "device": str(dev)}, f)
     tatok.eval()
     args = official_args(embeddings.shape[0], embeddings.shape[1])
     model = write_indices(folder, write_checkpoint(folder, tatok, teacher_state, args))
@@ -304,11 +316,18 @@ def run():
     reading = {"joint": {split: decoder_reading(tatok, teacher, split) for split in ("train", "test")}}
     decoder_steps = decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, clock)
     used = {s: int(len(np.unique(np.load(os.path.join(folder, f"indices_train_s{s}.npy"))))) for s in text.SCALES}
-    purity = token_purity(np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", GRID))
-    clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}")
-    common.mark_done(folder, {"steps": STEPS, "decoder_steps": decoder_steps, "batch": BATCH,
-                              "codes_used": used, "token_purity": purity, "decoder_reading": reading,
-                              "minutes": clock.minutes()})
+    train_tokens = (np.load(os.path.join(folder, "indices_train_s1.npy")), grounding.labels("train", GRID))
+    purity = token_purity(*train_tokens)
+    held_out = token_purity(*train_tokens, scored=(np.load(os.path.join(folder, "indices_test_s1.npy")),
+                                                   grounding.labels("test", GRID)))
+    clock.log(f"codes used per scale {used}; single-token purity on object patches {purity}, "
+              f"held-out scenes {held_out}")
+    with open(joint_figures) as f:
+        joint_phase = json.load(f)
+    common.mark_done(folder, {"steps": joint_phase["steps"], "decoder_steps": decoder_steps,
+                              "batch": joint_phase["batch"], "joint_device": joint_phase["device"],
+                              "codes_used": used, "token_purity": purity, "token_purity_held_out": held_out,
+                              "decoder_reading": reading, "minutes": clock.minutes()})
 
 
 def decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, clock):
@@ -356,23 +375,31 @@ def frozen_teacher():
 
 
 def train_jointly(tatok, teacher, images, clock):
-    """First phase: encoder, quantiser and decoder together on step_loss (E stays frozen)."""
+    """First phase: encoder, quantiser and decoder together on step_loss (E stays frozen). On a GPU: GPU_BATCH
+    images a step, as many steps as fit in SHAPES_TATOK_SECONDS (common.step_budget).
+    images uint8 [N,64,64,3] on the models' device. → steps taken."""
     optimiser = torch.optim.AdamW([p for p in tatok.parameters() if p.requires_grad], lr=LR, weight_decay=1e-4)
     rng = random.Random(SEED)
     with torch.no_grad():
         init_task_layer(tatok, tatok.encode_features(pixels(images[:256])).flatten(0, 1))
-    for step in range(STEPS):
+    batch_size = GPU_BATCH if common.on_gpu() else BATCH
+    budget = common.step_budget(STEPS, "SHAPES_TATOK_SECONDS")
+    step = 0
+    while step < budget.tick(step):
+        total = budget.total
         for group in optimiser.param_groups:
-            group["lr"] = common.cosine_lr(step, STEPS, LR)
-        x = pixels(images[[rng.randrange(len(images)) for _ in range(BATCH)]])
-        loss, reconstruction, readings = step_loss(tatok, teacher, x, rng.choice(text.SCALES))
+            group["lr"] = common.cosine_lr(step, total, LR)
+        batch = torch.tensor([rng.randrange(len(images)) for _ in range(batch_size)], device=images.device)
+        loss, reconstruction, readings = step_loss(tatok, teacher, pixels(images[batch]), rng.choice(text.SCALES))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if step % 100 == 0 or step == STEPS - 1:
-            clock.log(f"step {step}/{STEPS} loss {loss.item():.4f} reconstruction {reconstruction:.4f} teacher's "
+        if step % 100 == 0 or step == total - 1:
+            clock.log(f"step {step}/{total} loss {loss.item():.4f} reconstruction {reconstruction:.4f} teacher's "
                       "reading of the reconstruction = of the target (colour/shape/size, all patches) "
                       + "/".join(f"{a:.3f}" for a in reading_agreement(*readings)))
+        step += 1
+    return step
 
 
 if __name__ == "__main__":

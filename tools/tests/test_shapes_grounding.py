@@ -56,6 +56,14 @@ class TokenPurityTest(unittest.TestCase):
         self.assertAlmostEqual(purity["size"], 2 / 3)
         self.assertAlmostEqual(token_purity(np.array([[1, 1, 2, 7]]), labels)["colour"], 1.0)
 
+    def test_other_scenes_are_scored_by_the_majorities_counted_on_these(self):
+        labels = np.full((1, 3, 1, 4), 0, dtype=np.int8)
+        labels[0, 0, 0] = [0, 0, 1, NONE[0]]
+        other = np.full((1, 3, 1, 3), 0, dtype=np.int8)
+        other[0, 0, 0] = [0, 1, 1]                    # code 5 means colour 0 here; code 9 was never counted
+        scored = token_purity(np.array([[5, 5, 5, 5]]), labels, scored=(np.array([[5, 5, 9]]), other))
+        self.assertAlmostEqual(scored["colour"], 1 / 3)
+
 
 class ProbeAccuracyTest(unittest.TestCase):
     def test_a_linear_probe_reads_separable_classes_and_not_noise(self):
