@@ -27,7 +27,7 @@ TEXT_LAYERS, TEXT_MAX = 2, 40
 EMBED = 96
 STEPS, BATCH, LR = 3000, 64, 2e-3
 GROUNDING_WEIGHT = 1.0
-RECOLOURED = 32   # extra images a step, objects in off-palette fills, for the grounding term's shape and size only
+OFF_PALETTE_IMAGES = 32   # extra images a step, objects in off-palette fills, for the grounding term's shape and size
 SEED = 11
 
 
@@ -169,7 +169,7 @@ def run():
         width = max(map(len, captions))
         ids = torch.tensor([c + [chat.pad] * (width - len(c)) for c in captions])
         mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in captions])
-        extra = [rng.randrange(len(scenes)) for _ in range(RECOLOURED)]
+        extra = [rng.randrange(len(scenes)) for _ in range(OFF_PALETTE_IMAGES)]
         shown = torch.cat([images[pick], off_palette_batch([scenes[i] for i in extra], rng)])
         pooled, dense = vision(pixels(shown))
         pooled = pooled[:BATCH]
@@ -178,7 +178,7 @@ def run():
         logits = img @ txt.t() * scale_bias[0].exp() + scale_bias[1]
         labels = 2 * torch.eye(BATCH) - 1
         contrastive = -F.logsigmoid(labels * logits).sum() / BATCH
-        coloured = torch.arange(BATCH + RECOLOURED) < BATCH
+        coloured = torch.arange(BATCH + OFF_PALETTE_IMAGES) < BATCH
         located, located_accuracy = grounding_loss(dense, targets[pick + extra], coloured)
         loss = contrastive + GROUNDING_WEIGHT * located
         optimiser.zero_grad()
@@ -192,7 +192,7 @@ def run():
     common.save_atomic({"vision": vision.state_dict(), "config": VISION}, os.path.join(folder, "teacher.pt"))
     reading = object_reading(vision)
     clock.log(f"objects of the test scenes named by the grounding head: {reading}")
-    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "recoloured": RECOLOURED,
+    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "off_palette_images": OFF_PALETTE_IMAGES,
                               "final_sigmoid_loss": contrastive.item(),
                               "retrieval_at_1": accuracy, "final_grounding_loss": located.item(),
                               "grounding_accuracy": dict(zip(("colour", "shape", "size"), located_accuracy)),
