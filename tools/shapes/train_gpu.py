@@ -24,6 +24,13 @@ def launch(module_args, env, log):
     return subprocess.Popen([sys.executable, "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def finished(module, process, begin):
+    """Waits for a stage's process and prints its exit status with the seconds since `begin`; → exit code."""
+    code = process.wait()
+    print(f"{module}: exit {code} at {time.time() - begin:.0f} s", flush=True)
+    return code
+
+
 def clear(stage, names):
     for name in names:
         path = os.path.join(data.WORK, stage, name)
@@ -55,9 +62,8 @@ def main():
     if args.tatok_seconds:
         clear("tatok", ("done.json", "joint.pt", "joint.json"))
         with open(os.path.join(logs, "gpu_tatok.log"), "w") as log:
-            code = launch(["tools.shapes.train_tatok"], dict(env, SHAPES_TATOK_SECONDS=str(args.tatok_seconds)),
-                          log).wait()
-        print(f"tools.shapes.train_tatok: exit {code} at {time.time() - begin:.0f} s", flush=True)
+            tatok = launch(["tools.shapes.train_tatok"], dict(env, SHAPES_TATOK_SECONDS=str(args.tatok_seconds)), log)
+            code = finished("tools.shapes.train_tatok", tatok, begin)
         if code:
             print(f"failed: tools.shapes.train_tatok (logs in {logs})", file=sys.stderr)
             return 1
@@ -68,14 +74,10 @@ def main():
             [["tools.shapes.train_ardtok"]]
         failed = []
         for module_args in chain:
-            code = launch(module_args, env, chain_log).wait()
-            print(f"{module_args[0]}: exit {code} at {time.time() - begin:.0f} s", flush=True)
-            if code:
+            if finished(module_args[0], launch(module_args, env, chain_log), begin):
                 failed.append(module_args[0])
                 break
-        code = llm.wait()
-        print(f"tools.shapes.train_llm: exit {code} at {time.time() - begin:.0f} s", flush=True)
-        if code:
+        if finished("tools.shapes.train_llm", llm, begin):
             failed.append("tools.shapes.train_llm")
     if failed:
         print(f"failed: {', '.join(failed)} (logs in {logs})", file=sys.stderr)
