@@ -1,7 +1,9 @@
 // `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
 // timings. Options: --model URL-or-path-under-public (default /models/tar-shapes/), --scale, --size, --cfg, --top-k,
-// --top-p, --temperature, --count, --seed, --max-new-tokens. Exits 2 on bad arguments, 1 on engine errors.
+// --top-p, --temperature, --count, --seed, --max-new-tokens, --preview-rows (a preview every N VQ-code rows; default 0:
+// none, since only the final PNG is written and each preview costs a VQ decode). Exits 2 on bad arguments, 1 on
+// engine errors.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { imageInput, openEnginePage } from './headless/driver.mjs';
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     temperature: { type: 'string' },
     count: { type: 'string' },
     'max-new-tokens': { type: 'string' },
+    'preview-rows': { type: 'string', default: '0' },
   },
 });
 
@@ -57,6 +60,7 @@ if (job === 'imagine') {
       topP: number('top-p'),
       temperature: number('temperature'),
       count: number('count'),
+      previewEveryRows: number('preview-rows'),
     }),
   };
 } else if (job === 'chat') {

@@ -1,9 +1,10 @@
 """Small helpers every Tar-Shapes training stage shares: deterministic set-up, the device and schedule a stage
-trains on, a stage's done-marker, a cosine learning-rate schedule, and atomic torch saves. Not a training
-framework."""
+trains on, the stream of a stage's step inputs, a stage's done-marker, a cosine learning-rate schedule, and atomic
+torch saves. Not a training framework."""
 import json
 import math
 import os
+import random
 import time
 
 import torch
@@ -56,6 +57,30 @@ class StepBudget:
             per_step = (time.time() - self.start) / self.probe
             self.total = max(self.probe + 1, min(self.total, int(self.seconds / per_step)))
         return self.total
+
+
+class Steps(torch.utils.data.IterableDataset):
+    """Endless inputs of training steps, each `make(rng)`; each loader worker draws from its own
+    random.Random(f"{seed}:{worker}"), so inputs built in parallel are distinct and the run repeatable."""
+
+    def __init__(self, make, seed):
+        self.make, self.seed = make, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(self.seed if info is None else f"{self.seed}:{info.id}")
+        while True:
+            yield self.make(rng)
+
+
+def step_stream(make, seed, workers):
+    """Iterator of `make(rng)`: built in this process from one random.Random(seed) when `workers` is 0 (on CPU), or
+    by that many loader processes (on a GPU, so that building the inputs keeps pace with the steps)."""
+    steps = Steps(make, seed)
+    if not workers:
+        return iter(steps)
+    return iter(torch.utils.data.DataLoader(steps, batch_size=None, num_workers=workers, prefetch_factor=8,
+                                            collate_fn=lambda inputs: inputs))
 
 
 def done_path(folder):

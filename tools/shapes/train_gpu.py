@@ -1,16 +1,17 @@
-"""The Tar-Shapes stages from TA-Tok on, retrained on one GPU with wall-clock budgets.
+"""The Tar-Shapes stages from the teacher or TA-Tok on, retrained on one GPU with wall-clock budgets.
 
-With --tatok-seconds, the whole TA-Tok stage first (its joint phase for that many seconds, then the tokens of
-every image and the decoder phase for --decoder-seconds), then the LLM beside the AR de-tokenizer. Without it,
-TA-Tok's joint phase and tokens stay as they are (trained on CPU by tools.shapes.train), and the LLM, which needs
-only the tokens, trains beside the decoder phase followed by the de-tokenizer (which reads the refined decoder's
-features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for as many steps as fit in its
+With --teacher-seconds, the teacher first (it needs --tatok-seconds too: TA-Tok starts from the teacher and learns
+to reconstruct its features). With --tatok-seconds, the whole TA-Tok stage (its joint phase for that many
+seconds, then the tokens of every image and the decoder phase for --decoder-seconds), then the LLM beside the AR
+de-tokenizer. Without it, TA-Tok's joint phase and tokens stay as they are (trained on CPU by tools.shapes.train),
+and the LLM, which needs only the tokens, trains beside the decoder phase followed by the de-tokenizer (which
+reads the refined decoder's features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for as many steps as fit in its
 budget (GPU batch sizes: the stages' GPU_* constants; the cap on steps: common.GPU_STEP_CAP; the steps taken go
-into each done.json). The teacher, text LM and VQ must be done already; their outputs stay as they are. Not
-here: packaging (tools.shapes.package).
+into each done.json). The text LM and VQ (and the teacher, without --teacher-seconds) must be done already; their
+outputs stay as they are. Not here: packaging (tools.shapes.package).
 
-    python3 -m tools.shapes.train_gpu [--tatok-seconds 80] [--llm-seconds 450] [--decoder-seconds 90]
-                                      [--ardtok-seconds 330]"""
+    python3 -m tools.shapes.train_gpu [--teacher-seconds 120 --tatok-seconds 80] [--llm-seconds 450]
+                                      [--decoder-seconds 90] [--ardtok-seconds 330]"""
 import argparse
 import os
 import subprocess
@@ -40,13 +41,17 @@ def clear(stage, names):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher-seconds", type=float, help="retrain the teacher first (needs --tatok-seconds)")
     parser.add_argument("--tatok-seconds", type=float, help="retrain the whole TA-Tok stage first")
     parser.add_argument("--llm-seconds", type=float, default=450)
     parser.add_argument("--decoder-seconds", type=float, default=90)
     parser.add_argument("--ardtok-seconds", type=float, default=330)
     parser.add_argument("--threads", type=int, default=4, help="CPU threads per stage process")
     args = parser.parse_args()
-    required = ("teacher", "text_lm", "vq") + (() if args.tatok_seconds else ("tatok",))
+    if args.teacher_seconds and not args.tatok_seconds:
+        parser.error("--teacher-seconds needs --tatok-seconds: TA-Tok must follow a new teacher")
+    required = ("text_lm", "vq") + (() if args.teacher_seconds else ("teacher",)) + \
+        (() if args.tatok_seconds else ("tatok",))
     for stage in required:
         if not os.path.exists(os.path.join(data.WORK, stage, "done.json")):
             raise SystemExit(f"stage {stage} is not done under {data.WORK}: run tools.shapes.train first")
@@ -59,14 +64,19 @@ def main():
                SHAPES_ARDTOK_SECONDS=str(args.ardtok_seconds))
     logs = data.stage_dir("logs")
     begin = time.time()
+    first = []
+    if args.teacher_seconds:
+        clear("teacher", ("done.json", "teacher.pt"))
+        first.append(("teacher", "tools.shapes.train_teacher",
+                      dict(env, SHAPES_TEACHER_SECONDS=str(args.teacher_seconds))))
     if args.tatok_seconds:
         clear("tatok", ("done.json", "joint.pt", "joint.json"))
-        with open(os.path.join(logs, "gpu_tatok.log"), "w") as log:
-            tatok = launch(["tools.shapes.train_tatok"], dict(env, SHAPES_TATOK_SECONDS=str(args.tatok_seconds)), log)
-            code = finished("tools.shapes.train_tatok", tatok, begin)
-        if code:
-            print(f"failed: tools.shapes.train_tatok (logs in {logs})", file=sys.stderr)
-            return 1
+        first.append(("tatok", "tools.shapes.train_tatok", dict(env, SHAPES_TATOK_SECONDS=str(args.tatok_seconds))))
+    for stage, module, stage_env in first:
+        with open(os.path.join(logs, f"gpu_{stage}.log"), "w") as log:
+            if finished(module, launch([module], stage_env, log), begin):
+                print(f"failed: {module} (logs in {logs})", file=sys.stderr)
+                return 1
     with open(os.path.join(logs, "gpu_llm.log"), "w") as llm_log, \
             open(os.path.join(logs, "gpu_decoder_ardtok.log"), "w") as chain_log:
         llm = launch(["tools.shapes.train_llm", "llm"], env, llm_log)

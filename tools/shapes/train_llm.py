@@ -9,7 +9,6 @@ template, at all three scales, with the loss on the assistant's side only.
 Writes build/shapes/text_lm/text_lm.pt and build/shapes/llm/ (the official Tar LLM folder: config.json,
 generation_config.json, bf16 safetensors shards, slow tokenizer files), each with done.json."""
 import os
-import random
 
 import numpy as np
 import torch
@@ -110,29 +109,11 @@ def train(model, steps, lr, batches, clock, params=None, weighting="token", budg
     return loss.item(), step
 
 
-class Samples(torch.utils.data.IterableDataset):
-    """Endless batches of `batch` samples from `example(rng)`; each loader worker draws from its own
-    random.Random(seed, worker), so batches built in parallel are distinct and the run repeatable."""
-
-    def __init__(self, example, batch, seed):
-        self.example, self.batch, self.seed = example, batch, seed
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = random.Random(self.seed if info is None else f"{self.seed}:{info.id}")
-        while True:
-            yield [self.example(rng) for _ in range(self.batch)]
-
-
 def batch_stream(example, batch, seed):
-    """Iterator of batches: built in this process on CPU (as before, one random.Random(seed)), or by GPU_LOADERS
-    worker processes when training on a GPU, so that building them keeps pace with the GPU's steps."""
-    dataset = Samples(example, batch, seed)
-    if not common.on_gpu():
-        return iter(dataset)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=GPU_LOADERS, prefetch_factor=8,
-                                         collate_fn=lambda b: b)
-    return iter(loader)
+    """Iterator of batches of `batch` samples from `example(rng)`: built in this process on CPU (one
+    random.Random(seed)), or by GPU_LOADERS worker processes when training on a GPU (common.step_stream)."""
+    return common.step_stream(lambda rng: [example(rng) for _ in range(batch)], seed,
+                              GPU_LOADERS if common.on_gpu() else 0)
 
 
 def as_typed(sentence, rng):

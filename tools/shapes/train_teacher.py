@@ -6,10 +6,13 @@ tower — SiglipVisionTower with the official `encoder.*` key names, plus the po
 has — is what TA-Tok starts from and whose hidden_states[-2] TA-Tok's decoder learns to reconstruct. The text
 tower only exists to train it.
 
+On a GPU (SHAPES_DEVICE=cuda) the same schedule runs with GPU_BATCH captioned and GPU_OFF_PALETTE_IMAGES
+off-palette images a step, their inputs built by GPU_LOADERS worker processes, for as many steps as fit in
+SHAPES_TEACHER_SECONDS (common.step_budget).
+
 Writes build/shapes/teacher/: teacher.pt ({"vision": state dict with encoder.* keys, "config": vision config}),
 done.json."""
 import os
-import random
 
 import numpy as np
 import torch
@@ -28,6 +31,7 @@ EMBED = 96
 STEPS, BATCH, LR = 3000, 64, 2e-3
 GROUNDING_WEIGHT = 1.0
 OFF_PALETTE_IMAGES = 32   # extra images a step, objects in off-palette fills, for the grounding term's shape and size
+GPU_BATCH, GPU_OFF_PALETTE_IMAGES, GPU_LOADERS = 256, 128, 6
 SEED = 11
 
 
@@ -89,6 +93,21 @@ def grounding_loss(logits, targets, coloured):
     return sum(losses) / len(losses), accuracies
 
 
+def step_inputs(chat, scenes, batch, off_palette):
+    """make(rng) for common.step_stream: a step's `batch` scene indices, their caption ids int64 [B,T] and mask
+    [B,T] (one of the world's phrasings each), `off_palette` more scene indices and their off-palette renders
+    uint8 [X,64,64,3]."""
+    def make(rng):
+        pick = [rng.randrange(len(scenes)) for _ in range(batch)]
+        captions = [list(chat.encode(world.caption(scenes[i], rng)))[:TEXT_MAX] for i in pick]
+        width = max(map(len, captions))
+        ids = torch.tensor([c + [chat.pad] * (width - len(c)) for c in captions])
+        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in captions])
+        extra = [rng.randrange(len(scenes)) for _ in range(off_palette)]
+        return pick, ids, mask, extra, off_palette_batch([scenes[i] for i in extra], rng)
+    return make
+
+
 def off_palette_batch(scenes, rng):
     """uint8 [B,64,64,3]: the scenes with every object in its own off-palette fill (world.render_off_palette), so
     that shape must be read from form alone — in the world's own colours a (colour, place) pair seen with only
@@ -122,14 +141,20 @@ def pixels(images_uint8):
     return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=False)
 
 
+def in_batch_retrieval(logits):
+    """logits [B,B] image × caption → the share of images whose own caption scores highest."""
+    return (logits.argmax(1) == torch.arange(len(logits), device=logits.device)).float().mean().item()
+
+
 @torch.no_grad()
 def object_reading(vision, split="test"):
     """How the grounding head names whole objects of `split`'s scenes (its probabilities summed over the cells each
     object covers): {"held_out": {"colour", "shape", "size": accuracy}, "seen": {...}} over the objects whose
     (colour, shape, place) triple is held out and the others."""
     scenes = data.scene_list(split)
-    _, dense = vision.eval()(pixels(torch.from_numpy(data.images(split))))                       # [N,g²,ΣK]
-    heads = [part.softmax(-1) for part in dense.split(grounding.CLASSES, dim=-1)]               # 3 × [N,g²,K]
+    shown = torch.from_numpy(data.images(split)).to(next(vision.parameters()).device)
+    _, dense = vision.eval()(pixels(shown))                                                       # [N,g²,ΣK]
+    heads = [part.softmax(-1).cpu() for part in dense.split(grounding.CLASSES, dim=-1)]         # 3 × [N,g²,K]
     right = {"held_out": [[], [], []], "seen": [[], [], []]}
     for n, scene in enumerate(scenes):
         for thing in scene.things:
@@ -153,48 +178,51 @@ def run():
     tok_dir = data.stage_dir("tokenizer")
     text.write_tokenizer(tok_dir)
     chat = text.ChatSequences(tok_dir)
-    images = torch.from_numpy(data.images("train"))
+    dev = common.device()
+    batch, off_palette = (GPU_BATCH, GPU_OFF_PALETTE_IMAGES) if common.on_gpu() else (BATCH, OFF_PALETTE_IMAGES)
+    images = torch.from_numpy(data.images("train")).to(dev)                      # uint8 [N,64,64,3]
     scenes = data.scene_list("train")
-    targets = torch.from_numpy(grounding.labels("train", GRID))                   # int8 [N,3,g,g]
-    vision, language = VisionTower(), TextTower(len(chat.encoder.vocab) + len(chat.added))
-    scale_bias = nn.Parameter(torch.tensor([2.3, -10.0]))                          # log t, b
+    targets = torch.from_numpy(grounding.labels("train", GRID)).to(dev)          # int8 [N,3,g,g]
+    vision = VisionTower().to(dev)
+    language = TextTower(len(chat.encoder.vocab) + len(chat.added)).to(dev)
+    scale_bias = nn.Parameter(torch.tensor([2.3, -10.0], device=dev))            # log t, b
     params = list(vision.parameters()) + list(language.parameters()) + [scale_bias]
     optimiser = torch.optim.AdamW(params, lr=LR, weight_decay=1e-4)
-    rng = random.Random(SEED)
-    for step in range(STEPS):
+    inputs = common.step_stream(step_inputs(chat, scenes, batch, off_palette), SEED,
+                                GPU_LOADERS if common.on_gpu() else 0)
+    labels = 2 * torch.eye(batch, device=dev) - 1                                # [B,B]: +1 on the pairs
+    coloured = torch.arange(batch + off_palette, device=dev) < batch            # [B+X]: the world's own colours
+    budget = common.step_budget(STEPS, "SHAPES_TEACHER_SECONDS")
+    step = 0
+    while step < budget.tick(step):
+        total = budget.total
         for group in optimiser.param_groups:
-            group["lr"] = common.cosine_lr(step, STEPS, LR)
-        pick = [rng.randrange(len(scenes)) for _ in range(BATCH)]
-        captions = [list(chat.encode(world.caption(scenes[i], rng)))[:TEXT_MAX] for i in pick]
-        width = max(map(len, captions))
-        ids = torch.tensor([c + [chat.pad] * (width - len(c)) for c in captions])
-        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in captions])
-        extra = [rng.randrange(len(scenes)) for _ in range(OFF_PALETTE_IMAGES)]
-        shown = torch.cat([images[pick], off_palette_batch([scenes[i] for i in extra], rng)])
+            group["lr"] = common.cosine_lr(step, total, LR)
+        pick, ids, mask, extra, recoloured = next(inputs)
+        shown = torch.cat([images[pick], recoloured.to(dev)])                   # uint8 [B+X,64,64,3]
         pooled, dense = vision(pixels(shown))
-        pooled = pooled[:BATCH]
-        img = F.normalize(pooled, dim=-1)
-        txt = F.normalize(language(ids, mask), dim=-1)
-        logits = img @ txt.t() * scale_bias[0].exp() + scale_bias[1]
-        labels = 2 * torch.eye(BATCH) - 1
-        contrastive = -F.logsigmoid(labels * logits).sum() / BATCH
-        coloured = torch.arange(BATCH + OFF_PALETTE_IMAGES) < BATCH
+        img = F.normalize(pooled[:batch], dim=-1)
+        txt = F.normalize(language(ids.to(dev), mask.to(dev)), dim=-1)
+        logits = img @ txt.t() * scale_bias[0].exp() + scale_bias[1]            # [B,B]
+        contrastive = -F.logsigmoid(labels * logits).sum() / batch
         located, located_accuracy = grounding_loss(dense, targets[pick + extra], coloured)
         loss = contrastive + GROUNDING_WEIGHT * located
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if step % 100 == 0 or step == STEPS - 1:
-            accuracy = (logits.argmax(1) == torch.arange(BATCH)).float().mean().item()
-            clock.log(f"step {step} sigmoid loss {contrastive.item():.3f} in-batch retrieval {accuracy:.2f} "
+        if step % 100 == 0 or step == total - 1:
+            clock.log(f"step {step}/{total} sigmoid loss {contrastive.item():.3f} in-batch retrieval "
+                      f"{in_batch_retrieval(logits):.2f} "
                       f"grounding loss {located.item():.3f} colour/shape/size on object patches "
                       + "/".join(f"{a:.3f}" for a in located_accuracy))
-    common.save_atomic({"vision": vision.state_dict(), "config": VISION}, os.path.join(folder, "teacher.pt"))
+        step += 1
+    state = {k: v.detach().cpu() for k, v in vision.state_dict().items()}
+    common.save_atomic({"vision": state, "config": VISION}, os.path.join(folder, "teacher.pt"))
     reading = object_reading(vision)
     clock.log(f"objects of the test scenes named by the grounding head: {reading}")
-    common.mark_done(folder, {"steps": STEPS, "batch": BATCH, "off_palette_images": OFF_PALETTE_IMAGES,
-                              "final_sigmoid_loss": contrastive.item(),
-                              "retrieval_at_1": accuracy, "final_grounding_loss": located.item(),
+    common.mark_done(folder, {"steps": step, "batch": batch, "off_palette_images": off_palette,
+                              "device": str(dev), "final_sigmoid_loss": contrastive.item(),
+                              "retrieval_at_1": in_batch_retrieval(logits), "final_grounding_loss": located.item(),
                               "grounding_accuracy": dict(zip(("colour", "shape", "size"), located_accuracy)),
                               "test_objects_named": reading,
                               "minutes": clock.minutes()})
