@@ -146,26 +146,31 @@ def in_batch_retrieval(logits):
     return (logits.argmax(1) == torch.arange(len(logits), device=logits.device)).float().mean().item()
 
 
+def held_out_or_seen(thing):
+    return "held_out" if thing.triple in world.HELD_OUT else "seen"
+
+
 @torch.no_grad()
-def object_reading(vision, split="test"):
+def object_reading(vision, split="test", group=held_out_or_seen):
     """How the grounding head names whole objects of `split`'s scenes (its probabilities summed over the cells each
-    object covers): {"held_out": {"colour", "shape", "size": accuracy}, "seen": {...}} over the objects whose
-    (colour, shape, place) triple is held out and the others."""
+    object covers): {group: {"colour", "shape", "size": accuracy}}, the objects grouped by `group(thing)` — by
+    default whether their (colour, shape, place) triple is held out ("held_out") or not ("seen")."""
     scenes = data.scene_list(split)
     shown = torch.from_numpy(data.images(split)).to(next(vision.parameters()).device)
     _, dense = vision.eval()(pixels(shown))                                                       # [N,g²,ΣK]
     heads = [part.softmax(-1).cpu() for part in dense.split(grounding.CLASSES, dim=-1)]         # 3 × [N,g²,K]
-    right = {"held_out": [[], [], []], "seen": [[], [], []]}
+    right = {}
     for n, scene in enumerate(scenes):
         for thing in scene.things:
             cells = torch.from_numpy(grounding.coverage(thing, GRID).reshape(-1) >= grounding.MIN_COVER)
             truth = (grounding.COLOURS.index(thing.colour), grounding.SHAPES.index(thing.shape),
                      grounding.SIZES.index(thing.size))
-            group = right["held_out" if thing.triple in world.HELD_OUT else "seen"]
+            results = right.setdefault(group(thing), [[], [], []])
             for head, (probabilities, answer) in enumerate(zip(heads, truth)):
-                group[head].append(int(probabilities[n][cells].sum(0)[:-1].argmax()) == answer)
+                results[head].append(int(probabilities[n][cells].sum(0)[:-1].argmax()) == answer)
     return {name: {attribute: round(sum(r) / max(1, len(r)), 4)
-                   for attribute, r in zip(("colour", "shape", "size"), group)} for name, group in right.items()}
+                   for attribute, r in zip(("colour", "shape", "size"), results)}
+            for name, results in sorted(right.items())}
 
 
 def run():

@@ -1,6 +1,7 @@
-"""Tar-Shapes grounding labels (tools/shapes/grounding.py), the TA-Tok stage's single-token purity and the TA-Tok
-probe's linear read-out: labels name the object under each cell from the scene's geometry, "none" elsewhere;
-purity counts what one code says; the probe reads separable classes and not noise."""
+"""Tar-Shapes grounding labels (tools/shapes/grounding.py), the TA-Tok stage's single-token purity, the TA-Tok
+probe's linear read-out and the chain diagnostic's per-code label odds: labels name the object under each cell
+from the scene's geometry, "none" elsewhere; purity counts what one code says; the probe reads separable classes
+and not noise; a code's odds come from object patches only."""
 import unittest
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from tools.shapes import grounding, world
+from tools.shapes.chain_reading import code_log_probabilities
 from tools.shapes.probe_tatok import probe_accuracy
 from tools.shapes.train_tatok import token_purity
 
@@ -63,6 +65,21 @@ class TokenPurityTest(unittest.TestCase):
         other[0, 0, 0] = [0, 1, 1]                    # code 5 means colour 0 here; code 9 was never counted
         scored = token_purity(np.array([[5, 5, 5, 5]]), labels, scored=(np.array([[5, 5, 9]]), other))
         self.assertAlmostEqual(scored["colour"], 1 / 3)
+
+
+class CodeLogProbabilitiesTest(unittest.TestCase):
+    def test_odds_are_counted_on_object_patches_with_add_one_smoothing(self):
+        shape = 1
+        star, square = grounding.SHAPES.index("star"), grounding.SHAPES.index("square")
+        codes = np.array([0, 0, 0, 1, 1, 1])
+        labels = np.array([star, star, square, NONE[shape], NONE[shape], square])
+        odds = np.exp(code_log_probabilities(codes, labels, vocabulary=3, head=shape))     # [3, shapes]
+        classes = grounding.CLASSES[shape] - 1
+        self.assertAlmostEqual(odds[0, star], 3 / (3 + classes))
+        self.assertAlmostEqual(odds[0, square], 2 / (3 + classes))
+        self.assertAlmostEqual(odds[1, square], 2 / (1 + classes))       # background patches are not counted
+        np.testing.assert_allclose(odds[2], np.full(classes, 1 / classes))
+        np.testing.assert_allclose(odds.sum(1), 1.0)
 
 
 class ProbeAccuracyTest(unittest.TestCase):
