@@ -28,11 +28,6 @@ def group(thing):
     return f"{train_teacher.held_out_or_seen(thing)}/{thing.size}"
 
 
-def object_cells(thing):
-    """bool [g²]: the cells a thing covers, by the teacher's rule."""
-    return grounding.coverage(thing, train_teacher.GRID).reshape(-1) >= grounding.MIN_COVER
-
-
 def truth(thing, attribute):
     return (grounding.COLOURS if attribute == "colour" else grounding.SHAPES).index(getattr(thing, attribute))
 
@@ -79,7 +74,7 @@ def token_reading(test_tokens, scenes):
         log_probability = code_log_probabilities(codes, labels[:, head].reshape(-1), vocabulary, head)
         for n, scene in enumerate(scenes):
             for thing in scene.things:
-                cells = object_cells(thing)
+                cells = train_teacher.object_cells(thing)
                 if cells.any():
                     guess = log_probability[test_tokens[n][cells]].sum(0).argmax()
                     right.setdefault((group(thing), attribute), []).append(guess == truth(thing, attribute))

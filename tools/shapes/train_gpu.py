@@ -5,10 +5,11 @@ to reconstruct its features). With --tatok-seconds, the whole TA-Tok stage (its 
 seconds, then the tokens of every image and the decoder phase for --decoder-seconds), then the LLM beside the AR
 de-tokenizer. Without it, TA-Tok's joint phase and tokens stay as they are (trained on CPU by tools.shapes.train),
 and the LLM, which needs only the tokens, trains beside the decoder phase followed by the de-tokenizer (which
-reads the refined decoder's features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for as many steps as fit in its
-budget (GPU batch sizes: the stages' GPU_* constants; the cap on steps: common.GPU_STEP_CAP; the steps taken go
-into each done.json). The text LM and VQ (and the teacher, without --teacher-seconds) must be done already; their
-outputs stay as they are. Not here: packaging (tools.shapes.package).
+reads the refined decoder's features). Each stage runs in its own process with SHAPES_DEVICE=cuda and trains for
+as many steps as fit in its budget (GPU batch sizes: the stages' GPU_* constants; the cap on steps:
+common.GPU_STEP_CAP; the steps taken go into each done.json). The text LM and VQ (and the teacher, without
+--teacher-seconds) must be done already; their outputs stay as they are. Not here: packaging
+(tools.shapes.package).
 
     python3 -m tools.shapes.train_gpu [--teacher-seconds 120 --tatok-seconds 80] [--llm-seconds 450]
                                       [--decoder-seconds 90] [--ardtok-seconds 330]"""

@@ -146,6 +146,11 @@ def in_batch_retrieval(logits):
     return (logits.argmax(1) == torch.arange(len(logits), device=logits.device)).float().mean().item()
 
 
+def object_cells(thing):
+    """bool [g²]: the patches an object covers enough to be named there (grounding.MIN_COVER)."""
+    return grounding.coverage(thing, GRID).reshape(-1) >= grounding.MIN_COVER
+
+
 def held_out_or_seen(thing):
     return "held_out" if thing.triple in world.HELD_OUT else "seen"
 
@@ -162,7 +167,7 @@ def object_reading(vision, split="test", group=held_out_or_seen):
     right = {}
     for n, scene in enumerate(scenes):
         for thing in scene.things:
-            cells = torch.from_numpy(grounding.coverage(thing, GRID).reshape(-1) >= grounding.MIN_COVER)
+            cells = torch.from_numpy(object_cells(thing))
             truth = (grounding.COLOURS.index(thing.colour), grounding.SHAPES.index(thing.shape),
                      grounding.SIZES.index(thing.size))
             results = right.setdefault(group(thing), [[], [], []])
