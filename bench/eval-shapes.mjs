@@ -10,8 +10,11 @@
 // chat job (one turn, greedy, no repetition penalty, at most CHAT_MAX_TOKENS; the engine stops at <|im_end|>) as
 // tools/shapes/torch_eval.py does; RUN.json scored by eval_set score; torch_eval's scores (cached per manifest and
 // set); then {model, date, settings, n, engine, torch, difference, chatAnswersIdenticalToTorch, timing} and a
-// table. Text-to-image draws differ between the two sides (the engine's seeded uniforms, torch_eval's own
-// generator), so only their scores compare; greedy chat answers compare one by one. Scoring is not done here.
+// table. Torch draws with the engine's own uniforms for the same seed (tools/convert/reference/seeded_uniforms.py),
+// so text-to-image compares one by one too: t2iTokensIdenticalToTorch is the share of images whose LLM-drawn
+// TA-Tok tokens are exactly torch's (they part only where float differences move a draw across a boundary);
+// t2iPicturesAgainstTorch compares the pictures themselves (eval_set compare, torch's in build/shapes/eval/torch/);
+// greedy chat answers compare one by one. Scoring is not done here.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -25,6 +28,9 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const EVAL_DIR = join(ROOT, 'build/shapes/eval');
 const ENGINE_DIR = join(EVAL_DIR, 'engine');
 const TORCH_CACHE = join(EVAL_DIR, 'torch.json');
+const TORCH_IMAGES = join(EVAL_DIR, 'torch');
+// Bumped when torch_eval's output changes meaning, so that an older cache is not reused.
+const TORCH_FORMAT = 'engine-seeded draws';
 const TORCH_MODEL_ID = 'tar-shapes';
 const TORCH_MANIFEST = join(ROOT, 'public/models/tar-shapes/manifest.json');
 // Sized so that a default run takes ~15 min with software WebGPU on 2 shared CPU cores (~50 s an image: 256
@@ -99,6 +105,14 @@ function chatAgreement(run, torchAnswers) {
   return { identical: items.length ? identical / items.length : null, n: items.length };
 }
 
+/** Text-to-image draws are seeded alike on both sides: the share of images whose tokens are exactly torch's. */
+function t2iAgreement(run, torchDraws) {
+  const items = run.t2i.filter((r) => `${r.id}-s${r.scale}` in torchDraws);
+  const same = (a, b) => a.length === b.length && a.every((v, k) => v === b[k]);
+  const identical = items.filter((r) => same(r.tokens, torchDraws[`${r.id}-s${r.scale}`])).length;
+  return { identical: items.length ? identical / items.length : null, n: items.length };
+}
+
 /** The scores side by side, in points: text-to-image metrics × scales, then chat accuracy per question kind. */
 function table(engine, torch) {
   const pct = (v) => (typeof v === 'number' ? (100 * v).toFixed(1) : '—').padStart(6);
@@ -133,7 +147,7 @@ async function runEngine(page, evaluation, scales) {
       const result = await page.evaluate((o) => window.tarHeadless.session.imagine(o), options);
       const path = join(ENGINE_DIR, `${item.id}-s${scale}.png`);
       await writeFile(path, Buffer.from(result.images[0].png));
-      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path) });
+      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path), tokens: result.images[0].tokens });
       images.push(result);
       console.log(`  ${item.id} scale ${scale}: ${seconds(result.elapsedMs)} (${phases(result.timings)})  "${item.prompt}"`);
     }
@@ -160,17 +174,17 @@ async function torchScores(setPath, modelId, manifestSha) {
   if (!existsSync(TORCH_MANIFEST) || sha256(await readFile(TORCH_MANIFEST)) !== manifestSha) {
     return { scores: null, note: `skipped: the engine's package is not the one torch_eval compares with (${torchManifest})` };
   }
-  const key = { manifest: manifestSha, set: sha256(await readFile(setPath)) };
+  const key = { manifest: manifestSha, set: sha256(await readFile(setPath)), format: TORCH_FORMAT };
   if (existsSync(TORCH_CACHE)) {
     const cached = JSON.parse(await readFile(TORCH_CACHE, 'utf8'));
-    if (cached.key?.manifest === key.manifest && cached.key?.set === key.set) {
+    if (cached.key?.manifest === key.manifest && cached.key?.set === key.set && cached.key?.format === key.format) {
       return { scores: cached.scores, note: `cached in ${relative(ROOT, TORCH_CACHE)}` };
     }
   }
   console.log('torch: running tools/shapes/torch_eval.py on the same set ...');
   const scratch = join(EVAL_DIR, 'torch-scores.json');
   const started = performance.now();
-  python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch]);
+  python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch, '--images', TORCH_IMAGES]);
   const scores = JSON.parse(await readFile(scratch, 'utf8'));
   await writeFile(TORCH_CACHE, `${JSON.stringify({ key, scores }, null, 1)}\n`);
   return { scores, note: `computed in ${seconds(performance.now() - started)}` };
@@ -203,12 +217,18 @@ await writeFile(runPath, `${JSON.stringify(engineRun.run, null, 1)}\n`);
 const engine = JSON.parse(python(['tools.shapes.eval_set', 'score', '--set', setPath, '--run', runPath]));
 const torch = await torchScores(setPath, manifest.modelId, manifestSha);
 console.log(`torch: ${torch.note}`);
+const pictures = torch.scores && JSON.parse(python(['tools.shapes.eval_set', 'compare', '--run', runPath, '--images', TORCH_IMAGES]));
 
 const result = {
   model: { url: model, modelId: manifest.modelId, manifestSha256: manifestSha },
   date: new Date().toISOString(),
   settings: {
-    textToImage: { ...manifest.sampling.textToImage, detokenizer: manifest.sampling.detokenizer, seed: 'item index', previews: false },
+    textToImage: {
+      ...manifest.sampling.textToImage,
+      detokenizer: manifest.sampling.detokenizer,
+      seed: 'item index (torch draws with the engine uniforms of that seed)',
+      previews: false,
+    },
     scales: manifest.components.tatok.config.poolScales,
     chat: { ...CHAT, understandingScale: 1, stop: '<|im_end|> or end of text' },
     torch: torch.note,
@@ -217,6 +237,8 @@ const result = {
   engine,
   torch: torch.scores && { t2i: torch.scores.t2i, chat: torch.scores.chat },
   difference: torch.scores ? difference(engine, torch.scores) : null,
+  t2iTokensIdenticalToTorch: torch.scores ? t2iAgreement(engineRun.run, torch.scores.draws) : null,
+  t2iPicturesAgainstTorch: pictures,
   chatAnswersIdenticalToTorch: torch.scores ? chatAgreement(engineRun.run, torch.scores.answers) : null,
   timing: { ...engineRun.timing, totalMs: performance.now() - started },
 };
@@ -225,6 +247,14 @@ await mkdir(dirname(outPath), { recursive: true });
 await writeFile(outPath, `${JSON.stringify(result, null, 2)}\n`);
 
 console.log(`\n${table(engine, result.torch)}`);
+const drawAgreement = result.t2iTokensIdenticalToTorch;
+if (drawAgreement?.n) console.log(`image tokens identical to torch's: ${(100 * drawAgreement.identical).toFixed(1)}% of ${drawAgreement.n}`);
+if (pictures?.compared) {
+  console.log(
+    `pictures within one 8-bit level of torch's: ${(100 * pictures.withinOneLevel).toFixed(1)}% of ${pictures.compared} ` +
+      `(largest difference ${pictures.maxLevelDifference})`,
+  );
+}
 const agreement = result.chatAnswersIdenticalToTorch;
 if (agreement?.n) console.log(`chat answers identical to torch's: ${(100 * agreement.identical).toFixed(1)}% of ${agreement.n}`);
 console.log(

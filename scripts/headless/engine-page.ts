@@ -27,7 +27,8 @@ export interface HeadlessChat extends HeadlessChatTurn {
 }
 
 export interface HeadlessResult {
-  images: { png: number[]; width: number; height: number; seed: number }[];
+  /** tokens: the TA-Tok codebook indices the LLM drew for the image. */
+  images: { png: number[]; width: number; height: number; seed: number; tokens: number[] }[];
   previews: number;
   text?: string;
   timings: PhaseTimings;
@@ -55,7 +56,13 @@ async function runImagine(engine: TarEngine, options: HeadlessImagineOptions, lo
   for await (const event of engine.imagine(options)) {
     if (event.type === 'preview') result.previews++;
     if (event.type === 'image') {
-      result.images.push({ png: await toPng(event.pixels), width: event.pixels.width, height: event.pixels.height, seed: event.seed });
+      result.images.push({
+        png: await toPng(event.pixels),
+        width: event.pixels.width,
+        height: event.pixels.height,
+        seed: event.seed,
+        tokens: Array.from(event.tokens),
+      });
     }
     if (event.type === 'done') {
       result.timings = event.timings;

@@ -1,5 +1,6 @@
 // The seeded generator: reproducible, in range, roughly uniform.
 import { expect, test } from '@playwright/test';
+import { imageUniforms } from '../../src/pipeline/uniforms.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 
 test('same seed, same sequence; different seed, different sequence', () => {
@@ -22,4 +23,16 @@ test('uniforms lie in [0, 1) with mean near 1/2', () => {
   }
   expect(outside).toBe(0);
   expect(Math.abs(sum / 100_000 - 0.5)).toBeLessThan(0.01);
+});
+
+// Pinned numbers: tools/tests/test_seeded_uniforms.py holds the same ones for the Python port
+// (tools/convert/reference/seeded_uniforms.py) that lets torch draw with the engine's uniforms.
+test('the sequences are the pinned ones the Python port reproduces', () => {
+  const r = new SeededRandom(42);
+  expect(Array.from({ length: 6 }, () => r.nextUint32())).toEqual([2837322924, 544945897, 479756282, 3500138142, 339756180, 113173290]);
+  const image = imageUniforms(7, 0);
+  expect([image.llm(), image.llm(), image.llm()]).toEqual([0.23382771760225296, 0.5122324188705534, 0.4489145821426064]);
+  expect([image.detok(), image.detok()]).toEqual([0.21170785161666572, 0.5337627022527158]);
+  const wrapped = imageUniforms(0xffffffff, 1);
+  expect([wrapped.llm(), wrapped.detok()]).toEqual([0.8868539538234472, 0.9244732474908233]);
 });

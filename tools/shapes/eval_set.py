@@ -5,6 +5,9 @@
     python3 -m tools.shapes.eval_set score --set DIR/set.json --run RUN.json
         → prints the scores JSON of a run: RUN.json = {"t2i": [{"id", "scale", "image": PNG path}],
           "chat": [{"id", "answer"}]}
+    python3 -m tools.shapes.eval_set compare --run RUN.json --images DIR
+        → prints how the run's pictures differ from DIR/<id>-s<scale>.png (torch_eval's, drawn with the same
+          uniforms): {"n", "compared", "withinOneLevel", "maxLevelDifference"}
 
 Every item comes from the held-out test scenes (each holds at least one (colour, shape, position) triple that no
 training scene has). Prompts are world.canonical_caption(scene); questions are those world.questions(scene)
@@ -71,6 +74,26 @@ def score(evaluation, t2i_images, chat_answers):
     return {"t2i": t2i, "chat": chat}
 
 
+def compare(run_t2i, base, other_dir):
+    """How far each picture of a run (paths relative to `base`) is from the same item's picture in `other_dir`, in
+    8-bit levels: the share of pictures that agree within one level everywhere and the largest difference seen."""
+    differences = []
+    for r in run_t2i:
+        other = os.path.join(other_dir, f"{r['id']}-s{r['scale']}.png")
+        if os.path.exists(other):
+            mine = np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB"), dtype=np.int16)
+            theirs = np.asarray(Image.open(other).convert("RGB"), dtype=np.int16)
+            differences.append(int(np.abs(mine - theirs).max()) if mine.shape == theirs.shape else 255)
+    return {"n": len(run_t2i), "compared": len(differences),
+            "withinOneLevel": sum(d <= 1 for d in differences) / len(differences) if differences else None,
+            "maxLevelDifference": max(differences, default=None)}
+
+
+def _images(run, base):
+    return [(r["id"], r["scale"], np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB")))
+            for r in run["t2i"]]
+
+
 def question_kind(question):
     for kind, start in (("count", "how many"), ("background", "what colour is the background"),
                         ("colour", "what colour"), ("shape", "what shape"), ("position", "where"),
@@ -90,19 +113,23 @@ def main(argv=None):
     s = sub.add_parser("score")
     s.add_argument("--set", required=True)
     s.add_argument("--run", required=True)
+    c = sub.add_parser("compare")
+    c.add_argument("--run", required=True)
+    c.add_argument("--images", required=True)
     args = parser.parse_args(argv)
     if args.command == "write":
         write(args.out, args.t2i, args.chat)
         return 0
-    with open(args.set) as f:
-        evaluation = json.load(f)
     with open(args.run) as f:
         run = json.load(f)
     base = os.path.dirname(os.path.abspath(args.run))
-    images = [(r["id"], r["scale"], np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB")))
-              for r in run["t2i"]]
+    if args.command == "compare":
+        json.dump(compare(run["t2i"], base, args.images), sys.stdout, indent=1)
+        return 0
+    with open(args.set) as f:
+        evaluation = json.load(f)
     answers = {r["id"]: r["answer"] for r in run["chat"]}
-    json.dump(score(evaluation, images, answers), sys.stdout, indent=1)
+    json.dump(score(evaluation, _images(run, base), answers), sys.stdout, indent=1)
     return 0
 
 

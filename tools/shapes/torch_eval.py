@@ -6,7 +6,11 @@ from), generating with the sampling settings of the package's manifest, and the 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, then the
-de-tokenizer's CFG scale and temperature); chat greedy (temperature 0), stopping at <|im_end|> or 48 tokens."""
+de-tokenizer's CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in
+the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the
+same image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws",
+TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; chat greedy (temperature 0), stopping at
+<|im_end|> or 48 tokens."""
 import argparse
 import json
 import os
@@ -18,6 +22,7 @@ from PIL import Image
 
 from tools.convert.ardtok import build_checked as build_ardtok
 from tools.convert.reference.pipeline import Chooser, Sampling, detokenize, llm_generate, understand
+from tools.convert.reference.seeded_uniforms import image_uniforms
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
 from tools.convert.vq import build_checked as build_vq
@@ -26,7 +31,6 @@ from tools.tiny.llm import load_reference
 
 CHAT_MAX_TOKENS = 48
 UNDERSTAND_SCALE = 1
-SEED = 5
 
 
 class TorchTar:
@@ -39,28 +43,28 @@ class TorchTar:
         self.chat = text.ChatSequences(paths["llm"])
         with open(os.path.join(package.OUT, "manifest.json")) as f:
             self.sampling = json.load(f)["sampling"]
-        self.rng = np.random.default_rng(SEED)
         self.codebook_size = self.tatok_arch["codebook_size"]
 
     def grid(self, scale):
         return self.tatok_arch["image_size"] // self.tatok_arch["patch_size"] // scale
 
     @torch.no_grad()
-    def imagine(self, prompt, scale):
-        """→ uint8 [H,W,3]."""
+    def imagine(self, prompt, scale, seed):
+        """→ (uint8 [H,W,3], the TA-Tok codebook indices drawn [N]): the first image of an engine job seeded `seed`."""
         s, d = self.sampling["textToImage"], self.sampling["detokenizer"]
         count = self.grid(scale) ** 2
         base = self.chat.image_base
+        llm_uniforms, detok_uniforms = image_uniforms(seed, 0, count, self.ardtok.args.max_seq_len)
         choose = Chooser(Sampling(s["temperature"], s["topK"], s["topP"], lo=base, hi=base + self.codebook_size),
-                         self.rng.random(count))
+                         llm_uniforms)
         tokens = llm_generate(self.llm, self.chat.t2i_prompt(prompt, scale), count, choose)
-        indices = torch.tensor(tokens) - base
+        indices = torch.tensor(tokens) - base                                          # [N]
         features = self.tatok.decode(indices.unsqueeze(0))[0]                          # [N, Cdec]
         side = int(round(self.ardtok.args.max_seq_len ** 0.5))
-        detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=d["cfgScale"]),
-                        self.rng.random(self.ardtok.args.max_seq_len))
+        detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=d["cfgScale"]), detok_uniforms)
         codes = detokenize(self.ardtok, features, detok)
-        return to_uint8_hwc(self.vq(torch.tensor(codes).reshape(1, side, side)))[0].numpy()
+        image = to_uint8_hwc(self.vq(torch.tensor(codes).reshape(1, side, side)))[0].numpy()
+        return image, indices.tolist()
 
     @torch.no_grad()
     def answer(self, image, question):
@@ -74,20 +78,21 @@ class TorchTar:
 def run(evaluation, base, images_out=None):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     tar = TorchTar()
-    t2i = []
-    for item in evaluation["t2i"]:
+    t2i, draws = [], {}
+    for seed, item in enumerate(evaluation["t2i"]):
         for scale in text.SCALES:
-            image = tar.imagine(item["prompt"], scale)
+            image, draws[f"{item['id']}-s{scale}"] = tar.imagine(item["prompt"], scale, seed)
             t2i.append((item["id"], scale, image))
             if images_out:
                 os.makedirs(images_out, exist_ok=True)
                 Image.fromarray(image).save(os.path.join(images_out, f"{item['id']}-s{scale}.png"))
     answers = {}
     for item in evaluation["chat"]:
-        image = np.asarray(Image.open(os.path.join(base, item["image"])).convert("RGB"))
+        image = np.array(Image.open(os.path.join(base, item["image"])).convert("RGB"))
         answers[item["id"]] = tar.answer(image, item["question"])
     scores = eval_set.score(evaluation, t2i, answers)
     scores["answers"] = answers
+    scores["draws"] = draws
     return scores
 
 
@@ -102,7 +107,7 @@ def main(argv=None):
     scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images)
     with open(args.out, "w") as f:
         json.dump(scores, f, indent=1)
-    json.dump({k: v for k, v in scores.items() if k != "answers"}, sys.stdout, indent=1)
+    json.dump({k: v for k, v in scores.items() if k not in ("answers", "draws")}, sys.stdout, indent=1)
     return 0
 
 

@@ -1,0 +1,39 @@
+"""eval_set.compare: how a run's pictures differ from another run's of the same items."""
+import os
+import tempfile
+import unittest
+
+import numpy as np
+from PIL import Image
+
+from tools.shapes import eval_set
+
+
+def _save(path, pixels):
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+
+class CompareTest(unittest.TestCase):
+    def test_levels_and_missing_pictures(self):
+        rng = np.random.default_rng(0)
+        picture = rng.integers(1, 254, size=(64, 64, 3))
+        with tempfile.TemporaryDirectory() as run_dir, tempfile.TemporaryDirectory() as other_dir:
+            run = []
+            for k, (theirs, change) in enumerate([(True, 1), (True, 9), (False, 0)]):
+                _save(os.path.join(run_dir, f"a{k}.png"), picture)
+                run.append({"id": f"t2i-{k}", "scale": 1, "image": f"a{k}.png"})
+                if theirs:
+                    changed = picture.copy()
+                    changed[5, 7, 1] += change
+                    _save(os.path.join(other_dir, f"t2i-{k}-s1.png"), changed)
+            result = eval_set.compare(run, run_dir, other_dir)
+        self.assertEqual(result, {"n": 3, "compared": 2, "withinOneLevel": 0.5, "maxLevelDifference": 9})
+
+    def test_nothing_to_compare(self):
+        with tempfile.TemporaryDirectory() as empty:
+            result = eval_set.compare([{"id": "t2i-0", "scale": 2, "image": "x.png"}], empty, empty)
+        self.assertEqual(result, {"n": 1, "compared": 0, "withinOneLevel": None, "maxLevelDifference": None})
+
+
+if __name__ == "__main__":
+    unittest.main()
