@@ -74,6 +74,11 @@ def score(evaluation, t2i_images, chat_answers):
     return {"t2i": t2i, "chat": chat}
 
 
+def _picture(path):
+    """uint8 [H,W,3] of a PNG."""
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
 def compare(run_t2i, base, other_dir):
     """How far each picture of a run (paths relative to `base`) is from the same item's picture in `other_dir`, in
     8-bit levels: the share of pictures that agree within one level everywhere and the largest difference seen."""
@@ -81,8 +86,8 @@ def compare(run_t2i, base, other_dir):
     for r in run_t2i:
         other = os.path.join(other_dir, f"{r['id']}-s{r['scale']}.png")
         if os.path.exists(other):
-            mine = np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB"), dtype=np.int16)
-            theirs = np.asarray(Image.open(other).convert("RGB"), dtype=np.int16)
+            mine = _picture(os.path.join(base, r["image"])).astype(np.int16)
+            theirs = _picture(other).astype(np.int16)
             differences.append(int(np.abs(mine - theirs).max()) if mine.shape == theirs.shape else 255)
     return {"n": len(run_t2i), "compared": len(differences),
             "withinOneLevel": sum(d <= 1 for d in differences) / len(differences) if differences else None,
@@ -90,8 +95,7 @@ def compare(run_t2i, base, other_dir):
 
 
 def _images(run, base):
-    return [(r["id"], r["scale"], np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB")))
-            for r in run["t2i"]]
+    return [(r["id"], r["scale"], _picture(os.path.join(base, r["image"]))) for r in run["t2i"]]
 
 
 def question_kind(question):
