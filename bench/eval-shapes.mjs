@@ -98,19 +98,13 @@ function difference(engine, torch) {
   return out;
 }
 
-/** Greedy chat is deterministic: the share of items whose engine answer is exactly torch's. */
-function chatAgreement(run, torchAnswers) {
-  const items = run.chat.filter((r) => r.id in torchAnswers);
-  const identical = items.filter((r) => r.answer === torchAnswers[r.id]).length;
-  return { identical: items.length ? identical / items.length : null, n: items.length };
-}
-
-/** Text-to-image draws are seeded alike on both sides: the share of images whose tokens are exactly torch's. */
-function t2iAgreement(run, torchDraws) {
-  const items = run.t2i.filter((r) => `${r.id}-s${r.scale}` in torchDraws);
-  const same = (a, b) => a.length === b.length && a.every((v, k) => v === b[k]);
-  const identical = items.filter((r) => same(r.tokens, torchDraws[`${r.id}-s${r.scale}`])).length;
-  return { identical: items.length ? identical / items.length : null, n: items.length };
+/** The share of a run's items whose output is exactly torch's (items torch lacks are left out): `key` names an
+ *  item on torch's side, `output` is what compares (greedy chat answers; text-to-image tokens, seeded alike). */
+function identicalShare(items, torchOutputs, key, output) {
+  const compared = items.filter((r) => key(r) in torchOutputs);
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const identical = compared.filter((r) => same(output(r), torchOutputs[key(r)])).length;
+  return { identical: compared.length ? identical / compared.length : null, n: compared.length };
 }
 
 /** The scores side by side, in points: text-to-image metrics × scales, then chat accuracy per question kind. */
@@ -237,9 +231,11 @@ const result = {
   engine,
   torch: torch.scores && { t2i: torch.scores.t2i, chat: torch.scores.chat },
   difference: torch.scores ? difference(engine, torch.scores) : null,
-  t2iTokensIdenticalToTorch: torch.scores ? t2iAgreement(engineRun.run, torch.scores.draws) : null,
+  t2iTokensIdenticalToTorch: torch.scores
+    ? identicalShare(engineRun.run.t2i, torch.scores.draws, (r) => `${r.id}-s${r.scale}`, (r) => r.tokens)
+    : null,
   t2iPicturesAgainstTorch: pictures,
-  chatAnswersIdenticalToTorch: torch.scores ? chatAgreement(engineRun.run, torch.scores.answers) : null,
+  chatAnswersIdenticalToTorch: torch.scores ? identicalShare(engineRun.run.chat, torch.scores.answers, (r) => r.id, (r) => r.answer) : null,
   timing: { ...engineRun.timing, totalMs: performance.now() - started },
 };
 const outPath = resolve(values.out);
