@@ -26,16 +26,17 @@ def on_gpu():
     return device().type == "cuda"
 
 
-GPU_STEP_CAP = 20   # a budgeted GPU schedule runs at most this many times the stage's CPU steps
+BUDGET_STEP_CAP = 20   # a budgeted schedule runs at most this many times the stage's CPU steps
 
 
-def step_budget(steps, seconds_variable, share=1.0):
-    """The schedule of a stage's `steps` CPU steps: on a GPU with the environment variable `seconds_variable` set,
-    as many steps as fit in `share` of its seconds (at most GPU_STEP_CAP × steps); otherwise `steps`."""
-    seconds = os.environ.get(seconds_variable) if on_gpu() else None
+def step_budget(steps, seconds_variable, share=1.0, cap=BUDGET_STEP_CAP):
+    """The schedule of a stage's `steps` CPU steps: with the environment variable `seconds_variable` set (by
+    tools.shapes.train_gpu; on a GPU, or on CPU for a short run of the whole pipeline), as many steps as fit in
+    `share` of its seconds, at most `cap` × steps; otherwise `steps`."""
+    seconds = os.environ.get(seconds_variable)
     if not seconds:
         return StepBudget(steps)
-    return StepBudget(steps * GPU_STEP_CAP, float(seconds) * share)
+    return StepBudget(int(steps * cap), float(seconds) * share)
 
 
 class StepBudget:

@@ -6,7 +6,9 @@
   recon.png               16 test images, original | reconstruction;
   done.json               settings and measured figures, written last (if present, the stage is done).
 Resumable: the training state is saved every few minutes and a killed run resumes from it bit-exactly (every
-step's randomness is a function of the step number).
+step's randomness is a function of the step number). SHAPES_DEVICE picks the device (the same schedule and batch
+on a GPU); with SHAPES_VQ_SECONDS set (tools.shapes.train_gpu) every cycle is shortened alike to fit that many
+seconds, if the whole schedule would not (common.step_budget, decided after a probe inside the first warm-up).
 
 The decoding half is tools/convert/reference/vq.py's VQDecoderModel (the module the converter exports); this
 file adds LlamaGen's Encoder, its Downsample, quant_conv and the cosine quantiser. It is not a general VQ
@@ -26,7 +28,7 @@ from PIL import Image
 
 from tools.convert.reference.vq import (GN_EPS, NUM_GROUPS, AttnBlock, GroupNorm, ResnetBlock, VQDecoderModel,
                                         swish, to_uint8_hwc)
-from tools.shapes import data
+from tools.shapes import common, data
 
 # ---- the model ------------------------------------------------------------------------------------------------
 # 4x downsampling: an 8x8 grid of 256 codes (channels [32, 32, 32, 64]) reached 26.2 dB but its reconstructions
@@ -217,6 +219,14 @@ def pixel_weights(x, shape_weight):
     return 1.0 + (shape_weight - 1.0) * differs.float()
 
 
+def shortened(s, total):
+    """The settings with every cycle shortened alike so that the schedule has `total` steps (the last cycle takes
+    the rounding)."""
+    lengths = [max(s["warmup"] + 1, length * total // total_steps(s)) for length, _ in s["cycles"]]
+    lengths[-1] = max(s["warmup"] + 1, total - sum(lengths[:-1]))
+    return dict(s, cycles=[[length, peak] for length, (_, peak) in zip(lengths, s["cycles"])])
+
+
 def sample_batch(images, s, step, generator):
     """-> (x [B,3,S,S] in [-1,1], loss weights [B,1,S,S]): S = s["crop"] (crops on the code grid) early on, then
     the whole 64 px image."""
@@ -255,24 +265,34 @@ def save_state(path, model, optimizer, step, usage, log):
 
 
 def train(model, images, s, state_path, until=None):
-    """Trains `model` on uint8 [N,64,64,3] `images` through s["cycles"] (or up to step `until`), resuming
-    from / saving to `state_path`. Returns the log (per-step losses and seconds, restarts)."""
+    """Trains `model` (on its device) on uint8 [N,64,64,3] `images` through s["cycles"] — shortened to fit
+    SHAPES_VQ_SECONDS when that is set — or up to step `until`, resuming from / saving to `state_path`. Returns
+    the log (per-step losses and seconds, restarts, the cycles run)."""
+    dev = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=s["cycles"][0][1])
-    usage = torch.zeros(ARCH["codebook_size"], dtype=torch.long)
-    log, start = {"loss": [], "mse": [], "seconds": [], "restarts": []}, 0
+    usage = torch.zeros(ARCH["codebook_size"], dtype=torch.long, device=dev)
+    log, start = {"loss": [], "mse": [], "seconds": [], "restarts": [], "cycles": s["cycles"]}, 0
     if os.path.exists(state_path):
-        state = torch.load(state_path)
+        state = torch.load(state_path, map_location=dev)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         usage, log, start = state["usage"], state["log"], state["step"]
         print(f"resuming at step {start}")
+    s = dict(s, cycles=log["cycles"])
+    budget = common.step_budget(total_steps(s), "SHAPES_VQ_SECONDS", cap=1) if start == 0 else None
     model.train()
     saved = time.time()
-    end = total_steps(s) if until is None else until
-    for step in range(start, end):
+    step = start
+    while True:
+        if budget is not None and budget.tick(step) != total_steps(s):
+            s = shortened(s, budget.total)                      # once, when the probe says it would not fit
+            log["cycles"], budget = s["cycles"], None
+        end = total_steps(s) if until is None else until
+        if step >= end:
+            break
         t0 = time.time()
         generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + step)
-        x, weights = sample_batch(images, s, step, generator)
+        x, weights = (t.to(dev) for t in sample_batch(images, s, step, generator))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s)
         recon, codebook_loss, commit_loss, indices, z = model(x)
@@ -296,8 +316,9 @@ def train(model, images, s, state_path, until=None):
             print(f"step {step + 1}: loss {np.mean(log['loss'][recent]):.4f} "
                   f"psnr~{10 * math.log10(4 / np.mean(log['mse'][recent])):.2f} dB "
                   f"{np.mean(log['seconds'][recent]):.3f} s/step", flush=True)
-        if time.time() - saved > s["save_seconds"] or step + 1 == end:
-            save_state(state_path, model, optimizer, step + 1, usage, log)
+        step += 1
+        if time.time() - saved > s["save_seconds"] or step == end:
+            save_state(state_path, model, optimizer, step, usage, log)
             saved = time.time()
     return log
 
@@ -305,7 +326,7 @@ def train(model, images, s, state_path, until=None):
 # ---- outputs --------------------------------------------------------------------------------------------------
 def save_checkpoint(model, path):
     """The official format: {"model": state_dict}, codebook rows L2-normalised (LlamaGen's codebook_l2_norm)."""
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     sd["quantize.embedding.weight"] = F.normalize(sd["quantize.embedding.weight"], p=2, dim=-1)
     torch.save({"model": sd}, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -315,7 +336,8 @@ def save_checkpoint(model, path):
 def encode_all(model, images, batch=100):
     """uint8 [N,64,64,3] -> int16 [N,h,w] code indices."""
     model.eval()
-    return np.concatenate([model.encode(to_input(images[i:i + batch]))[1].numpy().astype(np.int16)
+    dev = next(model.parameters()).device
+    return np.concatenate([model.encode(to_input(images[i:i + batch]).to(dev))[1].cpu().numpy().astype(np.int16)
                            for i in range(0, len(images), batch)])
 
 
@@ -356,7 +378,7 @@ def main():
         return
     from tools.convert.vq import build_checked
     train_images, test_images = data.images("train"), data.images("test")
-    model = build_model(SETTINGS["seed"])
+    model = build_model(SETTINGS["seed"]).to(common.device())
     t0 = time.time()
     log = train(model, train_images, SETTINGS, os.path.join(out, STATE))
     train_wall = time.time() - t0

@@ -53,20 +53,18 @@ class StepBudgetTest(unittest.TestCase):
 
 
 class StageBudgetTest(unittest.TestCase):
-    def test_on_cpu_the_stage_runs_its_steps(self):
-        with mock.patch.dict(common.os.environ, {"SHAPES_TEST_SECONDS": "60"}), \
-                mock.patch.object(common, "on_gpu", return_value=False):
-            budget = common.step_budget(300, "SHAPES_TEST_SECONDS")
-        self.assertEqual((budget.total, budget.seconds), (300, None))
-
-    def test_on_a_gpu_the_variable_sets_the_seconds_and_the_cap(self):
-        with mock.patch.dict(common.os.environ, {"SHAPES_TEST_SECONDS": "60"}), \
-                mock.patch.object(common, "on_gpu", return_value=True):
+    def test_the_variable_sets_the_seconds_and_the_cap(self):
+        with mock.patch.dict(common.os.environ, {"SHAPES_TEST_SECONDS": "60"}):
             budget = common.step_budget(300, "SHAPES_TEST_SECONDS", share=0.5)
-        self.assertEqual((budget.total, budget.seconds), (300 * common.GPU_STEP_CAP, 30.0))
+        self.assertEqual((budget.total, budget.seconds), (300 * common.BUDGET_STEP_CAP, 30.0))
 
-    def test_on_a_gpu_without_the_variable_the_stage_runs_its_steps(self):
-        with mock.patch.dict(common.os.environ, {}, clear=False), mock.patch.object(common, "on_gpu", return_value=True):
+    def test_a_cap_of_one_only_ever_shortens_the_schedule(self):
+        with mock.patch.dict(common.os.environ, {"SHAPES_TEST_SECONDS": "60"}):
+            budget = common.step_budget(300, "SHAPES_TEST_SECONDS", cap=1)
+        self.assertEqual((budget.total, budget.seconds), (300, 60.0))
+
+    def test_without_the_variable_the_stage_runs_its_steps(self):
+        with mock.patch.dict(common.os.environ, {}, clear=False):
             common.os.environ.pop("SHAPES_TEST_SECONDS", None)
             budget = common.step_budget(300, "SHAPES_TEST_SECONDS")
         self.assertEqual((budget.total, budget.seconds), (300, None))

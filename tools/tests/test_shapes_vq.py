@@ -5,13 +5,14 @@ weights. Runs on a few rendered scenes in seconds; it does not train the real mo
 import os
 import tempfile
 import unittest
+from unittest import mock
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from tools.convert.vq import build_checked
-from tools.shapes import train_vq, world
+from tools.shapes import common, train_vq, world
 
 
 K = train_vq.ARCH["codebook_size"]
@@ -80,6 +81,23 @@ class ShapesVqTest(unittest.TestCase):
         self.assertEqual([step for step, _ in log["restarts"]], [3])
         for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
             self.assertTrue(torch.equal(a, b), name)
+
+    def test_shortened_cycles_keep_their_shares_and_the_total(self):
+        settings = dict(train_vq.SETTINGS, cycles=[[1500, 2e-3], [1500, 1e-3], [3000, 5e-4]], warmup=30)
+        short = train_vq.shortened(settings, 1000)
+        self.assertEqual(short["cycles"], [[250, 2e-3], [250, 1e-3], [500, 5e-4]])
+        tiny = train_vq.shortened(settings, 50)
+        self.assertTrue(all(length > settings["warmup"] for length, _ in tiny["cycles"]))
+        self.assertEqual(train_vq.SETTINGS["cycles"][0][0], 1500)
+
+    def test_a_time_budget_shortens_every_cycle_after_the_probe(self):
+        settings = dict(train_vq.SETTINGS, cycles=[[100, 1e-3], [100, 5e-4]], batch=2, warmup=5, save_seconds=1e9)
+        with mock.patch.dict(os.environ, {"SHAPES_VQ_SECONDS": "0.001"}):
+            log = train_vq.train(train_vq.build_model(3), tiny_images(4), settings,
+                                 os.path.join(self.tmp.name, "c.pt"))
+        probe = common.StepBudget(1).probe
+        self.assertEqual(log["cycles"], [[15, 1e-3], [16, 5e-4]])
+        self.assertEqual(len(log["loss"]), probe + 1)
 
 
 if __name__ == "__main__":

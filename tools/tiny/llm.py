@@ -90,12 +90,9 @@ def write_tokenizer_files(folder, corpus=CORPUS, merge_count=MERGES, image_token
     added += [(f"<S{s}>", False, True) for s in range(SCALE_TOKENS)]        # add_tokens(special_tokens=False)
     added += [(f"<I{k}>", False, True) for k in range(image_tokens)]
     ids = {content: len(vocab) + i for i, (content, _, _) in enumerate(added)}
-    with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
-    with open(os.path.join(folder, "added_tokens.json"), "w", encoding="utf-8") as f:
-        json.dump(ids, f, indent=2)
+    write_whole(os.path.join(folder, "vocab.json"), json.dumps(vocab, ensure_ascii=False))
+    write_whole(os.path.join(folder, "merges.txt"), "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+    write_whole(os.path.join(folder, "added_tokens.json"), json.dumps(ids, indent=2))
     decoder = {str(ids[c]): {"content": c, "lstrip": False, "normalized": normalized, "rstrip": False,
                              "single_word": False, "special": special} for c, special, normalized in added}
     tokenizer_config = {"add_bos_token": False, "add_prefix_space": False, "added_tokens_decoder": decoder,
@@ -103,16 +100,23 @@ def write_tokenizer_files(folder, corpus=CORPUS, merge_count=MERGES, image_token
                         "clean_up_tokenization_spaces": False, "eos_token": "<|im_end|>", "errors": "replace",
                         "model_max_length": 512, "pad_token": "<|endoftext|>", "split_special_tokens": False,
                         "tokenizer_class": "Qwen2Tokenizer", "unk_token": None}
-    with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-        json.dump(tokenizer_config, f, indent=2)
+    write_whole(os.path.join(folder, "tokenizer_config.json"), json.dumps(tokenizer_config, indent=2))
     special_map = {"additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
                    "eos_token": {"content": "<|im_end|>", "lstrip": False, "normalized": False, "rstrip": False,
                                  "single_word": False},
                    "pad_token": {"content": "<|endoftext|>", "lstrip": False, "normalized": False, "rstrip": False,
                                  "single_word": False}}
-    with open(os.path.join(folder, "special_tokens_map.json"), "w", encoding="utf-8") as f:
-        json.dump(special_map, f, indent=2)
+    write_whole(os.path.join(folder, "special_tokens_map.json"), json.dumps(special_map, indent=2))
     return ids, len(vocab) + len(added)
+
+
+def write_whole(path, content):
+    """Writes UTF-8 `content` to `path` through a file of this process's own, then renames it: a process reading
+    the file while another rewrites it (Tar-Shapes stages side by side) sees the old or the new text whole."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(content)
+    os.replace(partial, path)
 
 
 def random_state_dict(vocab_size, seed):

@@ -1,0 +1,147 @@
+"""Tar-Shapes trained from nothing in one call of the device tool (a machine with one GPU, lent to some sessions),
+and its results brought home. Three steps:
+
+    /usr/bin/python3 -m tools.shapes.device_call prepare        here: .gpu/ (git-ignored) with what that
+                                                                 machine's Python lacks (easydict, pure Python)
+    device run, carry [".gpu"]:  python3 -m tools.shapes.device_call train   there: train_gpu --from-scratch with
+                                                                 the budgets below, then the stage outputs
+                                                                 packed into $OUT (tar files, each under the
+                                                                 tool's 16 MiB a file)
+    /usr/bin/python3 -m tools.shapes.device_call unpack DIR      here: DIR's tar files into build/shapes/ (the
+                                                                 stages' checkpoints and done.json files); then
+                                                                 tools.shapes.package and npm run eval:shapes
+
+What travels back is every stage's checkpoint in its official format (the package is converted here, by the same
+tools/convert), each stage's done.json and the logs. Not here: the training itself (tools.shapes.train_gpu)."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+
+from tools.shapes import data
+
+CARRIED = os.path.join(data.ROOT, ".gpu")
+# Seconds per stage within one call (the tool allows 600 s a call and 900 s of device time a session, the
+# machine's start included): the teacher beside the VQ and text LM, then TA-Tok, then the LLM beside the
+# de-tokenizer. Critical path ~ teacher + TA-Tok (joint + tokens + decoder) + LLM ≈ 450 s with start-ups.
+BUDGETS = {"vq": 150, "teacher": 90, "tatok": 60, "decoder": 40, "llm": 220, "ardtok": 220}
+# What comes back, one tar file each (stage folder → the files of it kept, done.json always; None: all of its files
+# but the training states a stage resumes from).
+RETURNED = {
+    "vq.tar": {"vq": ["vq_shapes.pt", "recon.png"]},
+    "stages.tar": {"teacher": ["teacher.pt"], "text_lm": ["text_lm.pt"], "tokenizer": None,
+                   "tatok": ["ta_tok.pth", "codebook.pt"], "llm": None, "ardtok": ["ar_dtok_shapes_64px.pth"]},
+    "logs.tar": {"logs": None},
+}
+TRAINING_STATES = ("phase_a.pt", "phase_b.pt", "state.pt", "train_state.pt", "joint.pt")
+FILE_LIMIT = 16 * 1024 * 1024
+
+
+def prepare():
+    """Copies this machine's Debian easydict into .gpu/site and keeps .gpu/ out of git (local exclude)."""
+    import easydict
+    site = os.path.join(CARRIED, "site")
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(os.path.dirname(easydict.__file__), os.path.join(site, "easydict"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    exclude = os.path.join(data.ROOT, ".git", "info", "exclude")
+    os.makedirs(os.path.dirname(exclude), exist_ok=True)
+    lines = open(exclude).read().splitlines() if os.path.exists(exclude) else []
+    if "/.gpu/" not in lines:
+        with open(exclude, "a") as f:
+            f.write("/.gpu/\n")
+    print(f"ready: {site}; device run with carry [\".gpu\"]: python3 -m tools.shapes.device_call train")
+
+
+def pack(out):
+    """The stage outputs under data.WORK into `out` as RETURNED's tar files; → {tar name: bytes}."""
+    sizes = {}
+    for name, stages in RETURNED.items():
+        path = os.path.join(out, name)
+        with tarfile.open(path, "w") as tar:
+            for stage, files in stages.items():
+                folder = os.path.join(data.WORK, stage)
+                if not os.path.isdir(folder):
+                    continue
+                kept = [f for f in sorted(os.listdir(folder)) if f not in TRAINING_STATES and not f.endswith(".tmp")] \
+                    if files is None else files + ["done.json"]
+                for file in kept:
+                    if os.path.isfile(os.path.join(folder, file)):
+                        tar.add(os.path.join(folder, file), arcname=f"{stage}/{file}")
+        sizes[name] = os.path.getsize(path)
+        if sizes[name] > FILE_LIMIT:
+            print(f"warning: {name} is {sizes[name]} bytes, over the tool's {FILE_LIMIT} a file", file=sys.stderr)
+    return sizes
+
+
+def train(out, device="cuda", scale=1.0):
+    """On the device machine: the whole recipe on its GPU (`device`), each budget × `scale`, then pack(out); →
+    train_gpu's exit code. (--device cpu --scale 0.1 here: a check of the whole call, not a model.)"""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
+               PYTHONPATH=os.pathsep.join([data.ROOT, os.path.join(CARRIED, "site")]))
+    budgets = {stage: seconds * scale for stage, seconds in BUDGETS.items()}
+    command = [sys.executable, "-m", "tools.shapes.train_gpu", "--from-scratch", f"--device={device}"] + \
+        [f"--{stage}-seconds={seconds}" for stage, seconds in budgets.items()]
+    begin = time.time()
+    code = subprocess.call(command, env=env, cwd=data.ROOT)
+    summary = {"exit": code, "seconds": round(time.time() - begin), "budgets": budgets, "done": {}}
+    for stage in ("text_lm", "vq", "teacher", "tatok", "llm", "ardtok"):
+        marker = os.path.join(data.WORK, stage, "done.json")
+        if os.path.exists(marker):
+            with open(marker) as f:
+                summary["done"][stage] = json.load(f)
+    summary["returned_bytes"] = pack(out)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps({k: v for k, v in summary.items() if k != "done"}), flush=True)
+    return code
+
+
+def unpack(folder):
+    """RETURNED's tar files from `folder` into data.WORK, each stage folder they hold replaced by what came back;
+    nothing is written unless every tar file is there and holds only files of its own stages."""
+    archives = {}
+    for name, stages in RETURNED.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            raise SystemExit(f"{path} is missing: the device call did not return it")
+        with tarfile.open(path) as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/")
+                if parts[0] not in stages or not member.isfile() or len(parts) != 2 or ".." in parts:
+                    raise SystemExit(f"{path}: unexpected entry {member.name}")
+            archives[path] = {member.name.split("/")[0] for member in tar.getmembers()}
+    for path, stages in archives.items():
+        for stage in stages:
+            shutil.rmtree(os.path.join(data.WORK, stage), ignore_errors=True)
+        with tarfile.open(path) as tar:
+            tar.extractall(data.WORK)
+    print(f"unpacked into {data.WORK}: " + ", ".join(sorted(os.listdir(data.WORK))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("prepare")
+    training = verbs.add_parser("train")
+    training.add_argument("--out", default=os.environ.get("OUT"))
+    training.add_argument("--device", default="cuda")
+    training.add_argument("--scale", type=float, default=1.0, help="every stage's seconds times this")
+    verbs.add_parser("unpack").add_argument("folder")
+    args = parser.parse_args(argv)
+    if args.verb == "prepare":
+        return prepare()
+    if args.verb == "train":
+        if not args.out:
+            parser.error("train needs --out or $OUT (the device tool sets it)")
+        os.makedirs(args.out, exist_ok=True)
+        return train(args.out, args.device, args.scale)
+    return unpack(args.folder)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
