@@ -33,8 +33,10 @@ BUDGETS = {"vq": 150, "teacher": 90, "tatok": 60, "decoder": 40, "llm": 220, "ar
 # but the training states a stage resumes from).
 RETURNED = {
     "vq.tar": {"vq": ["vq_shapes.pt", "recon.png"]},
+    # (siglip2-shapes: TA-Tok's teacher folder, train_tatok.TEACHER_FOLDER; not imported: it needs easydict)
     "stages.tar": {"teacher": ["teacher.pt"], "text_lm": ["text_lm.pt"], "tokenizer": None,
-                   "tatok": ["ta_tok.pth", "codebook.pt"], "llm": None, "ardtok": ["ar_dtok_shapes_64px.pth"]},
+                   "tatok": ["ta_tok.pth", "siglip2-shapes/config.json", "codebook.pt", "joint.json"], "llm": None,
+                   "ardtok": ["ar_dtok_shapes_64px.pth", "samples.png"]},
     "logs.tar": {"logs": None},
 }
 TRAINING_STATES = ("phase_a.pt", "phase_b.pt", "state.pt", "train_state.pt", "joint.pt")
@@ -112,7 +114,7 @@ def unpack(folder):
         with tarfile.open(path) as tar:
             for member in tar.getmembers():
                 parts = member.name.split("/")
-                if parts[0] not in stages or not member.isfile() or len(parts) != 2 or ".." in parts:
+                if parts[0] not in stages or not member.isfile() or len(parts) < 2 or ".." in parts or not all(parts):
                     raise SystemExit(f"{path}: unexpected entry {member.name}")
             archives[path] = {member.name.split("/")[0] for member in tar.getmembers()}
     for path, stages in archives.items():

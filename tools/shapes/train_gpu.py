@@ -2,8 +2,8 @@
 
 With --from-scratch (and --teacher-seconds, --tatok-seconds), the whole recipe from nothing: the text LM and the
 VQ (its schedule shortened to fit --vq-seconds) start in the background beside the teacher; TA-Tok waits for the
-text LM, the de-tokenizer for the VQ. With --teacher-seconds, the teacher first (it needs --tatok-seconds too: TA-Tok starts from the teacher and learns
-to reconstruct its features). With --tatok-seconds, the whole TA-Tok stage (its joint phase for that many
+text LM, the de-tokenizer for the VQ. With --teacher-seconds, the teacher first (it needs --tatok-seconds too:
+TA-Tok starts from the teacher and learns to reconstruct its features). With --tatok-seconds, the whole TA-Tok stage (its joint phase for that many
 seconds, then the tokens of every image and the decoder phase for --decoder-seconds), then the LLM beside the AR
 de-tokenizer. Without it, TA-Tok's joint phase and tokens stay as they are (trained on CPU by tools.shapes.train),
 and the LLM, which needs only the tokens, trains beside the decoder phase followed by the de-tokenizer (which

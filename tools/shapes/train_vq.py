@@ -343,9 +343,10 @@ def encode_all(model, images, batch=100):
 
 @torch.no_grad()
 def decode_all(decoder, codes, batch=100):
-    """int16 [N,h,w] -> uint8 [N,fh,fw,3] (f = 64 / h) through a decoding module (codes -> [-1,1] image) and Tar's
-    post-processing."""
-    return np.concatenate([to_uint8_hwc(decoder(torch.from_numpy(codes[i:i + batch]).long())).numpy()
+    """int16 [N,h,w] -> uint8 [N,fh,fw,3] (f = 64 / h) through a decoding module (codes -> [-1,1] image, on its
+    device) and Tar's post-processing."""
+    dev = next(decoder.parameters()).device
+    return np.concatenate([to_uint8_hwc(decoder(torch.from_numpy(codes[i:i + batch]).long().to(dev))).cpu().numpy()
                            for i in range(0, len(codes), batch)])
 
 
@@ -392,6 +393,7 @@ def main():
     encode_wall = time.time() - t0
 
     reference, arch = build_checked(checkpoint)                 # the converter's module, as exported
+    reference.to(common.device())
     recon_test = decode_all(reference, codes["test"])
     recon_train = decode_all(reference, codes["train"][:len(test_images)])
     save_recon_png(test_images[:RECON_COUNT], recon_test[:RECON_COUNT], os.path.join(out, "recon.png"))

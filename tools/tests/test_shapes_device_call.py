@@ -28,6 +28,7 @@ class DeviceCallPackingTest(unittest.TestCase):
         files = {"vq/vq_shapes.pt": "vq", "vq/done.json": "{}", "vq/train_state.pt": "state",
                  "vq/codes_train.npy": "codes", "llm/config.json": "{}", "llm/model-00001-of-00002.safetensors": "w",
                  "llm/phase_a.pt": "state", "llm/done.json": "{}", "tatok/ta_tok.pth": "t", "tatok/joint.pt": "s",
+                 "tatok/siglip2-shapes/config.json": "{}",
                  "logs/gpu_llm.log": "log"}
         for name, content in files.items():
             write(os.path.join(self.there, name), content)
@@ -43,7 +44,8 @@ class DeviceCallPackingTest(unittest.TestCase):
         found = sorted(os.path.relpath(os.path.join(d, f), self.here)
                        for d, _, names in os.walk(self.here) for f in names)
         self.assertEqual(found, ["llm/config.json", "llm/done.json", "llm/model-00001-of-00002.safetensors",
-                                 "logs/gpu_llm.log", "tatok/ta_tok.pth", "vq/done.json", "vq/vq_shapes.pt"])
+                                 "logs/gpu_llm.log", "tatok/siglip2-shapes/config.json", "tatok/ta_tok.pth",
+                                 "vq/done.json", "vq/vq_shapes.pt"])
         with open(os.path.join(self.here, "vq", "vq_shapes.pt")) as f:
             self.assertEqual(f.read(), "vq")
 
