@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -27,8 +28,13 @@ from tools.shapes import data
 CARRIED = os.path.join(data.ROOT, ".gpu")
 # Seconds per stage within one call (the tool allows 600 s a call and 900 s of device time a session, the
 # machine's start included): the teacher beside the VQ and text LM, then TA-Tok, then the LLM beside the
-# de-tokenizer. Critical path ~ teacher + TA-Tok (joint + tokens + decoder) + LLM ≈ 450 s with start-ups.
-BUDGETS = {"vq": 150, "teacher": 90, "tatok": 60, "decoder": 40, "llm": 220, "ardtok": 220}
+# de-tokenizer. Critical path ~ teacher (+ its reading) + TA-Tok (joint + tokens + decoder + figures) + the
+# de-tokenizer (+ its sample figures) ≈ 100 + 130 + 290 s with start-ups. The eighth run's stages had LLM 260 s,
+# de-tokenizer 14,168 steps.
+BUDGETS = {"vq": 150, "teacher": 90, "tatok": 60, "decoder": 40, "llm": 230, "ardtok": 250}
+# After this many seconds the training is stopped and what is done so far is packed (stages resume from their
+# done.json in a later call), so that a slow stage never costs the whole call's results.
+DEADLINE = 560
 # What comes back, one tar file each (stage folder → the files of it kept, done.json always; None: all of its files
 # but the training states a stage resumes from).
 RETURNED = {
@@ -80,17 +86,35 @@ def pack(out):
     return sizes
 
 
-def train(out, device="cuda", scale=1.0):
-    """On the device machine: the whole recipe on its GPU (`device`), each budget × `scale`, then pack(out); →
-    train_gpu's exit code. (--device cpu --scale 0.1 here: a check of the whole call, not a model.)"""
+def run_until(command, env, deadline):
+    """Runs `command` in its own process group; past `deadline` seconds the whole group is stopped. → (exit code,
+    whether it was stopped)."""
+    process = subprocess.Popen(command, env=env, cwd=data.ROOT, start_new_session=True)
+    try:
+        return process.wait(timeout=deadline), False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(), True
+
+
+def train(out, device="cuda", scale=1.0, deadline=DEADLINE):
+    """On the device machine: the whole recipe on its GPU (`device`), each budget × `scale`, stopped after
+    `deadline` seconds, then pack(out) — what is done by then; → train_gpu's exit code (1 when stopped).
+    (--device cpu --scale 0.1 here: a check of the whole call, not a model.)"""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
                PYTHONPATH=os.pathsep.join([data.ROOT, os.path.join(CARRIED, "site")]))
     budgets = {stage: seconds * scale for stage, seconds in BUDGETS.items()}
     command = [sys.executable, "-m", "tools.shapes.train_gpu", "--from-scratch", f"--device={device}"] + \
         [f"--{stage}-seconds={seconds}" for stage, seconds in budgets.items()]
     begin = time.time()
-    code = subprocess.call(command, env=env, cwd=data.ROOT)
-    summary = {"exit": code, "seconds": round(time.time() - begin), "budgets": budgets, "done": {}}
+    code, stopped = run_until(command, env, deadline)
+    code = 1 if stopped else code
+    summary = {"exit": code, "stopped_at_deadline": stopped, "seconds": round(time.time() - begin),
+               "budgets": budgets, "done": {}}
     for stage in ("text_lm", "vq", "teacher", "tatok", "llm", "ardtok"):
         marker = os.path.join(data.WORK, stage, "done.json")
         if os.path.exists(marker):
@@ -133,6 +157,7 @@ def main(argv=None):
     training.add_argument("--out", default=os.environ.get("OUT"))
     training.add_argument("--device", default="cuda")
     training.add_argument("--scale", type=float, default=1.0, help="every stage's seconds times this")
+    training.add_argument("--deadline", type=float, default=DEADLINE, help="seconds until the training is stopped")
     verbs.add_parser("unpack").add_argument("folder")
     args = parser.parse_args(argv)
     if args.verb == "prepare":
@@ -141,7 +166,7 @@ def main(argv=None):
         if not args.out:
             parser.error("train needs --out or $OUT (the device tool sets it)")
         os.makedirs(args.out, exist_ok=True)
-        return train(args.out, args.device, args.scale)
+        return train(args.out, args.device, args.scale, args.deadline)
     return unpack(args.folder)
 
 

@@ -1,8 +1,10 @@
 """tools.shapes.device_call's packing: the stage outputs a device call returns (checkpoints and done.json files, not
 the training states), unpacked here into the same layout, and a tar file with entries it should not hold refused."""
 import os
+import sys
 import tarfile
 import tempfile
+import time
 import unittest
 from unittest import mock
 
@@ -66,6 +68,40 @@ class DeviceCallPackingTest(unittest.TestCase):
         with mock.patch.object(data, "WORK", self.here), self.assertRaises(SystemExit) as missing:
             device_call.unpack(self.out)
         self.assertIn("did not return it", str(missing.exception))
+
+
+def gone(pid):
+    """True when process `pid` has ended (or is only waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+class DeadlineTest(unittest.TestCase):
+    def test_a_run_past_its_deadline_is_stopped_with_its_children(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            child_pid = os.path.join(tmp, "child")
+            script = ("import subprocess, time\n"
+                      f"open({child_pid!r}, 'w').write(str(subprocess.Popen(['sleep', '60']).pid))\n"
+                      "time.sleep(60)\n")
+            begin = time.time()
+            code, stopped = device_call.run_until([sys.executable, "-c", script], dict(os.environ), deadline=2)
+            self.assertTrue(stopped)
+            self.assertNotEqual(code, 0)
+            self.assertLess(time.time() - begin, 30)
+            with open(child_pid) as f:
+                pid = int(f.read())
+            for _ in range(50):
+                if gone(pid):
+                    break
+                time.sleep(0.1)
+            self.assertTrue(gone(pid))
+
+    def test_a_run_within_its_deadline_gives_its_exit_code(self):
+        self.assertEqual(device_call.run_until([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), 30),
+                         (3, False))
 
 
 if __name__ == "__main__":
