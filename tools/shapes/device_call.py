@@ -101,12 +101,29 @@ def run_until(command, env, deadline):
         return process.wait(), True
 
 
+STAGE_MODULES = ("tools.shapes.train_llm", "tools.shapes.train_vq", "tools.shapes.train_teacher",
+                 "tools.shapes.train_tatok", "tools.shapes.train_ardtok", "tools.shapes.train_gpu")
+
+
+def preflight(env, device):
+    """A few seconds before minutes of training: every stage module imports under `env` (the device's own torch
+    and numpy, easydict from .gpu/site) and `device` is there. → None, or what is wrong."""
+    check = "; ".join([f"import {m}" for m in STAGE_MODULES] + [
+        "import torch", f"torch.empty(1, device={device!r})"])
+    result = subprocess.run([sys.executable, "-c", check], env=env, cwd=data.ROOT, capture_output=True, text=True)
+    return None if result.returncode == 0 else result.stderr.strip().splitlines()[-1]
+
+
 def train(out, device="cuda", scale=1.0, deadline=DEADLINE):
     """On the device machine: the whole recipe on its GPU (`device`), each budget × `scale`, stopped after
     `deadline` seconds, then pack(out) — what is done by then; → train_gpu's exit code (1 when stopped).
     (--device cpu --scale 0.1 here: a check of the whole call, not a model.)"""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
                PYTHONPATH=os.pathsep.join([data.ROOT, os.path.join(CARRIED, "site")]))
+    problem = preflight(env, device)
+    if problem:
+        print(f"not started: {problem} (carried .gpu/site? run `device_call prepare` here first)", file=sys.stderr)
+        return 2
     budgets = {stage: seconds * scale for stage, seconds in BUDGETS.items()}
     command = [sys.executable, "-m", "tools.shapes.train_gpu", "--from-scratch", f"--device={device}"] + \
         [f"--{stage}-seconds={seconds}" for stage, seconds in budgets.items()]

@@ -104,5 +104,20 @@ class DeadlineTest(unittest.TestCase):
                          (3, False))
 
 
+class PreflightTest(unittest.TestCase):
+    def test_every_stage_module_imports_here(self):
+        self.assertIsNone(device_call.preflight(dict(os.environ), "cpu"))
+
+    def test_a_missing_package_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "easydict.py"), "w") as f:
+                f.write("raise ImportError('easydict is not here')\n")
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([tmp, data.ROOT]))
+            self.assertIn("easydict is not here", device_call.preflight(env, "cpu"))
+
+    def test_a_missing_device_is_named(self):
+        self.assertIn("meta-nonsense", device_call.preflight(dict(os.environ), "meta-nonsense"))
+
+
 if __name__ == "__main__":
     unittest.main()
