@@ -51,7 +51,7 @@ def scene_labels(scene: world.Scene, grid: int) -> np.ndarray:
 
 def labels(split: str, grid: int) -> np.ndarray:
     """int8 [N, 3, grid, grid] for the split's scenes (computed once, then read from build/shapes/data/)."""
-    path = os.path.join(data.stage_dir("data"), f"grounding_{split}_g{grid}.npy")
+    path = os.path.join(data.stage_dir("data"), f"grounding_{split}_{data.SPLITS[split][0]}_g{grid}.npy")
     if not os.path.exists(path):
         scenes: List[world.Scene] = data.scene_list(split)
         np.save(path + ".tmp.npy", np.stack([scene_labels(s, grid) for s in scenes]))

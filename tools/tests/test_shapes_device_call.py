@@ -1,5 +1,6 @@
-"""tools.shapes.device_call's packing: the stage outputs a device call returns (checkpoints and done.json files, not
-the training states), unpacked here into the same layout, and a tar file with entries it should not hold refused."""
+"""tools.shapes.device_call: the stage outputs a device call returns (checkpoints and done.json files, not the
+training states), one variant's files by their prefix, unpacked here into the same layout; a tar file with entries it
+should not hold refused; runs stopped at the deadline with their children; the preflight naming what is missing."""
 import os
 import sys
 import tarfile
@@ -37,12 +38,13 @@ class DeviceCallPackingTest(unittest.TestCase):
 
     def test_checkpoints_and_markers_travel_training_states_do_not(self):
         self.stage_files()
-        with mock.patch.object(data, "WORK", self.there):
-            sizes = device_call.pack(self.out)
-        self.assertEqual(sorted(sizes), sorted(device_call.RETURNED))
+        sizes = device_call.pack(self.out, self.there, "more-scenes-")
+        self.assertEqual(sorted(sizes), sorted("more-scenes-" + name for name in device_call.RETURNED))
         write(os.path.join(self.here, "llm", "stale.json"), "old run")
         with mock.patch.object(data, "WORK", self.here):
-            device_call.unpack(self.out)
+            with self.assertRaises(SystemExit):
+                device_call.unpack(self.out)                    # the recipe's own files did not come back
+            device_call.unpack(self.out, "more-scenes-")
         found = sorted(os.path.relpath(os.path.join(d, f), self.here)
                        for d, _, names in os.walk(self.here) for f in names)
         self.assertEqual(found, ["llm/config.json", "llm/done.json", "llm/model-00001-of-00002.safetensors",
@@ -53,8 +55,7 @@ class DeviceCallPackingTest(unittest.TestCase):
 
     def test_entries_outside_the_returned_stages_are_refused(self):
         self.stage_files()
-        with mock.patch.object(data, "WORK", self.there):
-            device_call.pack(self.out)
+        device_call.pack(self.out, self.there)
         evil = os.path.join(self.tmp.name, "evil")
         write(evil, "x")
         with tarfile.open(os.path.join(self.out, "logs.tar"), "w") as tar:
@@ -87,7 +88,11 @@ class DeadlineTest(unittest.TestCase):
                       f"open({child_pid!r}, 'w').write(str(subprocess.Popen(['sleep', '60']).pid))\n"
                       "time.sleep(60)\n")
             begin = time.time()
-            code, stopped = device_call.run_until([sys.executable, "-c", script], dict(os.environ), deadline=2)
+            quick = [sys.executable, "-c", "raise SystemExit(3)"]
+            results = device_call.run_until([([sys.executable, "-c", script], dict(os.environ)),
+                                             (quick, dict(os.environ))], deadline=2)
+            (code, stopped), quick_result = results
+            self.assertEqual(quick_result, (3, False))
             self.assertTrue(stopped)
             self.assertNotEqual(code, 0)
             self.assertLess(time.time() - begin, 30)
@@ -99,9 +104,14 @@ class DeadlineTest(unittest.TestCase):
                 time.sleep(0.1)
             self.assertTrue(gone(pid))
 
-    def test_a_run_within_its_deadline_gives_its_exit_code(self):
-        self.assertEqual(device_call.run_until([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), 30),
-                         (3, False))
+    def test_runs_within_the_deadline_give_their_exit_codes(self):
+        runs = [([sys.executable, "-c", f"raise SystemExit({code})"], dict(os.environ)) for code in (0, 3)]
+        self.assertEqual(device_call.run_until(runs, 30), [(0, False), (3, False)])
+
+    def test_each_variant_has_its_own_work_folder(self):
+        with mock.patch.object(data, "WORK", "/w/shapes"):
+            self.assertEqual([device_call.variant_work(p) for p in device_call.VARIANTS],
+                             ["/w/shapes", "/w/shapes-more-scenes"])
 
 
 class PreflightTest(unittest.TestCase):
