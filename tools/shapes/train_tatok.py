@@ -241,20 +241,22 @@ def write_checkpoint(folder, tatok, teacher_state, args):
 
 
 def write_indices(folder, path):
-    """Indices of every image at every scale, by the converter's loader (one encoder pass per image)."""
-    model, _, _ = load_tatok(path)
+    """Indices of every image at every scale, by the converter's loader (one encoder pass per image, on the stage's
+    device); → the loaded model, on the CPU."""
+    dev = common.device()
+    model = load_tatok(path)[0].to(dev)
     codebook = model.codebook()
     for split in data.SPLITS:
         images = torch.from_numpy(data.images(split))
         out = {scale: [] for scale in text.SCALES}
         with torch.no_grad():
             for start in range(0, len(images), 256):
-                features = model.encode_features(model.preprocess(images[start:start + 256]))
+                features = model.encode_features(model.preprocess(images[start:start + 256].to(dev)))
                 for scale in text.SCALES:
-                    out[scale].append(model.nearest(model.project(model.avg_pool(features, scale)), codebook))
+                    out[scale].append(model.nearest(model.project(model.avg_pool(features, scale)), codebook).cpu())
         for scale in text.SCALES:
             np.save(os.path.join(folder, f"indices_{split}_s{scale}.npy"), torch.cat(out[scale]).numpy().astype(np.int16))
-    return model
+    return model.cpu()
 
 
 def token_purity(indices, labels, scored=None):
