@@ -202,7 +202,7 @@ def run():
     inputs = common.step_stream(step_inputs(chat, scenes, BATCH, OFF_PALETTE_IMAGES), SEED,
                                 GPU_LOADERS if common.on_gpu() else 0)
     labels = 2 * torch.eye(BATCH, device=dev) - 1                                # [B,B]: +1 on the pairs
-    coloured = torch.arange(BATCH + OFF_PALETTE_IMAGES, device=dev) < BATCH            # [B+X]: the world's own colours
+    coloured = torch.arange(BATCH + OFF_PALETTE_IMAGES, device=dev) < BATCH     # [B+X]: the world's own colours
     budget = common.step_budget(STEPS, "SHAPES_TEACHER_SECONDS")
     step = 0
     while step < budget.tick(step):
