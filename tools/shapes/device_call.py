@@ -28,6 +28,7 @@ import tarfile
 import time
 
 from tools.shapes import data
+from tools.shapes import train as train_recipe
 
 CARRIED = os.path.join(data.ROOT, ".gpu")
 # Seconds per stage within one call (the tool allows 600 s a call and 900 s of device time a session, the
@@ -69,7 +70,10 @@ def prepare():
                     ignore=shutil.ignore_patterns("__pycache__"))
     exclude = os.path.join(data.ROOT, ".git", "info", "exclude")
     os.makedirs(os.path.dirname(exclude), exist_ok=True)
-    lines = open(exclude).read().splitlines() if os.path.exists(exclude) else []
+    lines = []
+    if os.path.exists(exclude):
+        with open(exclude) as f:
+            lines = f.read().splitlines()
     if "/.gpu/" not in lines:
         with open(exclude, "a") as f:
             f.write("/.gpu/\n")
@@ -156,7 +160,7 @@ def train(out, device="cuda", scale=1.0, deadline=DEADLINE, variants=VARIANTS):
     for (prefix, settings), (code, stopped) in zip(variants.items(), results):
         work = variant_work(prefix)
         done = {}
-        for stage in ("text_lm", "vq", "teacher", "tatok", "llm", "ardtok"):
+        for stage, _ in train_recipe.STAGES:
             marker = os.path.join(work, stage, "done.json")
             if os.path.exists(marker):
                 with open(marker) as f:
