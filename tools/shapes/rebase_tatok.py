@@ -1,0 +1,165 @@
+"""Stage "tatok" another way: TA-Tok's encoder side trained anew on the present teacher to give the tokens of an
+existing TA-Tok (the shipped one, recovered by tools.shapes.recover), so that the LLM and the de-tokenizer trained
+on those tokens stay valid as they are.
+
+Why: a teacher that reads held-out objects better (6,000 steps: shape 97.0% against the shipped teacher's 78.5%)
+is only worth something downstream if the tokens follow it, and retraining TA-Tok from it in full gives new
+tokens, which the LLM and the de-tokenizer must then learn again (CPU-trained they are far weaker than the
+GPU-trained ones). Here the codebook (C, hence every token's meaning to the LLM), out_linear and the decoder are
+the source's, frozen; the encoder starts from the new teacher, encode_task_layer and in_linear start afresh, and
+all three learn to pick the source's token on every patch of the training scenes at every pool scale
+(cross-entropy over the cosine similarities to C). On training scenes the source's tokens are what the LLM was
+taught; on held-out scenes, where the source's encoder misreads shapes, the student reads with the new teacher's
+features instead.
+
+Writes build/shapes/tatok/: ta_tok.pth (official format), codebook.pt, indices_{split}_s{scale}.npy, done.json
+(agreement with the source's tokens per split and scale; single-token purity of both on held-out scenes).
+
+    python3 -m tools.shapes.rebase_tatok --source build/shapes-recovered/tatok/ta_tok.pth"""
+import argparse
+import copy
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from easydict import EasyDict
+
+from tools.convert.tatok import load_tatok, read_checkpoint
+from tools.shapes import common, data, grounding, text
+from tools.shapes.train_tatok import (frozen_teacher, init_task_layer, token_purity, write_checkpoint,
+                                      write_indices)
+from tools.shapes.train_teacher import GRID, pixels
+
+STEPS, BATCH, LR = 2000, 64, 1e-3
+ENCODER_LR_SHARE = 0.3   # the encoder's learning rate against the new layers': it starts from a teacher that reads well
+TEMPERATURE = 0.02       # on cosine similarities: logits within ±50
+AGREEMENT_IMAGES = 2000  # training scenes over which agreement with the source is reported
+SEED = 37
+TRAINED = ("encoder.", "encode_task_layer.", "bottleneck.in_linear.")
+
+
+@torch.no_grad()
+def indices_of(model, images, scales, batch=256):
+    """images uint8 [N,64,64,3] → {scale: int64 [N, p²]}, the model's nearest codes."""
+    codebook = model.codebook()
+    out = {scale: [] for scale in scales}
+    for start in range(0, len(images), batch):
+        features = model.encode_features(model.preprocess(images[start:start + batch]))
+        for scale in scales:
+            out[scale].append(model.nearest(model.project(model.avg_pool(features, scale)), codebook))
+    return {scale: torch.cat(parts) for scale, parts in out.items()}
+
+
+def student_of(source, teacher_state, images):
+    """The source with the teacher's encoder, encode_task_layer centred on its features, in_linear reset; only
+    TRAINED parameters learn."""
+    student = copy.deepcopy(source).train()
+    student.encoder.load_state_dict({k[len("encoder."):]: v for k, v in teacher_state.items()
+                                     if k.startswith("encoder.") and not k.startswith(("encoder.post_layernorm.",
+                                                                                        "encoder.head."))})
+    with torch.no_grad():
+        init_task_layer(student, student.encode_features(pixels(images[:256])).flatten(0, 1))
+    student.bottleneck.in_linear.reset_parameters()
+    for name, p in student.named_parameters():
+        p.requires_grad_(learns(name, student.cfg))
+    return student
+
+
+def learns(name, cfg):
+    """Whether a student parameter learns: TRAINED ones, except the encoder layers after the one TA-Tok reads."""
+    kept = cfg["select_layer_id"] % (cfg["layers"] + 1)                                   # layers hidden_states[id] runs
+    unused = tuple(f"encoder.encoder.layers.{i}." for i in range(kept, cfg["layers"]))
+    return name.startswith(TRAINED) and not name.startswith(unused)
+
+
+def token_loss(student, codebook, x, targets, scale):
+    """Cross-entropy of the source's tokens targets int64 [B,p²] under cosine/TEMPERATURE; → (loss, agreement)."""
+    codes = student.project(student.avg_pool(student.encode_features(x), scale))             # [B,p²,D] unit
+    logits = codes @ codebook.t() / TEMPERATURE                                                # [B,p²,K]
+    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    return loss, (logits.argmax(-1) == targets).float().mean().item()
+
+
+def train(student, images, targets, clock):
+    """images uint8 [N,64,64,3]; targets {scale: int64 [N,p²]}. → steps taken."""
+    encoder = [p for n, p in student.named_parameters() if n.startswith("encoder.")]
+    heads = [p for n, p in student.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    optimiser = torch.optim.AdamW([{"params": encoder, "share": ENCODER_LR_SHARE}, {"params": heads, "share": 1.0}],
+                                  lr=LR, weight_decay=1e-4)
+    with torch.no_grad():
+        codebook = student.codebook()                                                          # [K,D], frozen
+    rng = random.Random(SEED)
+    budget = common.step_budget(STEPS, "SHAPES_REBASE_SECONDS")
+    step = 0
+    while step < budget.tick(step):
+        for group in optimiser.param_groups:
+            group["lr"] = common.cosine_lr(step, budget.total, LR) * group["share"]
+        scale = rng.choice(text.SCALES)
+        batch = torch.tensor([rng.randrange(len(images)) for _ in range(BATCH)])
+        loss, agreement = token_loss(student, codebook, pixels(images[batch]), targets[scale][batch], scale)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % 100 == 0 or step == budget.total - 1:
+            clock.log(f"step {step}/{budget.total} scale {scale} loss {loss.item():.4f} agreement {agreement:.3f}")
+        step += 1
+    return step
+
+
+def agreement(model, source_indices, images):
+    mine = indices_of(model, images, text.SCALES)
+    return {scale: float((mine[scale] == source_indices[scale]).float().mean()) for scale in text.SCALES}
+
+
+def purity(indices_train, indices_test):
+    """Single-token purity at scale 1 on held-out scenes, majorities counted on the training scenes."""
+    return token_purity(indices_train, grounding.labels("train", GRID),
+                        scored=(indices_test, grounding.labels("test", GRID)))
+
+
+def run(source_path):
+    folder = data.stage_dir("tatok")
+    if common.is_done(folder):
+        print("tatok: done already")
+        return
+    common.setup(SEED)
+    clock = common.Clock("tatok rebase")
+    source = load_tatok(source_path)[0]
+    args = EasyDict(read_checkpoint(source_path)[0])
+    teacher_state = frozen_teacher()[1]
+    images = {split: torch.from_numpy(data.images(split)) for split in data.SPLITS}
+    targets = indices_of(source, images["train"], text.SCALES)
+    clock.log("the source's tokens of every training scene computed")
+    student = student_of(source, teacher_state, images["train"])
+    steps = train(student, images["train"], targets, clock)
+    student.eval()
+    model = write_indices(folder, write_checkpoint(folder, student, teacher_state, args))
+    with torch.no_grad():
+        torch.save(model.codebook().detach().clone(), os.path.join(folder, "codebook.pt"))
+    source_test = indices_of(source, images["test"], text.SCALES)
+    figures = {
+        "agreement_with_source": {
+            "train": agreement(model, {s: t[:AGREEMENT_IMAGES] for s, t in targets.items()},
+                               images["train"][:AGREEMENT_IMAGES]),
+            "test": agreement(model, source_test, images["test"])},
+        "token_purity_held_out": {
+            "source": purity(targets[1].numpy(), source_test[1].numpy()),
+            "rebased": purity(np.load(os.path.join(folder, "indices_train_s1.npy")),
+                              np.load(os.path.join(folder, "indices_test_s1.npy")))},
+    }
+    clock.log(f"{figures}")
+    common.mark_done(folder, {"source": os.path.relpath(source_path, data.ROOT), "steps": steps, "batch": BATCH,
+                              "encoder_lr_share": ENCODER_LR_SHARE, "temperature": TEMPERATURE, **figures,
+                              "minutes": clock.minutes()})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", required=True, help="the ta_tok.pth whose tokens to keep")
+    run(parser.parse_args(argv).source)
+
+
+if __name__ == "__main__":
+    main()
