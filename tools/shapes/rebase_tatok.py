@@ -6,12 +6,15 @@ Why: a teacher that reads held-out objects better (6,000 steps: shape 97.0% agai
 is only worth something downstream if the tokens follow it, and retraining TA-Tok from it in full gives new
 tokens, which the LLM and the de-tokenizer must then learn again (CPU-trained they are far weaker than the
 GPU-trained ones). Here the codebook (C, hence every token's meaning to the LLM), out_linear and the decoder are
-the source's, frozen; the encoder starts from the new teacher, encode_task_layer from the source's read through a
-linear map of the teacher's features onto the source encoder's (least squares), in_linear as the source's, and
-all three learn to pick the source's token on every patch of the training scenes at every pool scale
-(cross-entropy over the cosine similarities to C). On training scenes the source's tokens are what the LLM was
-taught; on held-out scenes, where the source's encoder misreads shapes, the student reads with the new teacher's
-features instead.
+the source's, frozen; the encoder is the new teacher's (frozen unless --encoder-lr-share), encode_task_layer
+starts from the source's read through a ridge least-squares map of the teacher's features onto the source
+encoder's, in_linear as the source's, and they learn to give the source's quantised vector and token on every patch
+of the training scenes at every pool scale (cosine distance + cross-entropy over the cosine similarities to C). On
+training scenes the source's tokens are what the LLM was taught; on held-out scenes, where the source's encoder
+misreads shapes, the student reads with the new teacher's features instead.
+
+Measured (docs/tar-shapes.md, twelfth session): on the 6,000-step teacher it gives the source's token on only a
+third of the patches; under the shipped LLM shape answers rise, background and position answers fall as much.
 
 Writes build/shapes/tatok/: ta_tok.pth (official format), codebook.pt, indices_{split}_s{scale}.npy, done.json
 (agreement with the source's tokens per split and scale; single-token purity of both on held-out scenes).

@@ -4,7 +4,7 @@ bare can evaluate the shipped model in torch or train one stage anew on top of t
 Not a general inverse of tools/convert: it builds a template checkpoint of each component with this model's
 architecture (the training stages' own builders) and every parameter random, converts the templates exactly as the
 package was converted, and matches each tensor the template package exports to the template parameter it came
-from (equal, or equal transposed). The committed package's tensor at the same place is then that parameter. The
+from (equal, possibly reshaped or transposed). The committed package's tensor at the same place is then that parameter. The
 TA-Tok tables are inverted on their own: SimVQ's E and W are not separable from C = normalize(E·Wᵀ + b), so E := C,
 W := I, b := 0 (the same C); out_linear by least squares from decode_table = out_linear(C); the decoder's position
 table from the scale-1 rows of decoder_positions. What no exported tensor holds (the VQ encoder, the teacher
@@ -53,11 +53,6 @@ def randomise(module, seed):
 
 
 # ---- the four components: template writer, state-dict reader, recovered writer --------------------------------
-class Component:
-    def __init__(self, name, path):
-        self.name, self.path = name, path
-
-
 def tatok_template(folder, manifest):
     config = manifest["components"]["tatok"]["config"]
     args = train_tatok.official_args(config["codebookSize"], config["codeDim"])
@@ -78,7 +73,7 @@ def llm_template(folder, manifest):
     return folder, (ids, settings)
 
 
-def vq_template(folder, manifest):
+def vq_template(folder):
     path = os.path.join(folder, train_vq.CHECKPOINT)
     train_vq.save_checkpoint(randomise(train_vq.build_model(0), 3), path)
     return path, None
@@ -232,7 +227,7 @@ def recover(package_dir=package.OUT, work=None):
             os.makedirs(folder)
         templates = {"tatok": tatok_template(folders["tatok"], manifest),
                      "llm": llm_template(folders["llm"], manifest),
-                     "vq": vq_template(folders["vq"], manifest)}
+                     "vq": vq_template(folders["vq"])}
         templates["ardtok"] = ardtok_template(folders["ardtok"], manifest, templates["tatok"][0], templates["vq"][0])
         template_package = os.path.join(scratch, "template-package")
         convert_into(template_package, {name: path for name, (path, _) in templates.items()})
