@@ -166,6 +166,38 @@ def image_indices(split):
     return {s: np.load(os.path.join(folder, f"indices_{split}_s{s}.npy")).astype(np.int64) for s in text.SCALES}
 
 
+def mixed_example(chat, scenes, indices, mix):
+    """example(rng) → one training sequence of a task drawn by the mix ((kind, weight), ...): text-to-image or
+    image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene.
+    indices: {scale: int64 [N, p²]} image tokens of the scenes."""
+    kinds, weights = zip(*mix)
+
+    def example(rng):
+        i = rng.randrange(len(scenes))
+        scene, scale = scenes[i], rng.choice(text.SCALES)
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "t2i":
+            return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
+        if kind == "i2i":
+            return chat.image_to_image(indices[scale][i], scale)
+        question, answer = rng.choice(world.questions(scene, phrasings=1))
+        if question == world.DESCRIBE[0]:
+            question = rng.choice(world.DESCRIBE)
+        return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
+
+    return example
+
+
+def write_llm_folder(folder, model):
+    """The official Tar LLM folder (tokenizer files, config.json, bf16 shards) of `model` into `folder`."""
+    ids, vocab_size, base = text.write_tokenizer(folder)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
+                           intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS,
+                           rope_theta=LLM_ROPE_THETA)
+    write_folder(folder, ids, config, state)
+
+
 def run_llm():
     folder = data.stage_dir("llm")
     if common.is_done(folder):
@@ -173,7 +205,7 @@ def run_llm():
         return
     common.setup(SEED + 1)
     clock = common.Clock("llm")
-    tok, ids, vocab_size, base = tokenizer_folder()
+    tok, _, vocab_size, base = tokenizer_folder()
     chat = text.ChatSequences(tok)
     scenes = data.scene_list("train")
     indices = image_indices("train")
@@ -193,31 +225,12 @@ def run_llm():
             model.load_state_dict(torch.load(checkpoint))
             clock.log(f"phase {name}: loaded {checkpoint}")
             continue
-        kinds, weights = zip(*mix)
-
-        def example(rng, kinds=kinds, weights=weights):
-            i = rng.randrange(len(scenes))
-            scene, scale = scenes[i], rng.choice(text.SCALES)
-            kind = rng.choices(kinds, weights)[0]
-            if kind == "t2i":
-                return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
-            if kind == "i2i":
-                return chat.image_to_image(indices[scale][i], scale)
-            question, answer = rng.choice(world.questions(scene, phrasings=1))
-            if question == world.DESCRIBE[0]:
-                question = rng.choice(world.DESCRIBE)
-            return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
-
         budget = common.step_budget(steps, "SHAPES_LLM_SECONDS", share=steps / cpu_steps)
-        loss, taken[name] = train(model, steps, lr, batch_stream(example, batch, SEED + number), clock,
+        loss, taken[name] = train(model, steps, lr, batch_stream(mixed_example(chat, scenes, indices, mix), batch,
+                                                                 SEED + number), clock,
                                   weighting=weighting, budget=budget)
         common.save_atomic(model.state_dict(), checkpoint)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    config = folder_config(ids, vocab_size, hidden=HIDDEN, layers=LAYERS, heads=HEADS, kv_heads=KV_HEADS,
-                           intermediate=INTERMEDIATE, image_tokens=base, max_positions=MAX_POSITIONS,
-                           rope_theta=LLM_ROPE_THETA)
-    text.write_tokenizer(folder)
-    write_folder(folder, ids, config, state)
+    write_llm_folder(folder, model)
     common.mark_done(folder, {"phases": [{"name": n, "steps": taken.get(n, k), "lr": r, "mix": dict(m), "loss": w}
                                          for n, k, r, m, w in PHASES],
                               "rope_theta": LLM_ROPE_THETA, "understanding_scale": UNDERSTANDING_SCALE,
