@@ -13,18 +13,18 @@ import torch
 
 from tools.convert.safetensors_io import load_folder
 from tools.shapes import common, data, text
+from tools.shapes.recover import LLM_TOWER_PREFIX
 from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, batch_stream, build_model, image_indices,
                                     mixed_example, tokenizer_folder, train, write_llm_folder)
 
 STEPS, LR = 1000, 3e-4
 SEED = 29
-TOWER_PREFIX = "model.vision_tower."   # the vision-tower tensor an official LLM folder carries; not the LLM's
 
 
 def load_llm(source, vocab_size):
     """The LLM of an official folder, float32. Tied embeddings: lm_head is embed_tokens."""
     model = build_model(vocab_size, LLM_ROPE_THETA)
-    state = {k: v.float() for k, v in load_folder(source).items() if not k.startswith(TOWER_PREFIX)}
+    state = {k: v.float() for k, v in load_folder(source).items() if not k.startswith(LLM_TOWER_PREFIX)}
     model.load_state_dict(state)
     return model
 
