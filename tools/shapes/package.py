@@ -24,11 +24,15 @@ def checkpoints():
             "vq": os.path.join(data.WORK, "vq", "vq_shapes.pt")}
 
 
+def convert_checkpoints(paths, out):
+    """tools/convert on {component: official checkpoint} into the package folder `out`, with this model's id and
+    sampling; → its exit code."""
+    arguments = [item for name, path in paths.items() for item in (f"--{name}", path)]
+    return convert(arguments + ["--out", out, "--model-id", MODEL_ID, "--sampling", json.dumps(SAMPLING)])
+
+
 def run():
-    arguments = []
-    for name, path in checkpoints().items():
-        arguments += [f"--{name}", path]
-    return convert(arguments + ["--out", OUT, "--model-id", MODEL_ID, "--sampling", json.dumps(SAMPLING)])
+    return convert_checkpoints(checkpoints(), OUT)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from tools.convert.__main__ import main as convert
 from tools.convert.ardtok import read_checkpoint as read_ardtok
 from tools.convert.reference.tatok import TATok
 from tools.convert.safetensors_io import load_folder
@@ -209,8 +208,7 @@ def largest_difference(manifest, a_dir, b_dir):
 
 
 def convert_into(out, paths):
-    arguments = [item for name, path in paths.items() for item in (f"--{name}", path)]
-    code = convert(arguments + ["--out", out, "--model-id", package.MODEL_ID, "--sampling", json.dumps(package.SAMPLING)])
+    code = package.convert_checkpoints(paths, out)
     if code != 0:
         raise RecoveryError(f"tools/convert failed ({code}) on {paths}")
 
