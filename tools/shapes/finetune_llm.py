@@ -9,11 +9,8 @@ Writes build/shapes/llm/ (the official folder) and done.json.
 import argparse
 import os
 
-import torch
-
-from tools.convert.safetensors_io import load_folder
 from tools.shapes import common, data, text
-from tools.shapes.recover import LLM_TOWER_PREFIX
+from tools.shapes.recover import read_state
 from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, batch_stream, build_model, image_indices,
                                     mixed_example, tokenizer_folder, train, write_llm_folder)
 
@@ -22,10 +19,9 @@ SEED = 29
 
 
 def load_llm(source, vocab_size):
-    """The LLM of an official folder, float32. Tied embeddings: lm_head is embed_tokens."""
+    """The LLM of an official folder, float32 (read as tools.shapes.recover reads it: without the vision tower)."""
     model = build_model(vocab_size, LLM_ROPE_THETA)
-    state = {k: v.float() for k, v in load_folder(source).items() if not k.startswith(LLM_TOWER_PREFIX)}
-    model.load_state_dict(state)
+    model.load_state_dict(read_state("llm", source))
     return model
 
 
