@@ -1,21 +1,31 @@
 """Stage "llm" continued instead of started over: an existing Tar-Shapes LLM (the shipped one, recovered by
 tools.shapes.recover) trained further on the image tokens the present TA-Tok stage wrote (e.g. after
 tools.shapes.rebase_tatok), with phase b's task mix and per-sequence weighting at a lower rate, so that it learns
-what changed in the tokens without losing what the GPU taught it.
+what changed in the tokens without losing what the GPU taught it. With --off-palette-share, that share of the
+image-to-text examples shows the scene drawn off-palette (every object in a fill of no colour of the world, tokenised
+by the present TA-Tok) and asks what can be answered without colour: where each shape is and what is at each place
+is then seen apart from the colours that go with it in the training scenes.
 
 Writes build/shapes/llm/ (the official folder) and done.json.
 
     python3 -m tools.shapes.finetune_llm --source DIR/llm"""
 import argparse
 import os
+import random
 
-from tools.shapes import common, data, text
+import numpy as np
+import torch
+
+from tools.convert.tatok import load_tatok
+from tools.shapes import common, data, package, text, world
+from tools.shapes.rebase_tatok import indices_of
 from tools.shapes.recover import read_state
-from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, batch_stream, build_model, image_indices,
-                                    mixed_example, tokenizer_folder, train, write_llm_folder)
+from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, UNDERSTANDING_SCALE, batch_stream, build_model,
+                                    image_indices, mixed_example, tokenizer_folder, train, write_llm_folder)
 
 STEPS, LR = 1000, 3e-4
 SEED = 29
+OFF_PALETTE_SEED = 5
 
 
 def load_llm(source, vocab_size):
@@ -25,31 +35,49 @@ def load_llm(source, vocab_size):
     return model
 
 
-def run(source):
+def off_palette_tokens(scenes, tatok_path):
+    """int64 [N, p²]: the scenes drawn off-palette (world.render_off_palette, seeded), as TA-Tok at `tatok_path`
+    tokenises them at UNDERSTANDING_SCALE."""
+    rng = random.Random(OFF_PALETTE_SEED)
+    images = torch.from_numpy(np.stack([world.render_off_palette(scene, rng) for scene in scenes]))  # [N,64,64,3]
+    tatok = load_tatok(tatok_path)[0].eval()
+    return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].long()
+
+
+def run(source, off_palette_share=0.0, seed=SEED):
     folder = data.stage_dir("llm")
     if common.is_done(folder):
         print("llm: done already")
         return
     if os.path.realpath(source) == os.path.realpath(folder):
         raise SystemExit(f"--source {source} is the folder this stage writes")
-    common.setup(SEED)
+    common.setup(seed)
     clock = common.Clock("llm finetune")
     tok, _, vocab_size, _ = tokenizer_folder()
     model = load_llm(source, vocab_size).to(common.device())
     name, _, _, mix, weighting = PHASES[-1]
-    example = mixed_example(text.ChatSequences(tok), data.scene_list("train"), image_indices("train"), mix)
+    scenes = data.scene_list("train")
+    off_palette = off_palette_tokens(scenes, package.checkpoints()["tatok"]) if off_palette_share else None
+    example = mixed_example(text.ChatSequences(tok), scenes, image_indices("train"), mix, off_palette,
+                            off_palette_share)
     budget = common.step_budget(STEPS, "SHAPES_LLM_SECONDS")
-    loss, steps = train(model, STEPS, LR, batch_stream(example, BATCH, SEED), clock, weighting=weighting,
+    loss, steps = train(model, STEPS, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
                         budget=budget)
     write_llm_folder(folder, model.cpu())
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "batch": BATCH,
-                              "lr": LR, "mix_of_phase": name, "final_loss": loss, "minutes": clock.minutes()})
+                              "lr": LR, "mix_of_phase": name,
+                              "off_palette_share": off_palette_share, "seed": seed, "final_loss": loss,
+                              "minutes": clock.minutes()})
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="the official LLM folder to continue from")
-    run(parser.parse_args(argv).source)
+    parser.add_argument("--off-palette-share", type=float, default=0.0,
+                        help="share of image-to-text examples asked of the scene drawn off-palette")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+    run(args.source, args.off_palette_share, args.seed)
 
 
 if __name__ == "__main__":

@@ -166,10 +166,11 @@ def image_indices(split):
     return {s: np.load(os.path.join(folder, f"indices_{split}_s{s}.npy")).astype(np.int64) for s in text.SCALES}
 
 
-def mixed_example(chat, scenes, indices, mix):
+def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0):
     """example(rng) → one training sequence of a task drawn by the mix ((kind, weight), ...): text-to-image or
-    image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene.
-    indices: {scale: int64 [N, p²]} image tokens of the scenes."""
+    image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene; that
+    share of the image-to-text ones is asked of the scene drawn off-palette instead (world.colourless_questions).
+    indices: {scale: int64 [N, p²]} image tokens of the scenes; off_palette: int64 [N, p²] at UNDERSTANDING_SCALE."""
     kinds, weights = zip(*mix)
 
     def example(rng):
@@ -180,6 +181,9 @@ def mixed_example(chat, scenes, indices, mix):
             return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
         if kind == "i2i":
             return chat.image_to_image(indices[scale][i], scale)
+        if off_palette_share and rng.random() < off_palette_share:
+            question, answer = rng.choice(world.colourless_questions(scene))
+            return chat.image_to_text(off_palette[i], as_typed(question, rng), answer)
         question, answer = rng.choice(world.questions(scene, phrasings=1))
         if question == world.DESCRIBE[0]:
             question = rng.choice(world.DESCRIBE)

@@ -237,6 +237,18 @@ def questions(scene: Scene, phrasings: int = len(DESCRIBE)) -> List[Tuple[str, s
     return qa
 
 
+def colourless_questions(scene: Scene) -> List[Tuple[str, str]]:
+    """The questions of `questions`' kinds that this scene answers without naming a colour or answering with one
+    (how many, where is the {shape}, what shape is the object at a place), for scenes drawn off-palette
+    (render_off_palette), where the answer can only come from shapes and places."""
+    qa = [("how many objects are there?", NUMBERS[len(scene.things)])]
+    for t in scene.things:
+        if len([u for u in scene.things if u.shape == t.shape]) == 1:
+            qa.append((f"where is the {t.shape}?", t.position))
+        qa.append((f"what shape is the object {WHERE[t.position]}?", t.shape))
+    return qa
+
+
 def vocabulary_text() -> str:
     """Every word the world can say, for the tokenizer's merges."""
     rng = random.Random("vocabulary")

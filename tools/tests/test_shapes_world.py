@@ -66,6 +66,23 @@ class WorldTest(unittest.TestCase):
         self.assertEqual(qa["what is in the picture?"], world.canonical_caption(scene))
 
 
+    def test_colourless_questions_name_no_colour_and_stay_unambiguous(self):
+        scene = world.Scene("white", (world.Thing("circle", "red", "small", "left"),
+                                      world.Thing("circle", "blue", "large", "right"),
+                                      world.Thing("star", "blue", "small", "top")))
+        qa = world.colourless_questions(scene)
+        self.assertEqual(len(qa), len(dict(qa)))
+        qa = dict(qa)
+        self.assertEqual(qa["how many objects are there?"], "three")
+        self.assertEqual(qa["where is the star?"], "top")
+        self.assertNotIn("where is the circle?", qa)
+        self.assertEqual(qa["what shape is the object on the right?"], "circle")
+        vocabulary = {w.strip(".?") for w in world.vocabulary_text().split()}
+        for question, answer in qa.items():
+            words = {w.strip("?") for w in question.split()} | {answer}
+            self.assertFalse(words & set(world.COLOURS), question)
+            self.assertLessEqual(words, vocabulary, question)
+
 class TokenizerTest(unittest.TestCase):
     def test_every_world_word_is_one_token_and_codebook_matches_base_vocabulary(self):
         with tempfile.TemporaryDirectory() as folder:
