@@ -36,12 +36,12 @@ def load_llm(source, vocab_size):
 
 
 def off_palette_tokens(scenes, tatok_path):
-    """int64 [N, p²]: the scenes drawn off-palette (world.render_off_palette, seeded), as TA-Tok at `tatok_path`
+    """numpy int64 [N, p²]: the scenes drawn off-palette (world.render_off_palette, seeded), as TA-Tok at `tatok_path`
     tokenises them at UNDERSTANDING_SCALE."""
     rng = random.Random(OFF_PALETTE_SEED)
     images = torch.from_numpy(np.stack([world.render_off_palette(scene, rng) for scene in scenes]))  # [N,64,64,3]
     tatok = load_tatok(tatok_path)[0].eval()
-    return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].long()
+    return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
 
 
 def run(source, off_palette_share=0.0, seed=SEED):

@@ -7,6 +7,7 @@ import tempfile
 import unittest
 from unittest import mock
 
+import numpy as np
 import torch
 
 from tools.shapes import data, finetune_llm, text, train_llm, world
@@ -43,8 +44,8 @@ class FinetuneLlmTest(unittest.TestCase):
         chat = text.ChatSequences(self.tmp.name)
         scenes = world.scenes("train", 4, 0)
         p2 = 4
-        indices = {s: torch.zeros(len(scenes), p2, dtype=torch.long) for s in text.SCALES}
-        off_palette = torch.full((len(scenes), p2), base - 1, dtype=torch.long)
+        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        off_palette = np.full((len(scenes), p2), base - 1, np.int64)
         answers = {a for scene in scenes for _, a in world.colourless_questions(scene)}
         for share, expected in ((1.0, base - 1), (0.0, 0)):
             example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), off_palette, share)
