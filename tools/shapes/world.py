@@ -238,9 +238,9 @@ def questions(scene: Scene, phrasings: int = len(DESCRIBE)) -> List[Tuple[str, s
 
 
 def colourless_questions(scene: Scene) -> List[Tuple[str, str]]:
-    """The questions of `questions`' kinds that this scene answers without naming a colour or answering with one
-    (how many, where is the {shape}, what shape is the object at a place), for scenes drawn off-palette
-    (render_off_palette), where the answer can only come from shapes and places."""
+    """Questions this scene answers unambiguously without naming a colour or answering with one (how many, where
+    is the {shape}, what shape is the object at a place): a training task for scenes drawn off-palette
+    (render_off_palette), where the answer can only come from shapes and places; the evaluator does not ask them."""
     qa = [("how many objects are there?", NUMBERS[len(scene.things)])]
     for t in scene.things:
         if len([u for u in scene.things if u.shape == t.shape]) == 1:
