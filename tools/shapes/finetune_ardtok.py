@@ -17,11 +17,9 @@ import os
 import torch
 
 from tools.convert import ardtok as ardtok_convert
-from tools.convert import vq as vq_convert
-from tools.convert.tatok import load_tatok
 from tools.shapes import common, data
 from tools.shapes.train_ardtok import (CHECKPOINT, CLIP, CORRUPT, EVAL_IMAGES, SCALES, SEED, TRAIN_SCALE, batch_loss,
-                                       batch_plan, batch_size, features, input_paths, load_codes, new_optimizer,
+                                       batch_plan, batch_size, features, input_paths, load_inputs, new_optimizer,
                                        sample_figures, write_checkpoint)
 
 STEPS, LR = 1500, 2e-4
@@ -56,9 +54,7 @@ def run(source, steps):
     common.setup(SEED)
     clock = common.Clock("ardtok finetune")
     paths = input_paths()
-    tatok = load_tatok(paths["tatok"])[0]
-    vq, vq_arch = vq_convert.build_checked(paths["vq"])
-    codes = {split: load_codes(paths[f"codes_{split}"], vq_arch["codebook_size"]) for split in ("train", "test")}
+    tatok, vq, _, codes = load_inputs(paths)
     train_feats = features(tatok, "train", TRAIN_SCALE, paths)                           # [N,p²,condDim]
     test_feats = {scale: features(tatok, "test", scale, paths)[:EVAL_IMAGES] for scale in SCALES}
     scenes = data.scene_list("test")[:EVAL_IMAGES]

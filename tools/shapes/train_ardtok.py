@@ -135,6 +135,14 @@ def load_codes(path, vocab):
     return codes.flatten(1)
 
 
+def load_inputs(paths):
+    """input_paths() → (TA-Tok, VQ decoder reference, its arch, {split: int64 [N, h·w] codes})."""
+    tatok = load_tatok(paths["tatok"])[0]
+    vq, vq_arch = vq_convert.build_checked(paths["vq"])
+    codes = {split: load_codes(paths[f"codes_{split}"], vq_arch["codebook_size"]) for split in ("train", "test")}
+    return tatok, vq, vq_arch, codes
+
+
 @torch.no_grad()
 def features(tatok, split, scale, paths):
     """float32 [N, p², decoderHidden] = tatok.decode(indices), cached under a name keyed by its inputs."""
@@ -448,9 +456,7 @@ def run(steps=STEPS, stop_after=None, force=False):
         if done["run_key"] == run_key:
             print(f"{done_path}: already done with these inputs and settings", flush=True)
             return done
-    tatok = load_tatok(paths["tatok"])[0]
-    vq, vq_arch = vq_convert.build_checked(paths["vq"])
-    codes = {split: load_codes(paths[f"codes_{split}"], vq_arch["codebook_size"]) for split in ("train", "test")}
+    tatok, vq, vq_arch, codes = load_inputs(paths)
     args = model_args(tatok, vq_arch, codes["train"])
     dev = common.device()
     train_feats = features(tatok, "train", TRAIN_SCALE, paths).to(dev)                   # [N,p²,condDim]
