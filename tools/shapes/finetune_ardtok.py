@@ -26,15 +26,16 @@ STEPS, LR = 1500, 2e-4
 RAW = (torch.tensor(0.0), torch.tensor(1.0))   # the identity standardiser: the checkpoint takes raw features
 
 
-def train(model, feats, codes, steps, clock):
-    """AdamW (train_ardtok's groups) at a cosine from LR, every step's inputs corrupted at CORRUPT."""
+def train(model, cycle, codes, steps, clock):
+    """AdamW (train_ardtok's groups) at a cosine from LR, every step's inputs corrupted at CORRUPT. cycle: condition
+    rows [N,p²,condDim] of the training images at one pool scale each, taken in turn, step by step."""
     opt = new_optimizer(model)
     model.train()
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = common.cosine_lr(step, steps, LR, warmup=50)
         idx, drop, generator, _ = batch_plan(step, codes.shape[0], batch_size())
-        loss = batch_loss(model, feats, codes, (idx, drop, generator, CORRUPT), RAW)
+        loss = batch_loss(model, cycle[step % len(cycle)], codes, (idx, drop, generator, CORRUPT), RAW)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
@@ -62,7 +63,7 @@ def run(source, steps):
     args = ardtok_convert.read_checkpoint(source)[1]
     before = sample_figures(model, vq, test_feats, codes["test"][:EVAL_IMAGES], scenes)[0]
     clock.log("the source's samples scored")
-    train(model, train_feats, codes["train"], steps, clock)
+    train(model, [train_feats], codes["train"], steps, clock)
     write_checkpoint(os.path.join(folder, CHECKPOINT), model, args)
     after = sample_figures(model, vq, test_feats, codes["test"][:EVAL_IMAGES], scenes)[0]
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "lr": LR,

@@ -86,13 +86,18 @@ SHOWN = 16                # of which the first SHOWN go into samples.png
 CHECKPOINT = "ar_dtok_shapes_64px.pth"
 
 
-def input_paths():
+def indices_path(split, scale):
+    """The TA-Tok stage's codebook indices of a split's images at a pool scale."""
+    return os.path.join(data.WORK, "tatok", f"indices_{split}_s{scale}.npy")
+
+
+def input_paths(train_scales=(TRAIN_SCALE,)):
     vq, tatok = os.path.join(data.WORK, "vq"), os.path.join(data.WORK, "tatok")
     paths = {"vq": os.path.join(vq, "vq_shapes.pt"), "tatok": os.path.join(tatok, "ta_tok.pth")}
-    for split, scales in (("train", (TRAIN_SCALE,)), ("test", SCALES)):
+    for split, scales in (("train", train_scales), ("test", SCALES)):
         paths[f"codes_{split}"] = os.path.join(vq, f"codes_{split}.npy")
         for scale in scales:
-            paths[f"indices_{split}_s{scale}"] = os.path.join(tatok, f"indices_{split}_s{scale}.npy")
+            paths[f"indices_{split}_s{scale}"] = indices_path(split, scale)
     return paths
 
 
@@ -356,23 +361,25 @@ def write_checkpoint(path, model, args):
 @torch.no_grad()
 def sample_codes(model, cond, cfg_scale, temperature, generator):
     """cond [B,N,condDim] -> codes [B,M] (TAR_SPEC §3.4): batch [cond; zeros], one prefill, then one token per
-    step; l = l_u + s·(l_c − l_u), softmax(l/T), multinomial; the token goes to both halves."""
+    step; l = l_u + s·(l_c − l_u), softmax(l/T), multinomial; the token goes to both halves. At s = 1 that is l_c,
+    so the unconditional half is not run."""
     b, n = cond.shape[:2]
     dev = cond.device
-    x = model.clip_proj(torch.cat([cond, torch.zeros_like(cond)]))                       # [2B,N,dim]
-    past = model.empty_past(2 * b, dev)
+    halves = 1 if cfg_scale == 1 else 2
+    x = model.clip_proj(torch.cat([cond, torch.zeros_like(cond)][:halves]))             # [hB,N,dim]
+    past = model.empty_past(halves * b, dev)
     out = []
     for j in range(model.args.max_seq_len):
         total = n + j
-        mask = torch.ones(2 * b, total, dtype=torch.int64, device=dev)
-        positions = torch.arange(total - x.shape[1], total, device=dev).unsqueeze(0).repeat(2 * b, 1)
+        mask = torch.ones(halves * b, total, dtype=torch.int64, device=dev)
+        positions = torch.arange(total - x.shape[1], total, device=dev).unsqueeze(0).repeat(halves * b, 1)
         logits, past = model.decode(x, mask, positions, past)
-        last = logits[:, -1]                                                             # [2B,vocab]
-        guided = last[b:] + cfg_scale * (last[:b] - last[b:])                             # [B,vocab]
+        last = logits[:, -1]                                                             # [hB,vocab]
+        guided = last if halves == 1 else last[b:] + cfg_scale * (last[:b] - last[b:])   # [B,vocab]
         probs = torch.softmax(guided / temperature, dim=-1).cpu()                        # the generator's device
         token = torch.multinomial(probs, 1, generator=generator).to(dev)                  # [B,1]
         out.append(token)
-        x = model.tok_embeddings(token.repeat(2, 1))                                     # [2B,1,dim]
+        x = model.tok_embeddings(token.repeat(halves, 1))                                # [hB,1,dim]
     return torch.cat(out, dim=1)
 
 
@@ -409,6 +416,14 @@ def _fit(images, size):
     return np.stack([np.asarray(Image.fromarray(i).resize((size, size), Image.BILINEAR)) for i in images])
 
 
+def drawn_at_scale(model, vq, cond, scenes, cfg, scale):
+    """cond [B,N,condDim] of the scenes at one pool scale → (sampled codes [B,M], their pictures uint8 [B,H,W,3],
+    the evaluator's scores), drawn at `cfg` with the scale's fixed random stream."""
+    sampled = sample_codes(model, cond, cfg, TEMPERATURE, _generator(3, scale))
+    images = decode_images(vq, sampled)
+    return sampled, images, scores(scenes, images)
+
+
 def sample_figures(model, vq, feats, codes, scenes):
     """Samples the test images per scale at CFG_SCALE and at 1 (no guidance); token match with the true codes and
     the evaluator's scores of the decoded images (the VQ reconstruction of the true codes is the ceiling).
@@ -419,9 +434,8 @@ def sample_figures(model, vq, feats, codes, scenes):
     for cfg in (CFG_SCALE, 1.0):
         rows = {}
         for scale in SCALES:
-            sampled = sample_codes(model, feats[scale], cfg, TEMPERATURE, _generator(3, scale))
-            images = decode_images(vq, sampled)
-            rows[f"s{scale}"] = {"token_match": (sampled.cpu() == codes).float().mean().item(), **scores(scenes, images)}
+            sampled, images, figures_s = drawn_at_scale(model, vq, feats[scale], scenes, cfg, scale)
+            rows[f"s{scale}"] = {"token_match": (sampled.cpu() == codes).float().mean().item(), **figures_s}
             if cfg == CFG_SCALE:
                 shown[scale] = images[:SHOWN]
         figures[f"samples_cfg{cfg:g}"] = rows
