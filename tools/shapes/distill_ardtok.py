@@ -9,7 +9,7 @@ condition rows (`--scales 1,1,2,3`: the cycle of scales, step by step), which th
 Not a new recipe stage: it needs a trained de-tokenizer, and what it adds is only what the evaluator can check.
 
 Writes build/shapes/ardtok/: ar_dtok_shapes_64px.pth (official format), targets.npz (kept scene indices, codes
-[n, h·w], keyed by the source, the TA-Tok tokens and the drawing's settings: a later run with the same key reads
+[n, h·w], keyed by the source, the VQ, the TA-Tok tokens and the drawing's settings: a later run with the same key reads
 them back instead of drawing again) and done.json (how many scenes were kept, and the sample figures on held-out test images at every
 scale, for the source and the result).
 
@@ -96,7 +96,8 @@ def draw_targets(source, vq_path, cond, scenes, candidates, workers):
 def targets(source, paths, cond, scenes, candidates, workers):
     """draw_targets, kept in the stage folder's TARGETS under a key of its inputs and read back from there when
     the key matches (so runs that differ only in how they train share one drawing)."""
-    key = f"{fingerprint([source, paths['tatok'], paths[f'indices_train_s{TRAIN_SCALE}']])}-{len(scenes)}-{candidates}"
+    files = [source, paths["vq"], paths["tatok"], paths[f"indices_train_s{TRAIN_SCALE}"]]
+    key = f"{fingerprint(files)}-{len(scenes)}-{candidates}-{BATCH}-{guidance()}-{TEMPERATURE}"
     path = os.path.join(data.stage_dir("ardtok"), TARGETS)
     if os.path.exists(path):
         saved = np.load(path)
@@ -104,7 +105,8 @@ def targets(source, paths, cond, scenes, candidates, workers):
             return (torch.from_numpy(saved["scenes"]), torch.from_numpy(saved["codes"].astype(np.int64)),
                     int(saved["drawn"]))
     kept, codes, drawn = draw_targets(source, paths["vq"], cond, scenes, candidates, workers)
-    np.savez(path, key=key, scenes=kept.numpy(), codes=codes.numpy().astype(np.int16), drawn=drawn)
+    np.savez(path + ".tmp.npz", key=key, scenes=kept.numpy(), codes=codes.numpy().astype(np.int16), drawn=drawn)
+    os.replace(path + ".tmp.npz", path)
     return kept, codes, drawn
 
 
