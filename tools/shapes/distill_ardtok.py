@@ -9,9 +9,9 @@ condition rows (`--scales 1,1,2,3`: the cycle of scales, step by step), which th
 Not a new recipe stage: it needs a trained de-tokenizer, and what it adds is only what the evaluator can check.
 
 Writes build/shapes/ardtok/: ar_dtok_shapes_64px.pth (official format), targets.npz (kept scene indices, codes
-[n, h·w], keyed by the source, the VQ, the TA-Tok tokens and the drawing's settings: a later run with the same key reads
-them back instead of drawing again) and done.json (how many scenes were kept, and the sample figures on held-out test images at every
-scale, for the source and the result).
+[n, h·w], keyed by the source, the VQ, the TA-Tok tokens and the drawing's settings: a later run with the same key
+reads them back instead of drawing again) and done.json (how many scenes were kept, and the sample figures on
+held-out test images at every scale, for the source and the result).
 
     python3 -m tools.shapes.distill_ardtok --source DIR/ardtok/ar_dtok_shapes_64px.pth
         [--scenes N] [--candidates K] [--steps S] [--scales 1,1,2,3] [--workers W]"""
