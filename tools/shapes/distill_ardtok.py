@@ -26,8 +26,8 @@ from tools.convert import ardtok as ardtok_convert
 from tools.convert import vq as vq_convert
 from tools.convert.tatok import load_tatok
 from tools.shapes import common, data, evaluate, package
-from tools.shapes.finetune_ardtok import train
-from tools.shapes.train_ardtok import (CHECKPOINT, EVAL_IMAGES, SCALES, SEED, TEMPERATURE, TRAIN_SCALE, decode_images,
+from tools.shapes.finetune_ardtok import begin, train
+from tools.shapes.train_ardtok import (CHECKPOINT, EVAL_IMAGES, SCALES, TEMPERATURE, TRAIN_SCALE, decode_images,
                                        drawn_at_scale, features, fingerprint, input_paths, sample_codes,
                                        write_checkpoint)
 
@@ -118,14 +118,10 @@ def figures(model, vq, test_feats, scenes):
 
 
 def run(source, scenes_count, candidates, steps, cycle, workers):
-    folder = data.stage_dir("ardtok")
-    if os.path.realpath(source) == os.path.realpath(os.path.join(folder, CHECKPOINT)):
-        raise SystemExit(f"--source {source} is the checkpoint this stage writes")
-    if common.is_done(folder):
-        print("ardtok: done already")
+    started = begin(source, "ardtok distill")
+    if started is None:
         return
-    common.setup(SEED)
-    clock = common.Clock("ardtok distill")
+    folder, clock = started
     paths = input_paths(train_scales=sorted(set(cycle)))
     tatok = load_tatok(paths["tatok"])[0]
     train_feats = {scale: features(tatok, "train", scale, paths)[:scenes_count] for scale in set(cycle)}

@@ -45,15 +45,24 @@ def train(model, cycle, codes, steps, clock):
     model.eval()
 
 
-def run(source, steps):
+def begin(source, label):
+    """The checks and set-up of a run that continues `source` in the "ardtok" stage → (its folder, a clock), or None
+    when the stage is done already."""
     folder = data.stage_dir("ardtok")
     if os.path.realpath(source) == os.path.realpath(os.path.join(folder, CHECKPOINT)):
         raise SystemExit(f"--source {source} is the checkpoint this stage writes")
     if common.is_done(folder):
         print("ardtok: done already")
-        return
+        return None
     common.setup(SEED)
-    clock = common.Clock("ardtok finetune")
+    return folder, common.Clock(label)
+
+
+def run(source, steps):
+    started = begin(source, "ardtok finetune")
+    if started is None:
+        return
+    folder, clock = started
     paths = input_paths()
     tatok, vq, _, codes = load_inputs(paths)
     train_feats = features(tatok, "train", TRAIN_SCALE, paths)                           # [N,p²,condDim]

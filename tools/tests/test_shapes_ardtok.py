@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from tools.convert import ardtok as ardtok_convert
+from tools.convert import vq as vq_convert
 from tools.convert.tatok import load_tatok
 from tools.shapes import data, train_ardtok, world
 from tools.tiny import tatok as tiny_tatok
@@ -47,6 +48,19 @@ def write_standins(work, counts, seed=0):
         for scale in train_ardtok.SCALES:
             indices = torch.cat([tatok_model.encode(p, scale)[1] for p in pixels.split(256)])
             np.save(os.path.join(tatok, f"indices_{split}_s{scale}.npy"), indices.numpy().astype(np.int16))
+
+
+def write_source(work):
+    """A random de-tokenizer for the stand-ins under `work` (data.WORK), as an official checkpoint to continue from
+    → (train_ardtok.input_paths(), its model args, its path)."""
+    paths = train_ardtok.input_paths()
+    tatok = load_tatok(paths["tatok"])[0]
+    _, vq_arch = vq_convert.build_checked(paths["vq"])
+    codes = train_ardtok.load_codes(paths["codes_train"], vq_arch["codebook_size"])
+    args = train_ardtok.model_args(tatok, vq_arch, codes)
+    source = os.path.join(work, "source.pth")
+    train_ardtok.write_checkpoint(source, train_ardtok.new_model(args, tatok.grid), args)
+    return paths, args, source
 
 
 class TrainArdtokTest(unittest.TestCase):

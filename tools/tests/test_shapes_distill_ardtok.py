@@ -18,7 +18,7 @@ from tools.convert import ardtok as ardtok_convert
 from tools.convert import vq as vq_convert
 from tools.convert.tatok import load_tatok
 from tools.shapes import data, distill_ardtok, train_ardtok
-from tools.tests.test_shapes_ardtok import write_standins
+from tools.tests.test_shapes_ardtok import write_source, write_standins
 
 SHOWN = 4
 SCENES = 8
@@ -38,13 +38,8 @@ class DistillArdtokTest(unittest.TestCase):
         cls.folder = tempfile.mkdtemp()
         data.WORK = cls.folder
         write_standins(cls.folder, {"train": SCENES, "test": SHOWN})
-        cls.paths = train_ardtok.input_paths()
+        cls.paths, cls.args, cls.source = write_source(cls.folder)
         tatok = load_tatok(cls.paths["tatok"])[0]
-        vq_arch = vq_convert.build_checked(cls.paths["vq"])[1]
-        codes = train_ardtok.load_codes(cls.paths["codes_train"], vq_arch["codebook_size"])
-        cls.args = train_ardtok.model_args(tatok, vq_arch, codes)
-        cls.source = os.path.join(cls.folder, "source.pth")
-        train_ardtok.write_checkpoint(cls.source, train_ardtok.new_model(cls.args, tatok.grid), cls.args)
         cls.cond = train_ardtok.features(tatok, "train", 1, cls.paths)
         with mock.patch.object(distill_ardtok, "right", even):
             distill_ardtok.run(cls.source, SCENES, 2, 3, [1, 2], workers=1)

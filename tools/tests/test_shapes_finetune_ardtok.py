@@ -10,10 +10,8 @@ import unittest
 import torch
 
 from tools.convert import ardtok as ardtok_convert
-from tools.convert import vq as vq_convert
-from tools.convert.tatok import load_tatok
 from tools.shapes import data, finetune_ardtok, train_ardtok
-from tools.tests.test_shapes_ardtok import write_standins
+from tools.tests.test_shapes_ardtok import write_source, write_standins
 
 SHOWN = 4
 
@@ -26,13 +24,7 @@ class FinetuneArdtokTest(unittest.TestCase):
         cls.folder = tempfile.mkdtemp()
         data.WORK = cls.folder
         write_standins(cls.folder, {"train": 32, "test": SHOWN})
-        paths = train_ardtok.input_paths()
-        tatok = load_tatok(paths["tatok"])[0]
-        _, vq_arch = vq_convert.build_checked(paths["vq"])
-        codes = train_ardtok.load_codes(paths["codes_train"], vq_arch["codebook_size"])
-        cls.args = train_ardtok.model_args(tatok, vq_arch, codes)
-        cls.source = os.path.join(cls.folder, "source.pth")
-        train_ardtok.write_checkpoint(cls.source, train_ardtok.new_model(cls.args, tatok.grid), cls.args)
+        _, cls.args, cls.source = write_source(cls.folder)
         finetune_ardtok.run(cls.source, 3)
         cls.out = os.path.join(cls.folder, "ardtok")
 
