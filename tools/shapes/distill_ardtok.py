@@ -122,9 +122,10 @@ def run(source, scenes_count, candidates, steps, cycle, workers):
     if started is None:
         return
     folder, clock = started
-    paths = input_paths(train_scales=sorted(set(cycle)))
+    train_scales = sorted({TRAIN_SCALE, *cycle})      # the drawing is always from the training scale's rows
+    paths = input_paths(train_scales)
     tatok = load_tatok(paths["tatok"])[0]
-    train_feats = {scale: features(tatok, "train", scale, paths)[:scenes_count] for scale in set(cycle)}
+    train_feats = {scale: features(tatok, "train", scale, paths)[:scenes_count] for scale in train_scales}
     test_feats = {scale: features(tatok, "test", scale, paths)[:EVAL_IMAGES] for scale in SCALES}
     train_scenes = data.scene_list("train")[:scenes_count]
     test_scenes = data.scene_list("test")[:EVAL_IMAGES]

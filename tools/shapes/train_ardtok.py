@@ -86,18 +86,13 @@ SHOWN = 16                # of which the first SHOWN go into samples.png
 CHECKPOINT = "ar_dtok_shapes_64px.pth"
 
 
-def indices_path(split, scale):
-    """The TA-Tok stage's codebook indices of a split's images at a pool scale."""
-    return os.path.join(data.WORK, "tatok", f"indices_{split}_s{scale}.npy")
-
-
 def input_paths(train_scales=(TRAIN_SCALE,)):
     vq, tatok = os.path.join(data.WORK, "vq"), os.path.join(data.WORK, "tatok")
     paths = {"vq": os.path.join(vq, "vq_shapes.pt"), "tatok": os.path.join(tatok, "ta_tok.pth")}
     for split, scales in (("train", train_scales), ("test", SCALES)):
         paths[f"codes_{split}"] = os.path.join(vq, f"codes_{split}.npy")
         for scale in scales:
-            paths[f"indices_{split}_s{scale}"] = indices_path(split, scale)
+            paths[f"indices_{split}_s{scale}"] = os.path.join(tatok, f"indices_{split}_s{scale}.npy")
     return paths
 
 

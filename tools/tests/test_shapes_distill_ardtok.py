@@ -67,7 +67,7 @@ class DistillArdtokTest(unittest.TestCase):
         self.assertGreater(done["drawn"], SCENES)       # some scenes needed a second drawing
         self.assertLessEqual(done["drawn"], SCENES * 2)
 
-    def test_a_second_run_reads_the_drawing_back(self):
+    def test_a_second_run_reads_the_drawing_back_and_may_teach_other_scales_only(self):
         work = tempfile.mkdtemp()
         try:
             for stage in ("vq", "tatok"):
@@ -76,7 +76,7 @@ class DistillArdtokTest(unittest.TestCase):
             shutil.copy(os.path.join(self.out, distill_ardtok.TARGETS), os.path.join(work, "ardtok"))
             with mock.patch.object(data, "WORK", work), \
                     mock.patch.object(distill_ardtok, "draw_targets", side_effect=AssertionError("drew again")):
-                distill_ardtok.run(self.source, SCENES, 2, 1, [1], workers=1)
+                distill_ardtok.run(self.source, SCENES, 2, 1, [2], workers=1)
                 with open(os.path.join(work, "ardtok", "done.json")) as f:
                     self.assertEqual(json.load(f)["kept"], self.done()["kept"])
         finally:
