@@ -13,12 +13,22 @@ import { expectGraphIo, loadGraph } from './graph.ts';
 import { KvCache, kvNames, TensorLedger } from './kv.ts';
 import { StepSampler } from './step-sampler.ts';
 
+/** Guidance's rows in the sampler's batch: [conditional, unconditional]. */
+const GUIDANCE_PAIRS: ReadonlyArray<readonly [number, number]> = [[0, 1]];
+
 export interface TokenSampling {
   temperature: number;
   topK: number;
   topP: number;
   /** Hugging Face's repetition penalty over prompt and generated ids (text generation only); 1 = off. */
   repetitionPenalty?: number;
+}
+
+/** Image-token sampling; with `guidance`, each token is drawn from l_u + scale·(l_c − l_u), where l_u are the
+ *  logits of a second sequence (the negative prompt's ids, ending like the prompt in <im_start><S{s}>) that
+ *  runs on a cache of its own and is fed the same tokens. */
+export interface ImageSampling extends TokenSampling {
+  guidance?: { scale: number; negativePromptIds: number[] };
 }
 
 /** The next uniform u in [0, 1). */
@@ -49,7 +59,7 @@ export class LlmDecoder {
   async generateImage(
     promptIds: number[],
     scale: number,
-    sampling: TokenSampling,
+    sampling: ImageSampling,
     random: UniformSource,
     onToken?: (k: number, i: number) => void,
     signal?: AbortSignal,
@@ -57,12 +67,21 @@ export class LlmDecoder {
     const { tokens } = this.llm;
     const count = this.imageTokenCount(scale);
     const tail = [tokens.imageStartTag, tokens.scaleTokenBase + scale - 1];
-    if (promptIds.length < 2 || promptIds[promptIds.length - 2] !== tail[0] || promptIds[promptIds.length - 1] !== tail[1]) {
-      throw new InvalidInputError(`a scale-${scale} image prompt must end in <im_start><S${scale - 1}> (ids ${tail.join(', ')}); it ends in ${promptIds.slice(-2).join(', ')}`);
+    const { guidance, ...rest } = sampling;
+    const prompts = guidance ? [promptIds, guidance.negativePromptIds] : [promptIds];
+    for (const [i, ids] of prompts.entries()) {
+      if (ids.length < 2 || ids[ids.length - 2] !== tail[0] || ids[ids.length - 1] !== tail[1]) {
+        const which = i === 0 ? 'image prompt' : 'negative image prompt';
+        throw new InvalidInputError(`a scale-${scale} ${which} must end in <im_start><S${scale - 1}> (ids ${tail.join(', ')}); it ends in ${ids.slice(-2).join(', ')}`);
+      }
     }
     const base = tokens.imageTokenBase;
-    const settings: SampleSettings = { ...sampling, range: { lo: base, hi: base + tokens.imageTokenCount } };
-    const ids = await this.generate(promptIds, count, settings, random, () => false, (id, i) => onToken?.(id - base, i), signal);
+    const settings: SampleSettings = {
+      ...rest,
+      range: { lo: base, hi: base + tokens.imageTokenCount },
+      ...(guidance ? { guidance: { scale: guidance.scale, pairs: GUIDANCE_PAIRS } } : {}),
+    };
+    const ids = await this.generate(prompts, count, settings, random, () => false, (id, i) => onToken?.(id - base, i), signal);
     return Uint32Array.from(ids, (id) => id - base);
   }
 
@@ -78,7 +97,7 @@ export class LlmDecoder {
   ): Promise<number[]> {
     const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
     const { repetitionPenalty, ...settings } = sampling;
-    return this.generate(promptIds, maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
+    return this.generate([promptIds], maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
   }
 
   /** Image tokens of pool scale `scale`: grid(scale)² (InvalidArgumentError for a scale the package lacks). */
@@ -137,10 +156,12 @@ export class LlmDecoder {
     this.checkContext(promptLength + newTokens);
   }
 
-  /** Samples up to `maxNew` tokens, each fed back; stops after a token for which `stop` is true. With a
-   *  repetition penalty ≠ 1, the prompt's and the generated ids are penalised before each draw. */
+  /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts` (one, or two for guidance: row 0
+   *  conditional, row 1 unconditional, each on its own cache); stops after a token for which `stop` is true. With
+   *  a repetition penalty ≠ 1 (one sequence only), the prompt's and the generated ids are penalised before each
+   *  draw. */
   private async generate(
-    promptIds: number[],
+    prompts: number[][],
     maxNew: number,
     settings: SampleSettings,
     random: UniformSource,
@@ -151,35 +172,36 @@ export class LlmDecoder {
   ): Promise<number[]> {
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new InvalidArgumentError(`maxNewTokens ${maxNew} must be a positive integer`);
     checkPenalty(repetitionPenalty);
-    this.checkPrompt(promptIds, maxNew);
+    for (const ids of prompts) this.checkPrompt(ids, maxNew);
     signal?.throwIfAborted();
-    const kv = this.cache();
-    const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
+    const caches = prompts.map(() => this.cache());
+    const sampler = new StepSampler(this.ctx, prompts.length, this.llm.config.vocabSize, 1);
     // Sized for the whole context, so every call asks the pool for the same buffer size and reuses it.
     const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, this.maxContext), value: repetitionPenalty };
-    penalty?.tokens.add(promptIds);
+    penalty?.tokens.add(prompts[0] ?? []);
     const out: number[] = [];
     try {
-      let input = promptIds;
+      let inputs = prompts;
       while (out.length < maxNew) {
         signal?.throwIfAborted();
-        const logits = await this.forward(input, kv);
+        const logits: ort.Tensor[] = [];
         let id: number;
         try {
+          for (const [i, kv] of caches.entries()) logits.push(await this.forward(inputs[i] as number[], kv));
           signal?.throwIfAborted();
           [id] = (await sampler.sample(logits, settings, [random()], penalty)) as [number];
         } finally {
-          this.ledger.dispose(logits);
+          for (const tensor of logits) this.ledger.dispose(tensor);
         }
         out.push(id);
         penalty?.tokens.add([id]);
         onToken(id, out.length - 1);
         if (stop(id)) break;
-        input = [id];
+        inputs = prompts.map(() => [id]);
       }
       return out;
     } finally {
-      kv.dispose();
+      for (const kv of caches) kv.dispose();
       sampler.release();
       penalty?.tokens.release();
     }

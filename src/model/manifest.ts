@@ -10,6 +10,8 @@ export const MANIFEST_FORMAT_VERSION = 1;
 export type Storage = 'float32' | 'float16';
 export type ComponentName = 'tatok' | 'llm' | 'ardtok' | 'vq';
 export const COMPONENT_NAMES: readonly ComponentName[] = ['tatok', 'llm', 'ardtok', 'vq'];
+/** A guidance scale that leaves the conditional logits as they are: l_u + 1·(l_c − l_u) = l_c. */
+export const NO_GUIDANCE = 1;
 
 export interface FileEntry {
   /** Relative to the package folder, `/`-separated, no leading `/`, no `..`. */
@@ -146,7 +148,9 @@ export interface Components {
 }
 
 export interface Sampling {
-  textToImage: { temperature: number; topP: number; topK: number };
+  /** cfgScale: classifier-free guidance of the image tokens against a negative prompt (1 = none, Tar's own
+   *  sampling; a manifest may leave it out). */
+  textToImage: { temperature: number; topP: number; topK: number; cfgScale: number };
   detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number };
   chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number };
 }
@@ -620,6 +624,7 @@ function checkSampling(c: Checker, raw: unknown): void {
     c.nonNegativeNumber(t2i, 'temperature', 'sampling.textToImage.temperature');
     c.probability(t2i, 'topP', 'sampling.textToImage.topP');
     c.nonNegativeInt(t2i, 'topK', 'sampling.textToImage.topK');
+    if ('cfgScale' in t2i) c.nonNegativeNumber(t2i, 'cfgScale', 'sampling.textToImage.cfgScale');
   }
   const det = c.object(raw, 'detokenizer', 'sampling.detokenizer');
   if (det) {
@@ -684,5 +689,7 @@ export function parseManifest(json: unknown): Manifest {
   }
   checkSampling(c, json.sampling);
   if (c.issues.length > 0) throw new ManifestError(c.issues);
-  return json as unknown as Manifest;
+  const manifest = json as unknown as Manifest;
+  manifest.sampling.textToImage.cfgScale ??= NO_GUIDANCE;
+  return manifest;
 }

@@ -3,12 +3,12 @@
 // time (queue.ts), each cancellable within one token. It runs wherever it is created; src/worker/ puts it in
 // a worker behind the same interface. It does not draw any UI.
 import { ArDetokenizer } from '../decoders/ardtok.ts';
-import { LlmDecoder } from '../decoders/llm.ts';
+import { LlmDecoder, type ImageSampling } from '../decoders/llm.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import type { PoolStats } from '../gpu/buffer-pool.ts';
 import { GpuContext } from '../gpu/context.ts';
 import type { GpuDeviceInfo } from '../gpu/device.ts';
-import type { ComponentName, Manifest } from '../model/manifest.ts';
+import { NO_GUIDANCE, type ComponentName, type Manifest } from '../model/manifest.ts';
 import { openUrlSource, type ModelSource } from '../model/source.ts';
 import { TatokDecoder, TatokEncoder } from '../models/tatok.ts';
 import { VqDecoder } from '../models/vqdecoder.ts';
@@ -179,6 +179,12 @@ export class Engine implements TarEngine {
     const promptIds = tokenizer.textToImagePrompt(o.prompt, o.scale - 1);
     const tokensPerImage = llm.imageTokenCount(o.scale);
     llm.checkContext(promptIds.length + tokensPerImage);
+    const { cfgScale, ...tokenSampling } = o.llm;
+    const sampling: ImageSampling =
+      cfgScale === NO_GUIDANCE
+        ? tokenSampling
+        : { ...tokenSampling, guidance: { scale: cfgScale, negativePromptIds: tokenizer.negativeImagePrompt(o.negativePrompt, o.scale - 1) } };
+    if (sampling.guidance) llm.checkContext(sampling.guidance.negativePromptIds.length + tokensPerImage);
 
     const streams = (image: number): { llm: UniformSource; detok: UniformSource } =>
       options.uniforms && image === 0
@@ -187,7 +193,7 @@ export class Engine implements TarEngine {
 
     const drawTokens = (image: number, uniforms: UniformSource): Promise<Uint32Array> =>
       clock.time('llm', () =>
-        llm.generateImage(promptIds, o.scale, o.llm, uniforms, (_k, i) => emit(clock.progress('llm', image, i + 1, tokensPerImage)), signal),
+        llm.generateImage(promptIds, o.scale, sampling, uniforms, (_k, i) => emit(clock.progress('llm', image, i + 1, tokensPerImage)), signal),
       );
 
     // The LLM draws image i + 1 while the de-tokenizer works on image i.

@@ -20,6 +20,11 @@ export interface ImagineOptions extends SamplingOverrides {
   size?: number;
   /** Classifier-free guidance of the de-tokenizer. */
   cfg?: number;
+  /** Classifier-free guidance of the LLM's image tokens: the prompt against `negativePrompt` (1 = none). Default:
+   *  the package's sampling.textToImage.cfgScale. */
+  promptCfg?: number;
+  /** What prompt guidance steers away from; default '' (the template with an empty user message). */
+  negativePrompt?: string;
   /** Images for this prompt; image i uses seed + i. */
   count?: number;
   /** A preview every this many VQ-code rows (0: none). */
@@ -59,7 +64,8 @@ export interface ResolvedImagine {
   count: number;
   seed: number;
   previewEveryRows: number;
-  llm: { temperature: number; topK: number; topP: number };
+  llm: { temperature: number; topK: number; topP: number; cfgScale: number };
+  negativePrompt: string;
   detok: { cfgScale: number; temperature: number; topK: number; topP: number };
 }
 
@@ -106,6 +112,8 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
   check(Number.isInteger(count) && count >= 1 && count <= 16, 'count', count, 'must be an integer in [1, 16]');
   const previewEveryRows = o.previewEveryRows ?? 1;
   check(Number.isInteger(previewEveryRows) && previewEveryRows >= 0, 'previewEveryRows', previewEveryRows, 'must be an integer ≥ 0');
+  if (o.promptCfg !== undefined) check(Number.isFinite(o.promptCfg) && o.promptCfg >= 0, 'promptCfg', o.promptCfg, 'must be ≥ 0');
+  if (o.negativePrompt !== undefined) check(typeof o.negativePrompt === 'string', 'negativePrompt', o.negativePrompt, 'must be a string');
   const t = manifest.sampling.textToImage;
   const detok = resolveDetok(manifest, o);
   return {
@@ -116,7 +124,8 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
     count,
     seed: o.seed ?? randomSeed(),
     previewEveryRows,
-    llm: { temperature: o.temperature ?? t.temperature, topK: o.topK ?? t.topK, topP: o.topP ?? t.topP },
+    llm: { temperature: o.temperature ?? t.temperature, topK: o.topK ?? t.topK, topP: o.topP ?? t.topP, cfgScale: o.promptCfg ?? t.cfgScale },
+    negativePrompt: o.negativePrompt ?? '',
     detok,
   };
 }

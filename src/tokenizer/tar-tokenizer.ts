@@ -91,6 +91,16 @@ export class TarTokenizer {
    *  `scaleToken` is the s of <S{s}>: the TA-Tok pool scale minus one (TAR_SPEC §1.4). */
   textToImagePrompt(prompt: string, scaleToken: number, options?: PromptOptions): number[] {
     if (prompt.trim() === '') throw new InvalidArgumentError('the prompt is empty');
+    return this.imagePrompt(prompt, scaleToken, options);
+  }
+
+  /** The unconditional side of prompt guidance: the text-to-image prompt of `negativePrompt`, which may be empty
+   *  (the template with an empty user message). */
+  negativeImagePrompt(negativePrompt: string, scaleToken: number, options?: PromptOptions): number[] {
+    return this.imagePrompt(negativePrompt, scaleToken, options);
+  }
+
+  private imagePrompt(prompt: string, scaleToken: number, options?: PromptOptions): number[] {
     if (!Number.isInteger(scaleToken) || scaleToken < 0 || scaleToken >= this.tokens.scaleTokenCount) {
       throw new InvalidArgumentError(`scale ${scaleToken} is not one of 0…${this.tokens.scaleTokenCount - 1}`);
     }

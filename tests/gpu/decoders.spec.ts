@@ -63,6 +63,17 @@ test('LLM generateImage: the same seed gives the same tokens, another seed other
   expect(a.indices).not.toEqual(c.indices);
 });
 
+test('LLM generateImage with prompt guidance: each token is sampleReference on l_u + s(l_c − l_u) of the two sequences; frees both caches', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).llmGuided(3, 6));
+  expect(r.error?.name).toBe('AbortError');
+  expect(r.drawn.length).toBe(6);
+  expect(r.drawn).toEqual(r.reference);
+  expect(r.unguidedDiffer, 'guidance 3 should change some draws of the tiny model').toBeGreaterThan(0);
+  expect(r.liveDuring).toEqual(new Array(6).fill(2 * r.kvTensors));
+  expect(r.liveAfter).toBe(0);
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+});
+
 test('LLM generateText: greedy with the KV cache equals re-prefilling without it; respects maxNewTokens', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async (g) => (await window.harness.decoders()).llmText(null, 10, g, 1), greedy);
   expect(r.ids.length).toBeGreaterThan(0);
@@ -130,6 +141,8 @@ test('decoders: typed errors for unknown scale, prompt tail, context length, ids
   expect(r.unknownScale?.name).toBe('InvalidArgumentError');
   expect(r.unknownScale?.message).toContain('unknown scale 4');
   expect(r.wrongPromptTail?.name).toBe('InvalidInputError');
+  expect(r.wrongNegativeTail?.name).toBe('InvalidInputError');
+  expect(r.wrongNegativeTail?.message).toContain('negative image prompt');
   expect(r.contextTooLong?.name).toBe('InvalidArgumentError');
   expect(r.contextTooLong?.message).toContain('exceed the context');
   expect(r.idOutsideVocab?.name).toBe('InvalidInputError');

@@ -2,7 +2,7 @@
 // is rejected with a ManifestError whose message names the field path.
 import { expect, test } from '@playwright/test';
 import { ManifestError, TarError } from '../../src/errors.ts';
-import { parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
+import { NO_GUIDANCE, parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
 
 const SHA = 'ab'.repeat(32);
 
@@ -291,6 +291,8 @@ test('sampling defaults: ranges', () => {
   rejects((m) => (m.sampling.textToImage.topK = -1), 'sampling.textToImage.topK: expected a non-negative integer, got -1');
   rejects((m) => (m.sampling.textToImage.temperature = -0.5), 'sampling.textToImage.temperature: expected a finite number ≥ 0, got -0.5');
   rejects((m) => (m.sampling.detokenizer.cfgScale = Infinity), 'sampling.detokenizer.cfgScale: expected a finite number ≥ 0, got Infinity');
+  rejects((m) => (m.sampling.textToImage.cfgScale = -1), 'sampling.textToImage.cfgScale: expected a finite number ≥ 0, got -1');
+  rejects((m) => (m.sampling.textToImage.cfgScale = 'strong'), 'sampling.textToImage.cfgScale: expected a finite number ≥ 0, got "strong"');
   rejects((m) => (m.sampling.chat.maxNewTokens = 0), 'sampling.chat.maxNewTokens: expected a positive integer, got 0');
   rejects((m) => (m.sampling.chat.repetitionPenalty = 0), 'sampling.chat.repetitionPenalty: expected a finite number > 0, got 0');
   rejects((m) => delete m.sampling.chat, 'sampling.chat: expected an object, got nothing (missing)');
@@ -300,6 +302,14 @@ test('sampling defaults: ranges', () => {
   m.sampling.chat.temperature = 0;
   m.sampling.chat.topK = 0;
   expect(() => parseManifest(m)).not.toThrow();
+});
+
+test('sampling.textToImage.cfgScale: optional, no guidance (1) when left out, kept when given', () => {
+  expect(parseManifest(validManifest()).sampling.textToImage.cfgScale).toBe(NO_GUIDANCE);
+  expect(NO_GUIDANCE).toBe(1);
+  const guided = validManifest();
+  guided.sampling.textToImage.cfgScale = 1.5;
+  expect(parseManifest(guided).sampling.textToImage.cfgScale).toBe(1.5);
 });
 
 test('every problem is reported at once', () => {

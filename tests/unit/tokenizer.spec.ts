@@ -96,6 +96,14 @@ test('text-to-image prompts for scale 0/1/2 are the documented string and end in
   }
 });
 
+test('negative image prompts: the same template, empty text allowed, the same scale and length checks', async () => {
+  expect(tokenizer.negativeImagePrompt('a blue square', 1)).toEqual(tokenizer.textToImagePrompt('a blue square', 1));
+  const empty = tokenizer.negativeImagePrompt('', 2);
+  expect(tokenizer.decode(empty)).toBe(`<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n<im_start><S2>`);
+  await expectError(() => tokenizer.negativeImagePrompt('', tokens.scaleTokenCount), InvalidArgumentError, /scale 3/);
+  await expectError(() => tokenizer.negativeImagePrompt('', 0, { contextLength: empty.length - 1 }), InvalidArgumentError, /more than/);
+});
+
 test('understanding and multi-turn chat prompts: documented strings, image ids in place, ids as the Python encoder', () => {
   const image = Uint32Array.from([0, 7, 255, 7]);
   const understanding: ChatTurn[] = [{ role: 'user', text: 'What is in the picture?', images: [image] }];

@@ -21,7 +21,7 @@ EXTERNAL_TENSOR_MIN_BYTES = 1024
 MAX_DATA_FILE_BYTES = 1 << 30
 ONNX_OPSET = 17
 DEFAULT_SAMPLING = {
-    "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200},
+    "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0},
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
     "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0},
 }

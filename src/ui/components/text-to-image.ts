@@ -1,6 +1,6 @@
 // <tar-text-to-image>: a prompt field, Generate and Cancel, and the pictures (live previews while drawing).
 // Attributes: model (package URL, required), prompt, seed, scale (1, 2, 3 → 729, 169, 81 tokens for Tar),
-// size, cfg, count, preview-rows (0: no previews). Events: progress, image, done, error. Methods:
+// size, cfg, prompt-cfg, negative-prompt, count, preview-rows (0: no previews). Events: progress, image, done, error. Methods:
 // generate(), cancel().
 import type { RgbaImage } from '../../pipeline/events.ts';
 import type { ImagineOptions } from '../../pipeline/options.ts';
@@ -127,11 +127,13 @@ export class TarTextToImage extends TarElement {
 
   private options(prompt: string, signal: AbortSignal): ImagineOptions {
     const options: ImagineOptions = { prompt, signal };
-    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', count: 'count', previewEveryRows: 'preview-rows' } as const;
+    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', promptCfg: 'prompt-cfg', count: 'count', previewEveryRows: 'preview-rows' } as const;
     for (const [key, attribute] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
       const value = numberAttribute(this, attribute);
       if (value !== undefined) options[key] = value;
     }
+    const negative = this.getAttribute('negative-prompt');
+    if (negative !== null) options.negativePrompt = negative;
     return options;
   }
 }

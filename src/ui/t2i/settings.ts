@@ -5,7 +5,7 @@ import { supportedSizes, type ImagineOptions } from '../../pipeline/options.ts';
 import { scaleOptions } from '../scale-options.ts';
 import { byId } from './dom.ts';
 
-export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'topK' | 'topP' | 'temperature' | 'count' | 'previewEveryRows'>> &
+export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'promptCfg' | 'negativePrompt' | 'topK' | 'topP' | 'temperature' | 'count' | 'previewEveryRows'>> &
   Pick<ImagineOptions, 'seed'>;
 
 function option(value: number, text: string): HTMLOptionElement {
@@ -26,6 +26,8 @@ export class SettingsForm {
   private readonly count = byId('count', HTMLInputElement);
   private readonly seed = byId('seed', HTMLInputElement);
   private readonly cfg = byId('cfg', HTMLInputElement);
+  private readonly promptCfg = byId('prompt-cfg', HTMLInputElement);
+  private readonly negativePrompt = byId('negative-prompt', HTMLInputElement);
   private readonly topK = byId('top-k', HTMLInputElement);
   private readonly topP = byId('top-p', HTMLInputElement);
   private readonly temperature = byId('temperature', HTMLInputElement);
@@ -56,6 +58,8 @@ export class SettingsForm {
     if (scale !== undefined) this.scale.value = String(scale);
     this.size.selectedIndex = 0;
     this.cfg.value = String(manifest.sampling.detokenizer.cfgScale);
+    this.promptCfg.value = String(t.cfgScale);
+    this.negativePrompt.value = '';
     this.topK.value = String(t.topK);
     this.topP.value = String(t.topP);
     this.temperature.value = String(t.temperature);
@@ -70,6 +74,8 @@ export class SettingsForm {
       scale: Number(this.scale.value),
       size: Number(this.size.value),
       cfg: Number(this.cfg.value),
+      promptCfg: Number(this.promptCfg.value),
+      negativePrompt: this.negativePrompt.value,
       topK: Number(this.topK.value),
       topP: Number(this.topP.value),
       temperature: Number(this.temperature.value),

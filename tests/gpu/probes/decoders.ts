@@ -250,6 +250,72 @@ async function llmImage(scale: number, seed: number): Promise<ImageRunReport> {
   };
 }
 
+export interface GuidedRunReport {
+  /** Image-token ids drawn by generateImage with prompt guidance, and sampleReference with the same guidance on
+   *  lastLogits of the prompt and the negative prompt, each fed the ids drawn before. */
+  drawn: number[];
+  reference: number[];
+  /** Steps where sampleReference without guidance (the prompt's logits alone) draws another id. */
+  unguidedDiffer: number;
+  /** ledger.live seen in each onToken call, and after the call. */
+  liveDuring: number[];
+  liveAfter: number;
+  /** 2 · layers: the presents one sequence's step keeps. */
+  kvTensors: number;
+  error: ThrownError | null;
+  inUseBefore: number;
+  inUseAfter: number;
+}
+
+/** `steps` image tokens at scale 1 with prompt guidance `scale` against a three-id negative prompt (the golden
+ *  prompt's first id and its <im_start><S0> tail), then the same draws recomputed from the decoder's own logits. */
+async function llmGuided(scale: number, steps: number): Promise<GuidedRunReport> {
+  const { llm, llmGold, source } = await setup();
+  const { tokens, config } = source.manifest.components.llm!;
+  const prompt = imagePrompt(llmGold, source, 1);
+  const negative = [prompt[0] as number, ...prompt.slice(-2)];
+  const sampling: TokenSampling = { temperature: 1, topK: 0, topP: 1 };
+  const random = new SeededRandom(21);
+  const uniforms = Array.from({ length: steps }, () => random.next());
+  const inUseBefore = (await poolStats()).inUseBytes;
+  const controller = new AbortController();
+  const stop = stopAfter(controller, steps);
+  const drawn: number[] = [];
+  const liveDuring: number[] = [];
+  const error = await describeErrorForTest(() =>
+    llm.generateImage(prompt, 1, { ...sampling, guidance: { scale, negativePromptIds: negative } }, () => uniforms[drawn.length] as number, (k, i) => {
+      drawn.push(k + tokens.imageTokenBase);
+      liveDuring.push(llm.ledger.live);
+      stop(k, i);
+    }, controller.signal),
+  );
+  const inUseAfter = (await poolStats()).inUseBytes;
+  const fed = drawn.slice(0, -1).map((id) => [id]);
+  const cond = await llm.lastLogits([prompt, ...fed]);
+  const uncond = await llm.lastLogits([negative, ...fed]);
+  const range = { lo: tokens.imageTokenBase, hi: tokens.imageTokenBase + tokens.imageTokenCount };
+  const guided: SampleSettings = { ...sampling, range, guidance: { scale, pairs: [[0, 1]] } };
+  const vocab = config.vocabSize;
+  const reference = drawn.map((_, i) => {
+    const rows = new Float32Array(2 * vocab);
+    rows.set(cond[i] as Float32Array);
+    rows.set(uncond[i] as Float32Array, vocab);
+    return sampleReference({ batch: 2, vocab }, guided, rows, [uniforms[i] as number])[0] as number;
+  });
+  const unguided = drawn.map((_, i) => sampleReference({ batch: 1, vocab }, { ...sampling, range }, cond[i] as Float32Array, [uniforms[i] as number])[0]);
+  return {
+    drawn,
+    reference,
+    unguidedDiffer: unguided.filter((id, i) => id !== reference[i]).length,
+    liveDuring,
+    liveAfter: llm.ledger.live,
+    kvTensors: 2 * config.layers,
+    error,
+    inUseBefore,
+    inUseAfter,
+  };
+}
+
 export interface TextRunReport {
   ids: number[];
   stops: number[];
@@ -378,6 +444,9 @@ async function decoderErrors(): Promise<Record<string, ThrownError | null>> {
   return {
     unknownScale: await describeErrorForTest(() => llm.generateImage(imagePrompt(llmGold, source, 1), 4, t2i, u)),
     wrongPromptTail: await describeErrorForTest(() => llm.generateImage(imagePrompt(llmGold, source, 1), 2, t2i, u)),
+    wrongNegativeTail: await describeErrorForTest(() =>
+      llm.generateImage(imagePrompt(llmGold, source, 1), 1, { ...t2i, guidance: { scale: 2, negativePromptIds: [1, 2] } }, u),
+    ),
     contextTooLong: await describeErrorForTest(() =>
       llm.generateText(new Array<number>(llmConfig.maxPositionEmbeddings - 3).fill(1), 4, t2i, u),
     ),
@@ -395,6 +464,7 @@ export const decoderProbes = {
   llmAgreement,
   ardtokAgreement,
   llmImage,
+  llmGuided,
   llmText,
   llmGreedyNext,
   abortAfter,

@@ -15,7 +15,7 @@ Sampler semantics (exactly those documented at the top of src/kernels/sample-ref
 - temperature 0: greedy (largest value, ties → lowest id), after guidance and range.
 
 Pipeline pieces (TAR_SPEC §0): `understand` (image → indices), `llm_generate` (prompt → tokens, KV-cached, one
-sampling decision per step), `detokenize` (TA-Tok features → VQ codes with CFG, batch 2 with a zero condition),
+sampling decision per step; with an unconditional prompt beside it for classifier-free guidance), `detokenize` (TA-Tok features → VQ codes with CFG, batch 2 with a zero condition),
 and the VQ decoder is called directly. Each sampling decision goes through a `Chooser`, which draws with the
 next fixed uniform and records the logits it saw.
 """
@@ -170,21 +170,38 @@ def understand(tatok, image_rgb, pool_scale=1):
 
 
 @torch.no_grad()
-def llm_generate(llm, prompt_ids, max_new_tokens, choose, stop_ids=()):
+def llm_generate(llm, prompt_ids, max_new_tokens, choose, stop_ids=(), unconditional_ids=None):
     """KV-cached generation with the Qwen2 reference: prefill the prompt, then one token per step; each new token
-    is choose(logits of the last position [V]). Stops after max_new_tokens or a token in stop_ids (kept)."""
-    t = len(prompt_ids)
-    out = llm(torch.tensor([prompt_ids]), torch.ones(1, t, dtype=torch.int64), torch.arange(t).unsqueeze(0),
-              *llm.empty_past(1))
+    is choose(logits of the last position [V]). Stops after max_new_tokens or a token in stop_ids (kept).
+    With `unconditional_ids` (classifier-free guidance): a second sequence, prefilled with them, runs beside the
+    first on its own cache; each token is choose(conditional logits [V], unconditional logits [V]) and is fed to
+    both."""
+    streams = [_Stream(llm, prompt_ids)] + ([] if unconditional_ids is None else [_Stream(llm, unconditional_ids)])
     new = []
     while True:
-        token = choose(out[0][0, -1].numpy())
+        token = choose(*(stream.last_logits() for stream in streams))
         new.append(token)
         if len(new) == max_new_tokens or token in stop_ids:
             return new
-        total = t + len(new)
-        out = llm(torch.tensor([[token]]), torch.ones(1, total, dtype=torch.int64), torch.tensor([[total - 1]]),
-                  *out[1:])
+        for stream in streams:
+            stream.feed(token)
+
+
+class _Stream:
+    """One batch-1 sequence of the Qwen2 reference on its own KV cache."""
+
+    def __init__(self, llm, prompt_ids):
+        self.llm, self.length = llm, len(prompt_ids)
+        self.out = llm(torch.tensor([prompt_ids]), torch.ones(1, self.length, dtype=torch.int64),
+                       torch.arange(self.length).unsqueeze(0), *llm.empty_past(1))
+
+    def last_logits(self):
+        return self.out[0][0, -1].numpy()
+
+    def feed(self, token):
+        self.length += 1
+        self.out = self.llm(torch.tensor([[token]]), torch.ones(1, self.length, dtype=torch.int64),
+                            torch.tensor([[self.length - 1]]), *self.out[1:])
 
 
 @torch.no_grad()
