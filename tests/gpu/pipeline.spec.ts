@@ -22,6 +22,11 @@ test('the same seed gives the same image; another seed another one', async ({ ha
   expect(r).toEqual({ sameTokens: true, samePixels: true, otherSeedDiffers: true });
 });
 
+test('prompt guidance: promptCfg 1 is no guidance; another scale or negative prompt draws other tokens, reproducibly', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).guidance());
+  expect(r).toEqual({ explicitOneSameAsDefault: true, guidedDiffers: true, guidedReproducible: true, negativePromptDiffers: true });
+});
+
 test('cancel stops within one token, frees its GPU buffers, and the next job runs', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).cancel());
   expect(r.error).toMatchObject({ name: 'AbortError' });
@@ -40,6 +45,8 @@ test('bad input gives typed errors and the engine keeps serving', async ({ harne
   expect(r.errors.unknownScale).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.unknownSize).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.badTopP).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.badPromptCfg).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.longNegativePrompt).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.servedAfter).toBe(true);
 });
 

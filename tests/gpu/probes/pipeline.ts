@@ -10,6 +10,7 @@ import { openUrlSource } from '../../../src/model/source.ts';
 import { TatokEncoder } from '../../../src/models/tatok.ts';
 import { Engine, type TarEngine } from '../../../src/pipeline/engine.ts';
 import type { JobEvent, RgbaImage } from '../../../src/pipeline/events.ts';
+import type { ImagineOptions } from '../../../src/pipeline/options.ts';
 import { createWorkerEngine } from '../../../src/worker/client.ts';
 import { compareArrays } from '../compare.ts';
 import { describeErrorForTest, type ThrownError } from '../describe-error.ts';
@@ -174,6 +175,29 @@ export async function pipelineSeedsProbe(): Promise<{ sameTokens: boolean; sameP
   };
 }
 
+export interface GuidanceReport {
+  /** promptCfg 1 given explicitly draws what the tiny package's default (no cfgScale: 1) draws. */
+  explicitOneSameAsDefault: boolean;
+  guidedDiffers: boolean;
+  guidedReproducible: boolean;
+  negativePromptDiffers: boolean;
+}
+
+export async function pipelineGuidanceProbe(): Promise<GuidanceReport> {
+  const e = await engine();
+  const run = async (extra: Partial<ImagineOptions>) =>
+    firstImage(await collect(e.imagine({ prompt: 'a red circle', scale: 3, seed: 7, previewEveryRows: 0, ...extra }))).tokens;
+  const equal = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  const plain = await run({});
+  const guided = await run({ promptCfg: 3 });
+  return {
+    explicitOneSameAsDefault: equal(await run({ promptCfg: 1 }), plain),
+    guidedDiffers: !equal(guided, plain),
+    guidedReproducible: equal(await run({ promptCfg: 3 }), guided),
+    negativePromptDiffers: !equal(await run({ promptCfg: 3, negativePrompt: 'a blue square' }), guided),
+  };
+}
+
 export interface CancelReport {
   error: ThrownError | null;
   llmEventsAfterAbort: number;
@@ -225,6 +249,8 @@ export async function pipelineBadInputProbe(): Promise<BadInputReport> {
     unknownScale: await run(e.imagine({ prompt: 'a cat', scale: 5 })),
     unknownSize: await run(e.imagine({ prompt: 'a cat', size: 1000 })),
     badTopP: await run(e.imagine({ prompt: 'a cat', topP: 0 })),
+    badPromptCfg: await run(e.imagine({ prompt: 'a cat', promptCfg: -1 })),
+    longNegativePrompt: await run(e.imagine({ prompt: 'a cat', promptCfg: 2, negativePrompt: 'a '.repeat(context + 10) })),
   };
   const served = await collect(e.chat({ messages: [{ role: 'user', text: 'hello' }], maxNewTokens: 2, seed: 1 }));
   return { errors, servedAfter: served.some((ev) => ev.type === 'done') };
@@ -318,6 +344,7 @@ function firstImageEvent(events: JobEvent[]): RgbaImage {
 export const pipelineProbes = {
   golden: pipelineGoldenProbe,
   seeds: pipelineSeedsProbe,
+  guidance: pipelineGuidanceProbe,
   cancel: pipelineCancelProbe,
   badInput: pipelineBadInputProbe,
   manyJobs: pipelineManyJobsProbe,
