@@ -19,6 +19,8 @@ struct Params {
   idBits: u32,    // bits that cover hi − lo − 1
   stride: u32,    // power of two: the first histogram sees one token in `stride`
   want0: u32,     // rank to find in that sampled histogram (k when stride = 1; more, to be safe, else)
+  condFilter: u32, // 1 = conditional min-p filter (threshold per row in rowInfo word 3, see sample_threshold)
+  condFloor: f32,  // f32(ln minP) of that filter
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

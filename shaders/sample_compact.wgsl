@@ -42,7 +42,7 @@ fn compact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     let i = params.lo + first + j * WORKGROUP_SIZE;
     if (i < params.hi) {
       let x = tokenValue(offsets, i);
-      if (!(x >= floorValue)) {
+      if (!(x >= floorValue) || !kept(offsets, i)) {
         continue;
       }
       let key = keyOf(x);

@@ -1,6 +1,6 @@
 // Token sampling on the CPU: the reference the GPU sampler (src/kernels/sample.ts) must match id for id,
-// and the engine's CPU fallback. Steps, in order: guidance combine, temperature, token-id range, top-k,
-// top-p, draw with a caller-supplied uniform u — Hugging Face's TopKLogitsWarper then TopPLogitsWarper
+// and the engine's CPU fallback. Steps, in order: guidance combine (with its optional conditional min-p
+// filter), temperature, token-id range, top-k, top-p, draw with a caller-supplied uniform u — Hugging Face's TopKLogitsWarper then TopPLogitsWarper
 // followed by a draw over the kept tokens in a fixed order. It does not generate u: the caller's seeded
 // generator does (src/util/random.ts).
 //
@@ -8,6 +8,10 @@
 // - Per-token arithmetic is f32, as on the GPU: c = f32(u + f32(s · f32(c − u))) with guidance, then
 //   x = f32(c · f32(1/T)). Accumulations (softmax sums, cumulative sums) are float64 here.
 // - Tokens outside [lo, hi) and tokens whose processed value is not finite (NaN, ±inf) are never drawn.
+// - Conditional min-p (guidance only): with m the largest finite f32(c · (1/T)) of the row's conditional
+//   logits in [lo, hi) (the lowest finite f32 when there is none; T = 1 when greedy), a token is never drawn
+//   unless f32(c · (1/T)) ≥ f32(m + f32(ln minP)): guidance re-weights only the tokens the prompt itself
+//   finds plausible.
 // - Order: descending value, ties by ascending id. "Ascending" (top-p) is the exact reverse.
 // - Top-k (0 < k < hi − lo): keep tokens whose value ≥ the k-th largest value (ties at it all kept).
 // - Top-p: softmax over the kept tokens; drop those whose ascending cumulative probability ≤ 1 − p; the
@@ -17,11 +21,17 @@
 // - Temperature 0: greedy (largest value, ties → lowest id), after guidance and range.
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 
+/** The largest finite f32. */
+const F32_MAX = 3.4028234663852886e38;
+
 export interface SampleGuidance {
   /** l = l_u + scale · (l_c − l_u). */
   scale: number;
   /** [conditional row, unconditional row] per output row; default: row b with row b + batch/2. */
   pairs?: ReadonlyArray<readonly [number, number]>;
+  /** In (0, 1]: only tokens whose conditional probability (at the temperature) is at least this share of the
+   *  most probable conditional token's may be drawn. Default: no filter. */
+  condMinP?: number;
 }
 
 export interface SampleSettings {
@@ -58,6 +68,9 @@ export interface SamplePlan {
   invTemp: number;
   guided: boolean;
   guidance: number;
+  /** Conditional min-p filter on (guidance only) and f32(ln minP) (0 when off). */
+  condFilter: boolean;
+  condFloor: number;
   /** 0 = disabled (also when k ≥ hi − lo). */
   topK: number;
   topP: number;
@@ -88,6 +101,9 @@ export function planSample(shape: SampleShape, settings: SampleSettings): Sample
   const g = settings.guidance;
   if (g) {
     if (!Number.isFinite(g.scale)) throw new InvalidArgumentError(`sample: guidance scale ${g.scale} must be finite`);
+    if (g.condMinP !== undefined && !(g.condMinP > 0 && g.condMinP <= 1)) {
+      throw new InvalidArgumentError(`sample: guidance condMinP ${g.condMinP} must lie in (0, 1]`);
+    }
     if (g.pairs) {
       if (g.pairs.length === 0) throw new InvalidInputError('sample: guidance pairs are empty');
       for (const [c, u] of g.pairs) {
@@ -112,6 +128,8 @@ export function planSample(shape: SampleShape, settings: SampleSettings): Sample
     invTemp: greedy ? 1 : Math.fround(1 / temperature),
     guided: g !== undefined,
     guidance: Math.fround(g?.scale ?? 1),
+    condFilter: g?.condMinP !== undefined,
+    condFloor: g?.condMinP !== undefined ? Math.fround(Math.log(g.condMinP)) : 0,
     topK: topK >= hi - lo ? 0 : topK,
     topP,
   };
@@ -128,9 +146,28 @@ export function checkUniforms(plan: SamplePlan, uniforms: ArrayLike<number>): vo
   }
 }
 
-/** The processed (f32) value of token i for one output row, or NaN when it can never be drawn. */
-export function processedLogit(plan: SamplePlan, logits: Float32Array, vocab: number, row: RowPlan, i: number): number {
+/** f32 of a conditional logit as the filter sees it: c · (1/T), or c when greedy. */
+function conditionalValue(plan: SamplePlan, c: number): number {
+  return plan.greedy ? c : Math.fround(c * plan.invTemp);
+}
+
+/** The conditional min-p threshold of one output row: f32(m + condFloor), m the largest finite conditional
+ *  value in the range (the lowest finite f32 when none); −∞ (no filter) when the filter is off. */
+export function conditionalThreshold(plan: SamplePlan, logits: Float32Array, vocab: number, row: RowPlan): number {
+  if (!plan.condFilter) return -Infinity;
+  let m = -F32_MAX;
+  for (let i = plan.lo; i < plan.hi; i++) {
+    const x = conditionalValue(plan, logits[row.cond * vocab + i] as number);
+    if (Number.isFinite(x) && x > m) m = x;
+  }
+  return Math.fround(m + plan.condFloor);
+}
+
+/** The processed (f32) value of token i for one output row, or NaN when it can never be drawn (`threshold`:
+ *  conditionalThreshold of the row). */
+export function processedLogit(plan: SamplePlan, logits: Float32Array, vocab: number, row: RowPlan, i: number, threshold = -Infinity): number {
   let x = logits[row.cond * vocab + i] as number;
+  if (plan.condFilter && !(conditionalValue(plan, x) >= threshold)) return Number.NaN;
   if (plan.guided) {
     const u = logits[row.uncond * vocab + i] as number;
     x = Math.fround(u + Math.fround(plan.guidance * Math.fround(x - u)));
@@ -151,8 +188,9 @@ export interface RowDraw {
 /** Samples one output row (float64 accumulation). */
 export function sampleRowReference(plan: SamplePlan, logits: Float32Array, vocab: number, row: RowPlan, u: number): RowDraw {
   const tokens: { x: number; id: number }[] = [];
+  const threshold = conditionalThreshold(plan, logits, vocab, row);
   for (let i = plan.lo; i < plan.hi; i++) {
-    const x = processedLogit(plan, logits, vocab, row, i);
+    const x = processedLogit(plan, logits, vocab, row, i, threshold);
     if (!Number.isNaN(x)) tokens.push({ x, id: i });
   }
   if (tokens.length === 0) throw new InvalidInputError('sample: no finite logit in the token range');

@@ -1,5 +1,5 @@
-// Token sampling on the GPU (shaders/sample_*.wgsl): guidance, temperature, token range, top-k, top-p
-// and the draw with a caller-supplied uniform per row, in one submit, leaving only the chosen ids (u32
+// Token sampling on the GPU (shaders/sample_*.wgsl): guidance (with its conditional min-p filter),
+// temperature, token range, top-k, top-p and the draw with a caller-supplied uniform per row, in one submit, leaving only the chosen ids (u32
 // per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
 // file does not generate the uniforms (the caller's seeded generator does).
 //
@@ -12,6 +12,8 @@
 //   heap sort on CPU adapters), top-k, top-p, draw.
 //   About 1⅛ passes over the logits. If the sample misled (fewer than k tokens gathered) or the bucket
 //   list overflowed, the row takes the general path inside finish: still exact, only slower.
+// With the conditional min-p filter, one more dispatch first writes each row's threshold (the largest
+// conditional value plus ln minP) for the others to read.
 // General path (greedy, top-k disabled or > CAP, or more candidates than CAP): finish alone scans the
 // token range by binary search on the draw order; exact but one reduction per bit (slower).
 import commonSource from '../../shaders/sample_common.wgsl?raw';
@@ -20,6 +22,7 @@ import finishSource from '../../shaders/sample_finish.wgsl?raw';
 import histogramSource from '../../shaders/sample_histogram.wgsl?raw';
 import logitsSource from '../../shaders/sample_logits.wgsl?raw';
 import selectSource from '../../shaders/sample_select.wgsl?raw';
+import thresholdSource from '../../shaders/sample_threshold.wgsl?raw';
 import { GpuLimitError, InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import { foldWorkgroups, type CommandRecorder, type GpuContext } from '../gpu/context.ts';
 import type { KernelDefinition } from '../gpu/kernel.ts';
@@ -28,6 +31,11 @@ import { checkUniforms, planSample, type SamplePlan, type SampleSettings, type S
 const selectModule = `${commonSource}\n${selectSource}`;
 const withLogits = (stage: string): string => `${commonSource}\n${logitsSource}\n${stage}`;
 
+export const sampleThresholdKernel: KernelDefinition = {
+  name: 'sample.cond_threshold',
+  source: `${commonSource}\n${thresholdSource}`,
+  entryPoint: 'cond_threshold',
+};
 export const sampleClearKernel: KernelDefinition = { name: 'sample.clear', source: selectModule, entryPoint: 'clear' };
 export const samplePickBinKernel: KernelDefinition = { name: 'sample.pick_bin', source: selectModule, entryPoint: 'pick_bin' };
 export const sampleHistogramKernel: KernelDefinition = { name: 'sample.histogram', source: withLogits(histogramSource), entryPoint: 'histogram' };
@@ -165,6 +173,8 @@ export function recordSample(
     greedy: plan.greedy ? 1 : 0,
     guided: plan.guided ? 1 : 0,
     guidance: plan.guidance,
+    condFilter: plan.condFilter ? 1 : 0,
+    condFloor: plan.condFloor,
     rows,
     general: general ? 1 : 0,
     level: 0,
@@ -175,6 +185,15 @@ export function recordSample(
   const maxGroups = ctx.info.limits.maxComputeWorkgroupsPerDimension;
   const scan = { WORKGROUP_SIZE, ITEMS };
   const localHistogram = options.localHistogram ?? !ctx.info.adapter.isFallbackAdapter;
+  if (plan.condFilter) {
+    rec.dispatch({
+      kernel: sampleThresholdKernel,
+      spec: { constants: { WORKGROUP_SIZE } },
+      uniforms: base,
+      bindings: [logits, rowInfo],
+      workgroups: [rows],
+    });
+  }
   if (!general) {
     rec.dispatch({
       kernel: sampleClearKernel,

@@ -1,7 +1,7 @@
 // The CPU sampling reference on hand-made cases: HF top-k/top-p semantics, tie order, range, guidance,
 // greedy, the draw's boundaries, and the typed errors for bad settings.
 import { expect, test } from '@playwright/test';
-import { planSample, sampleReference, sampleRowReference, type SampleSettings } from '../../src/kernels/sample-reference.ts';
+import { conditionalThreshold, planSample, sampleReference, sampleRowReference, type SampleSettings } from '../../src/kernels/sample-reference.ts';
 
 const plain: SampleSettings = { temperature: 1, topK: 0, topP: 1 };
 
@@ -61,6 +61,27 @@ test('range restriction, temperature, greedy and guidance', () => {
   expect(sampleReference({ batch: 2, vocab: 3 }, pairs, cfg, [0.5])).toEqual([0]);
 });
 
+test('guidance with a conditional min-p: only tokens the conditional row finds plausible are drawn', () => {
+  // cond [4, 3, 0], uncond [4, 0, -3]: guidance 3 gives [4, 9, 6], so id 1 wins, then id 2 ...
+  const rows = new Float32Array([4, 3, 0, 4, 0, -3]);
+  const shape = { batch: 2, vocab: 3 };
+  const greedy: SampleSettings = { ...plain, temperature: 0, guidance: { scale: 3 } };
+  expect(sampleReference(shape, greedy, rows, [0.5])).toEqual([1]);
+  // ... but with min-p e^-2 id 2 (conditional 0, 4 below the best) is dropped before guidance can favour it
+  const guided = { ...plain, guidance: { scale: 3, condMinP: Math.exp(-2) } };
+  for (const u of [0.001, 0.5, 0.97, 0.999]) expect(sampleReference(shape, guided, rows, [u])).not.toEqual([2]);
+  expect(sampleReference(shape, { ...plain, guidance: { scale: 3 } }, rows, [0.97])).toEqual([2]);
+  // min-p 1 keeps only the conditional maximum (ties all kept); the threshold is f32(max + f32(ln p))
+  expect(sampleReference(shape, { ...greedy, guidance: { scale: 3, condMinP: 1 } }, rows, [0.5])).toEqual([0]);
+  const plan = planSample(shape, { ...plain, temperature: 0.5, guidance: { scale: 3, condMinP: 0.1 } });
+  expect(plan.condFloor).toBe(Math.fround(Math.log(0.1)));
+  expect(conditionalThreshold(plan, rows, 3, plan.rows[0]!)).toBe(Math.fround(8 + plan.condFloor));
+  // non-finite conditional values neither set the maximum nor pass
+  const odd = new Float32Array([Infinity, 1, NaN, 0, 5, 0]);
+  expect(conditionalThreshold(plan, odd, 3, plan.rows[0]!)).toBe(Math.fround(2 + plan.condFloor));
+  expect(sampleReference(shape, { ...greedy, guidance: { scale: 3, condMinP: 0.5 } }, odd, [0.5])).toEqual([1]);
+});
+
 test('typed errors for bad settings and shapes', () => {
   const shape = { batch: 1, vocab: 4 };
   const cases: [SampleSettings, string][] = [
@@ -71,6 +92,8 @@ test('typed errors for bad settings and shapes', () => {
     [{ ...plain, range: { lo: 2, hi: 2 } }, 'InvalidArgumentError'],
     [{ ...plain, range: { lo: 0, hi: 5 } }, 'InvalidArgumentError'],
     [{ ...plain, guidance: { scale: 2 } }, 'InvalidInputError'],
+    [{ ...plain, guidance: { scale: 2, pairs: [[0, 0]], condMinP: 0 } }, 'InvalidArgumentError'],
+    [{ ...plain, guidance: { scale: 2, pairs: [[0, 0]], condMinP: 1.5 } }, 'InvalidArgumentError'],
   ];
   for (const [settings, name] of cases) {
     expect(() => planSample(shape, settings), JSON.stringify(settings)).toThrow(expect.objectContaining({ name }));
