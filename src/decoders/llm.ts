@@ -26,9 +26,10 @@ export interface TokenSampling {
 
 /** Image-token sampling; with `guidance`, each token is drawn from l_u + scale·(l_c − l_u), where l_u are the
  *  logits of a second sequence (the negative prompt's ids, ending like the prompt in <im_start><S{s}>) that
- *  runs on a cache of its own and is fed the same tokens. */
+ *  runs on a cache of its own and is fed the same tokens; with condMinP, only among the tokens whose
+ *  conditional probability is at least condMinP times the most probable one's (sample-reference.ts). */
 export interface ImageSampling extends TokenSampling {
-  guidance?: { scale: number; negativePromptIds: number[] };
+  guidance?: { scale: number; negativePromptIds: number[]; condMinP?: number };
 }
 
 /** The next uniform u in [0, 1). */
@@ -79,7 +80,7 @@ export class LlmDecoder {
     const settings: SampleSettings = {
       ...rest,
       range: { lo: base, hi: base + tokens.imageTokenCount },
-      ...(guidance ? { guidance: { scale: guidance.scale, pairs: GUIDANCE_PAIRS } } : {}),
+      ...(guidance ? { guidance: { scale: guidance.scale, pairs: GUIDANCE_PAIRS, condMinP: guidance.condMinP } } : {}),
     };
     const ids = await this.generate(prompts, count, settings, random, () => false, (id, i) => onToken?.(id - base, i), signal);
     return Uint32Array.from(ids, (id) => id - base);

@@ -149,8 +149,9 @@ export interface Components {
 
 export interface Sampling {
   /** cfgScale: classifier-free guidance of the image tokens against a negative prompt (1 = none, Tar's own
-   *  sampling; a manifest may leave it out). */
-  textToImage: { temperature: number; topP: number; topK: number; cfgScale: number };
+   *  sampling; a manifest may leave it out). cfgMinP (optional, in (0, 1]): with guidance, only tokens whose
+   *  conditional probability is at least this share of the most probable one's are drawn. */
+  textToImage: { temperature: number; topP: number; topK: number; cfgScale: number; cfgMinP?: number };
   detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number };
   chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number };
 }
@@ -625,6 +626,7 @@ function checkSampling(c: Checker, raw: unknown): void {
     c.probability(t2i, 'topP', 'sampling.textToImage.topP');
     c.nonNegativeInt(t2i, 'topK', 'sampling.textToImage.topK');
     if ('cfgScale' in t2i) c.nonNegativeNumber(t2i, 'cfgScale', 'sampling.textToImage.cfgScale');
+    if ('cfgMinP' in t2i) c.probability(t2i, 'cfgMinP', 'sampling.textToImage.cfgMinP');
   }
   const det = c.object(raw, 'detokenizer', 'sampling.detokenizer');
   if (det) {

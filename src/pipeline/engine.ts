@@ -179,11 +179,18 @@ export class Engine implements TarEngine {
     const promptIds = tokenizer.textToImagePrompt(o.prompt, o.scale - 1);
     const tokensPerImage = llm.imageTokenCount(o.scale);
     llm.checkContext(promptIds.length + tokensPerImage);
-    const { cfgScale, ...tokenSampling } = o.llm;
+    const { cfgScale, cfgMinP, ...tokenSampling } = o.llm;
     const sampling: ImageSampling =
       cfgScale === NO_GUIDANCE
         ? tokenSampling
-        : { ...tokenSampling, guidance: { scale: cfgScale, negativePromptIds: tokenizer.negativeImagePrompt(o.negativePrompt, o.scale - 1) } };
+        : {
+            ...tokenSampling,
+            guidance: {
+              scale: cfgScale,
+              negativePromptIds: tokenizer.negativeImagePrompt(o.negativePrompt, o.scale - 1),
+              ...(cfgMinP !== undefined ? { condMinP: cfgMinP } : {}),
+            },
+          };
     if (sampling.guidance) llm.checkContext(sampling.guidance.negativePromptIds.length + tokensPerImage);
 
     const streams = (image: number): { llm: UniformSource; detok: UniformSource } =>

@@ -64,7 +64,7 @@ export interface ResolvedImagine {
   count: number;
   seed: number;
   previewEveryRows: number;
-  llm: { temperature: number; topK: number; topP: number; cfgScale: number };
+  llm: { temperature: number; topK: number; topP: number; cfgScale: number; cfgMinP?: number };
   negativePrompt: string;
   detok: { cfgScale: number; temperature: number; topK: number; topP: number };
 }
@@ -124,7 +124,13 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
     count,
     seed: o.seed ?? randomSeed(),
     previewEveryRows,
-    llm: { temperature: o.temperature ?? t.temperature, topK: o.topK ?? t.topK, topP: o.topP ?? t.topP, cfgScale: o.promptCfg ?? t.cfgScale },
+    llm: {
+      temperature: o.temperature ?? t.temperature,
+      topK: o.topK ?? t.topK,
+      topP: o.topP ?? t.topP,
+      cfgScale: o.promptCfg ?? t.cfgScale,
+      ...(t.cfgMinP !== undefined ? { cfgMinP: t.cfgMinP } : {}),
+    },
     negativePrompt: o.negativePrompt ?? '',
     detok,
   };

@@ -63,16 +63,18 @@ test('LLM generateImage: the same seed gives the same tokens, another seed other
   expect(a.indices).not.toEqual(c.indices);
 });
 
-test('LLM generateImage with prompt guidance: each token is sampleReference on l_u + s(l_c − l_u) of the two sequences; frees both caches', async ({ harnessPage }) => {
-  const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).llmGuided(3, 6));
-  expect(r.error?.name).toBe('AbortError');
-  expect(r.drawn.length).toBe(6);
-  expect(r.drawn).toEqual(r.reference);
-  expect(r.unguidedDiffer, 'guidance 3 should change some draws of the tiny model').toBeGreaterThan(0);
-  expect(r.liveDuring).toEqual(new Array(6).fill(2 * r.kvTensors));
-  expect(r.liveAfter).toBe(0);
-  expect(r.inUseAfter).toBe(r.inUseBefore);
-});
+for (const condMinP of [null, 0.3]) {
+  test(`LLM generateImage with prompt guidance (conditional min-p ${condMinP ?? 'off'}): each token is sampleReference on l_u + s(l_c − l_u) of the two sequences; frees both caches`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async (p) => (await window.harness.decoders()).llmGuided(3, 6, p), condMinP);
+    expect(r.error?.name).toBe('AbortError');
+    expect(r.drawn.length).toBe(6);
+    expect(r.drawn).toEqual(r.reference);
+    expect(r.unguidedDiffer, 'guidance 3 should change some draws of the tiny model').toBeGreaterThan(0);
+    expect(r.liveDuring).toEqual(new Array(6).fill(2 * r.kvTensors));
+    expect(r.liveAfter).toBe(0);
+    expect(r.inUseAfter).toBe(r.inUseBefore);
+  });
+}
 
 test('LLM generateText: greedy with the KV cache equals re-prefilling without it; respects maxNewTokens', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async (g) => (await window.harness.decoders()).llmText(null, 10, g, 1), greedy);

@@ -293,6 +293,8 @@ test('sampling defaults: ranges', () => {
   rejects((m) => (m.sampling.detokenizer.cfgScale = Infinity), 'sampling.detokenizer.cfgScale: expected a finite number ≥ 0, got Infinity');
   rejects((m) => (m.sampling.textToImage.cfgScale = -1), 'sampling.textToImage.cfgScale: expected a finite number ≥ 0, got -1');
   rejects((m) => (m.sampling.textToImage.cfgScale = 'strong'), 'sampling.textToImage.cfgScale: expected a finite number ≥ 0, got "strong"');
+  rejects((m) => (m.sampling.textToImage.cfgMinP = 0), 'sampling.textToImage.cfgMinP: expected a number in (0, 1], got 0');
+  rejects((m) => (m.sampling.textToImage.cfgMinP = 1.5), 'sampling.textToImage.cfgMinP: expected a number in (0, 1], got 1.5');
   rejects((m) => (m.sampling.chat.maxNewTokens = 0), 'sampling.chat.maxNewTokens: expected a positive integer, got 0');
   rejects((m) => (m.sampling.chat.repetitionPenalty = 0), 'sampling.chat.repetitionPenalty: expected a finite number > 0, got 0');
   rejects((m) => delete m.sampling.chat, 'sampling.chat: expected an object, got nothing (missing)');
@@ -304,12 +306,15 @@ test('sampling defaults: ranges', () => {
   expect(() => parseManifest(m)).not.toThrow();
 });
 
-test('sampling.textToImage.cfgScale: optional, no guidance (1) when left out, kept when given', () => {
+test('sampling.textToImage.cfgScale and cfgMinP: optional, no guidance (1) and no filter when left out, kept when given', () => {
   expect(parseManifest(validManifest()).sampling.textToImage.cfgScale).toBe(NO_GUIDANCE);
   expect(NO_GUIDANCE).toBe(1);
   const guided = validManifest();
   guided.sampling.textToImage.cfgScale = 1.5;
   expect(parseManifest(guided).sampling.textToImage.cfgScale).toBe(1.5);
+  expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBeUndefined();
+  guided.sampling.textToImage.cfgMinP = 0.05;
+  expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBe(0.05);
 });
 
 test('every problem is reported at once', () => {

@@ -25,20 +25,22 @@ DEFAULT_SAMPLING = {
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
     "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0},
 }
+# Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter).
+OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP",)}
 
 
 def check_sampling_overrides(overrides):
-    """overrides {group: {field: number}} naming only groups and fields of DEFAULT_SAMPLING, else a ConversionError
-    (checked before a conversion starts, so that a typo does not cost one)."""
+    """overrides {group: {field: number}} naming only groups and fields of DEFAULT_SAMPLING (or OPTIONAL_SAMPLING),
+    else a ConversionError (checked before a conversion starts, so that a typo does not cost one)."""
     if not isinstance(overrides, dict):
         raise ConversionError(f"sampling overrides must be an object of groups, not {overrides!r}")
     for group, fields in overrides.items():
         if group not in DEFAULT_SAMPLING or not isinstance(fields, dict):
             raise ConversionError(f"sampling has no group {group!r} (groups: {', '.join(DEFAULT_SAMPLING)})")
         for field, value in fields.items():
-            if field not in DEFAULT_SAMPLING[group]:
-                raise ConversionError(f"sampling.{group} has no field {field!r} "
-                                      f"(fields: {', '.join(DEFAULT_SAMPLING[group])})")
+            known = (*DEFAULT_SAMPLING[group], *OPTIONAL_SAMPLING.get(group, ()))
+            if field not in known:
+                raise ConversionError(f"sampling.{group} has no field {field!r} (fields: {', '.join(known)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConversionError(f"sampling.{group}.{field} must be a number, not {value!r}")
 

@@ -6,7 +6,7 @@ from), generating with the sampling settings of the package's manifest, and the 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
-the empty prompt by its cfgScale when that is not 1, then the de-tokenizer's CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in
+the empty prompt by its cfgScale (with its cfgMinP filter when set) when that is not 1, then the de-tokenizer's CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in
 the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the
 same image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws",
 TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; chat greedy (temperature 0), stopping at
@@ -58,7 +58,8 @@ class TorchTar:
         llm_uniforms, detok_uniforms = image_uniforms(seed, 0, count, self.ardtok.args.max_seq_len)
         guided = s["cfgScale"] != 1.0
         choose = Chooser(Sampling(s["temperature"], s["topK"], s["topP"], lo=base, hi=base + self.codebook_size,
-                                  guidance=s["cfgScale"] if guided else None), llm_uniforms)
+                                  guidance=s["cfgScale"] if guided else None,
+                                  cond_min_p=s.get("cfgMinP") if guided else None), llm_uniforms)
         unconditional = self.chat.t2i_prompt(NEGATIVE_PROMPT, scale) if guided else None
         tokens = llm_generate(self.llm, self.chat.t2i_prompt(prompt, scale), count, choose,
                               unconditional_ids=unconditional)

@@ -79,7 +79,7 @@ class PackageWriterTest(unittest.TestCase):
             self.assertEqual(entry["path"], "c/table.bin")
             self.assertEqual(entry["bytes"], 48)
             self.assertEqual(entry["sha256"], sha256_of(os.path.join(out, "c/table.bin")))
-            self.assertEqual(manifest["sampling"]["textToImage"], {"temperature": 1.0, "topP": 0.95, "topK": 1200})
+            self.assertEqual(manifest["sampling"]["textToImage"], {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0})
 
     def test_detokenizer_image_size_follows_the_vq_downsample(self):
         with tempfile.TemporaryDirectory() as d:
@@ -96,8 +96,11 @@ class PackageWriterTest(unittest.TestCase):
         sampling = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"detokenizer": {"cfgScale": 1.0}})
         self.assertEqual(sampling["detokenizer"], {**DEFAULT_SAMPLING["detokenizer"], "cfgScale": 1.0})
         self.assertEqual(sampling["chat"], DEFAULT_SAMPLING["chat"])
+        self.assertNotIn("cfgMinP", DEFAULT_SAMPLING["textToImage"])            # optional: written only when set
+        guided = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"textToImage": {"cfgScale": 2, "cfgMinP": 0.05}})
+        self.assertEqual(guided["textToImage"], {**DEFAULT_SAMPLING["textToImage"], "cfgScale": 2, "cfgMinP": 0.05})
         for bad in ({"detokeniser": {"cfgScale": 1}}, {"detokenizer": {"cfg": 1}}, {"detokenizer": {"cfgScale": "1"}},
-                    {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1]):
+                    {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1], {"detokenizer": {"cfgMinP": 0.05}}):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):
                 override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
 

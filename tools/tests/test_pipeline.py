@@ -18,10 +18,11 @@ import torch
 
 from tools.convert.goldens import load_goldens
 from tools.convert.llm import read_config, read_token_ids
-from tools.convert.reference.pipeline import Chooser, Sampling, move_off_boundary, processed, sample_row
+from tools.convert.reference.pipeline import Chooser, Sampling, llm_generate, move_off_boundary, processed, sample_row
 from tools.convert.tokenizer import build_tokenizer_json
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.tiny import pipeline
+from tools.tiny.llm import load_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMMITTED = os.path.join(ROOT, "tests", "fixtures", "goldens", "pipeline.safetensors")
@@ -87,6 +88,18 @@ class SamplerHandCases(unittest.TestCase):
         f64 = (u.astype(np.float64) + 4.0 * (c.astype(np.float64) - u)) / 0.7
         self.assertGreater(int((x != f64.astype(np.float32)).sum()), 0)
 
+    def test_conditional_min_p_drops_what_the_conditional_row_finds_implausible(self):
+        # cond [4, 3, 0], uncond [4, 0, −3]: guidance 3 gives [4, 9, 6]; min-p e^−2 drops id 2 (4 below the best)
+        cond, uncond = [4, 3, 0], [4, 0, -3]
+        self.assertEqual(draw(cond, 0.97, uncond=uncond, temperature=1, guidance=3.0), 2)
+        for u in (0.001, 0.5, 0.97, 0.999):
+            self.assertNotEqual(draw(cond, u, uncond=uncond, temperature=1, guidance=3.0, cond_min_p=math.exp(-2)), 2)
+        self.assertEqual(draw(cond, uncond=uncond, temperature=0, guidance=3.0, cond_min_p=1.0), 0)
+        # the threshold is f32(max + f32(ln p)) over the finite values c · f32(1/T)
+        x, _ = processed(Sampling(temperature=0.5, guidance=3.0, cond_min_p=0.1), [np.inf, 1, np.nan], [0, 5, 0])
+        self.assertTrue(np.isnan(x[0]) and np.isnan(x[2]))
+        self.assertEqual(x[1], np.float32(np.float32(5 + 3 * (1 - 5)) * np.float32(2.0)))
+
     def test_bad_settings_are_refused(self):
         for settings in ({"temperature": -1}, {"temperature": 1, "top_p": 0}, {"temperature": 1, "lo": 3, "hi": 3}):
             with self.assertRaises(ValueError):
@@ -143,12 +156,12 @@ class SamplerAgainstTypeScript(unittest.TestCase):
             lo = int(rng.integers(0, vocab // 2 + 1)) if i % 4 == 2 else 0
             s = Sampling(temperature=[0.0, 0.7, 1.0, 1.3][i % 4], top_k=int(rng.integers(0, vocab + 2)),
                          top_p=float(np.float32(rng.uniform(0.05, 1.0))) if i % 2 else 1.0, lo=lo, hi=vocab,
-                         guidance=3.5 if guided else None)
+                         guidance=3.5 if guided else None, cond_min_p=0.05 if guided and i % 2 else None)
             u = float(np.float32(rng.uniform(0, 1)))
             python.append(sample_row(s, cond, u, uncond if guided else None).id)
             settings = {"temperature": s.temperature, "topK": s.top_k, "topP": s.top_p, "range": {"lo": lo, "hi": vocab}}
             if guided:
-                settings["guidance"] = {"scale": 3.5}
+                settings["guidance"] = {"scale": 3.5, **({"condMinP": 0.05} if s.cond_min_p else {})}
             logits = np.concatenate([cond, uncond]) if guided else cond
             cases.append({"shape": {"batch": 2 if guided else 1, "vocab": vocab}, "settings": settings,
                           "logits": logits.tolist(), "uniforms": [u]})
@@ -222,6 +235,22 @@ class PipelineGolden(unittest.TestCase):
             self.assertEqual(sample_row(Sampling(temperature=1.0), (rows[1] + np.float32(4) * (rows[0] - rows[1])), u).id, code)
         for row, token in zip(g["chat.logits"].numpy(), g["chat.new_ids"].tolist()):
             self.assertEqual(int(np.argmax(row)), token)
+
+    def test_guided_generation_runs_two_aligned_sequences(self):
+        # the unconditional sequence = the prompt itself: l_u = l_c, so l_u + s (l_c − l_u) = l_c exactly and the
+        # guided draw equals the plain one; another unconditional prompt changes some draws
+        llm = load_reference(self.checkpoints["llm"])
+        prompt, other = [1, 2, 3, 4, 5], [1, 5]
+        uniforms = np.random.default_rng(0).uniform(size=12).tolist()
+        def run(guidance, unconditional):
+            choose = Chooser(Sampling(temperature=1.0, guidance=guidance), uniforms)
+            return llm_generate(llm, prompt, 12, choose, unconditional_ids=unconditional), choose
+        plain = llm_generate(llm, prompt, 12, Chooser(Sampling(temperature=1.0), uniforms))
+        same, choose = run(3.0, prompt)
+        self.assertEqual(same, plain)
+        self.assertEqual(len(choose.logits), 12)
+        self.assertTrue(all(np.array_equal(rows[0], rows[1]) for rows in choose.logits))
+        self.assertNotEqual(run(3.0, other)[0], plain)
 
     def test_committed_golden_is_current(self):
         if not os.path.exists(COMMITTED):

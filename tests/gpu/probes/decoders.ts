@@ -267,9 +267,10 @@ export interface GuidedRunReport {
   inUseAfter: number;
 }
 
-/** `steps` image tokens at scale 1 with prompt guidance `scale` against a three-id negative prompt (the golden
- *  prompt's first id and its <im_start><S0> tail), then the same draws recomputed from the decoder's own logits. */
-async function llmGuided(scale: number, steps: number): Promise<GuidedRunReport> {
+/** `steps` image tokens at scale 1 with prompt guidance `scale` (and its conditional min-p filter unless null)
+ *  against a three-id negative prompt (the golden prompt's first id and its <im_start><S0> tail), then the same
+ *  draws recomputed from the decoder's own logits. */
+async function llmGuided(scale: number, steps: number, condMinP: number | null): Promise<GuidedRunReport> {
   const { llm, llmGold, source } = await setup();
   const { tokens, config } = source.manifest.components.llm!;
   const prompt = imagePrompt(llmGold, source, 1);
@@ -283,7 +284,7 @@ async function llmGuided(scale: number, steps: number): Promise<GuidedRunReport>
   const drawn: number[] = [];
   const liveDuring: number[] = [];
   const error = await describeErrorForTest(() =>
-    llm.generateImage(prompt, 1, { ...sampling, guidance: { scale, negativePromptIds: negative } }, () => uniforms[drawn.length] as number, (k, i) => {
+    llm.generateImage(prompt, 1, { ...sampling, guidance: { scale, negativePromptIds: negative, ...(condMinP === null ? {} : { condMinP }) } }, () => uniforms[drawn.length] as number, (k, i) => {
       drawn.push(k + tokens.imageTokenBase);
       liveDuring.push(llm.ledger.live);
       stop(k, i);
@@ -294,7 +295,7 @@ async function llmGuided(scale: number, steps: number): Promise<GuidedRunReport>
   const cond = await llm.lastLogits([prompt, ...fed]);
   const uncond = await llm.lastLogits([negative, ...fed]);
   const range = { lo: tokens.imageTokenBase, hi: tokens.imageTokenBase + tokens.imageTokenCount };
-  const guided: SampleSettings = { ...sampling, range, guidance: { scale, pairs: [[0, 1]] } };
+  const guided: SampleSettings = { ...sampling, range, guidance: { scale, pairs: [[0, 1]], ...(condMinP === null ? {} : { condMinP }) } };
   const vocab = config.vocabSize;
   const reference = drawn.map((_, i) => {
     const rows = new Float32Array(2 * vocab);

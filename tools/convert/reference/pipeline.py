@@ -6,6 +6,9 @@ Sampler semantics (exactly those documented at the top of src/kernels/sample-ref
 - per-token arithmetic in float32: c = f32(u + f32(s · f32(c − u))) with guidance, then x = f32(c · f32(1/T));
   accumulations (softmax sums, cumulative sums) in float64, summed in order;
 - tokens outside [lo, hi) and tokens whose processed value is not finite are never drawn;
+- conditional min-p (guidance only): with m the largest finite f32(c · f32(1/T)) of the conditional row in
+  [lo, hi) (c when greedy; the lowest finite float32 when there is none), a token is never drawn unless its
+  f32(c · f32(1/T)) ≥ f32(m + f32(ln minP));
 - order: descending value, ties by ascending id ("ascending" for top-p is the exact reverse);
 - top-k (0 < k < hi − lo): keep tokens whose value ≥ the k-th largest value (ties at it all kept);
 - top-p: softmax over the kept tokens; drop those whose ascending cumulative probability ≤ 1 − p; the most
@@ -34,6 +37,7 @@ class Sampling:
     lo: int = 0
     hi: Optional[int] = None          # None: the whole vocabulary
     guidance: Optional[float] = None  # l = l_u + s (l_c − l_u) from two rows (conditional, unconditional)
+    cond_min_p: Optional[float] = None  # with guidance: drop tokens below minP × the conditional best's probability
 
 
 @dataclass
@@ -59,12 +63,18 @@ def processed(settings, cond, uncond=None):
         raise ValueError(f"token range [{settings.lo}, {hi}) is invalid for a vocabulary of {cond.shape[0]}")
     x = cond[settings.lo:hi]
     with np.errstate(invalid="ignore", over="ignore"):
+        dropped = np.zeros(x.shape, dtype=bool)
+        if settings.guidance is not None and settings.cond_min_p is not None:
+            c = x if settings.temperature == 0 else x * np.float32(1.0 / settings.temperature)
+            finite = c[np.isfinite(c)]
+            best = finite.max() if finite.size else np.finfo(np.float32).min
+            dropped = ~(c >= np.float32(best + np.float32(np.log(settings.cond_min_p))))
         if settings.guidance is not None:
             u = np.asarray(uncond, dtype=np.float32)[settings.lo:hi]
             x = u + np.float32(settings.guidance) * (x - u)
         if settings.temperature != 0:
             x = x * np.float32(1.0 / settings.temperature)
-    x = np.where(np.isfinite(x), x, np.float32(np.nan)).astype(np.float32)
+    x = np.where(np.isfinite(x) & ~dropped, x, np.float32(np.nan)).astype(np.float32)
     return x, np.arange(settings.lo, hi)
 
 
