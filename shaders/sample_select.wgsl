@@ -4,8 +4,10 @@
 //   level 0, histogram A (sampled): the gather floor — a bin low enough that, with high probability,
 //     at least k tokens lie at or above it (want0 includes a margin; stride 1 makes it exact);
 //   level 1, histogram B (exact, gathered tokens): the bin holding the k-th largest key. Fewer than k
-//     gathered tokens: with stride 1 every valid token is a candidate, else the sample misled and the
-//     row takes the general path; so does a row whose bucket list overflowed;
+//     gathered tokens: with stride 1, or with the gather floor at bin 0 (every valid token was gathered:
+//     a row with fewer valid tokens than k, as the conditional min-p filter leaves), every valid token is
+//     a candidate, else the sample misled and the row takes the general path; so does a row whose bucket
+//     list overflowed;
 //   level 2, histogram C: inside that bin; gives the threshold key and the exact count at or above it.
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -65,7 +67,7 @@ fn pick_bin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   if (t == 0u) {
     if (params.level == 0u) {
       state[s] = 0u;
-    } else if (params.stride == 1u && state[s + 5u] <= BUCKET) {
+    } else if ((params.stride == 1u || state[s] == 0u) && state[s + 5u] <= BUCKET) {
       state[s + 2u] = 1u;
       state[s + 3u] = 1u;
       state[s + 4u] = above;

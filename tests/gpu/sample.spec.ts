@@ -20,6 +20,7 @@ const cases: [string, SampleCase][] = [
   ['guidance 4, halves, k=100 p=0.95', { shape: { batch: 2, vocab: 3333 }, settings: { ...t1, topK: 100, topP: 0.95, guidance: { scale: 4 } }, kind: 'normal', seed: 11, draws: 4 }],
   ['guidance 4, explicit pairs, no top-k (general path)', { shape: { batch: 4, vocab: 1500 }, settings: { ...t1, guidance: { scale: 4, pairs: [[2, 0], [1, 3]] } }, kind: 'normal', seed: 12, draws: 3 }],
   ['guidance 2 with conditional min-p 0.05, k=1200 p=0.95 T=0.7, range (fewer kept tokens than k)', { shape: { batch: 2, vocab: 6000 }, settings: { temperature: 0.7, topK: 1200, topP: 0.95, range: { lo: 500, hi: 5500 }, guidance: { scale: 2, pairs: [[0, 1]], condMinP: 0.05 } }, kind: 'normal', seed: 23, draws: 5 }],
+  ['conditional min-p over a large range, k=1200 (exhaustive gather: candidates found without the general path, fewer than k)', { shape: { batch: 2, vocab: 70000 }, settings: { temperature: 0.7, topK: 1200, topP: 0.95, guidance: { scale: 2, pairs: [[0, 1]], condMinP: 0.1 } }, kind: 'normal', seed: 28, draws: 4 }],
   ['guidance 1.5 with conditional min-p 0.2, no top-k (general path), peaked', { shape: { batch: 2, vocab: 3000 }, settings: { ...t1, guidance: { scale: 1.5, condMinP: 0.2 } }, kind: 'peaked', seed: 24, draws: 4 }],
   ['conditional min-p with −1e30 logits and ties, k=40', { shape: { batch: 2, vocab: 999 }, settings: { ...t1, topK: 40, topP: 0.9, guidance: { scale: 3, condMinP: 0.01 } }, kind: 'veryNegative', seed: 25, draws: 3 }],
   ['conditional min-p 1 keeps the conditional maximum (and ties), few levels', { shape: { batch: 2, vocab: 700 }, settings: { ...t1, topK: 40, guidance: { scale: 4, condMinP: 1 } }, kind: 'fewLevels', seed: 26, draws: 3 }],
@@ -44,6 +45,10 @@ for (const [name, c] of cases) {
     if (name.includes('candidate path') || name.includes('every 8th')) {
       for (const n of report.candidates) expect(n).toBeGreaterThanOrEqual(c.settings.topK);
       for (const n of report.candidates) expect(n).toBeLessThanOrEqual(2048);
+    }
+    if (name.includes('exhaustive gather')) {
+      for (const n of report.candidates) expect(n).toBeGreaterThan(0);
+      for (const n of report.candidates) expect(n).toBeLessThan(c.settings.topK);
     }
     if (name.includes('overflow')) {
       expect(report.bucketed[0]).toBeGreaterThan(16384);
