@@ -692,6 +692,6 @@ export function parseManifest(json: unknown): Manifest {
   checkSampling(c, json.sampling);
   if (c.issues.length > 0) throw new ManifestError(c.issues);
   const manifest = json as unknown as Manifest;
-  manifest.sampling.textToImage.cfgScale ??= NO_GUIDANCE;
-  return manifest;
+  const textToImage = { ...manifest.sampling.textToImage, cfgScale: manifest.sampling.textToImage.cfgScale ?? NO_GUIDANCE };
+  return { ...manifest, sampling: { ...manifest.sampling, textToImage } };
 }

@@ -307,7 +307,9 @@ test('sampling defaults: ranges', () => {
 });
 
 test('sampling.textToImage.cfgScale and cfgMinP: optional, no guidance (1) and no filter when left out, kept when given', () => {
-  expect(parseManifest(validManifest()).sampling.textToImage.cfgScale).toBe(NO_GUIDANCE);
+  const older = validManifest();
+  expect(parseManifest(older).sampling.textToImage.cfgScale).toBe(NO_GUIDANCE);
+  expect('cfgScale' in older.sampling.textToImage, 'parseManifest must not write into its input').toBe(false);
   expect(NO_GUIDANCE).toBe(1);
   const guided = validManifest();
   guided.sampling.textToImage.cfgScale = 1.5;
