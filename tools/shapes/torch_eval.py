@@ -6,10 +6,11 @@ from), generating with the sampling settings of the package's manifest, and the 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
-the empty prompt by its cfgScale (with its cfgMinP filter when set) when that is not 1, then the de-tokenizer's CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in
-the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the
-same image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws",
-TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; chat greedy (temperature 0), stopping at
+the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
+CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in the set
+(tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the same
+image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws", TA-Tok
+codebook indices per "<id>-s<scale>") for a one-by-one comparison; chat greedy (temperature 0), stopping at
 <|im_end|> or 48 tokens."""
 import argparse
 import json
