@@ -2,7 +2,9 @@
 // a user would otherwise do: read the logits back and sample in JavaScript (quickselect for the top-k
 // threshold, then sort of the ≤ k + ties survivors, softmax, top-p, draw). Both sides start from logits
 // resident on the GPU and end with the id on the CPU; both use the same uniform, and the case checks that
-// they chose the same id. Rows: B = 1 (LLM settings k = 1200, p = 0.95) and B = 2 with guidance 4.
+// they chose the same id. Rows: B = 1 (LLM settings k = 1200, p = 0.95), B = 2 with guidance 4, and B = 2 with
+// guidance 2 and the conditional min-p 0.1 (prompt guidance as Tar-Shapes uses it; the JS side filters, then samples
+// the kept tokens only).
 import { sample, type SampleOptions } from '../../src/kernels/sample.ts';
 import { SeededRandom } from '../../src/util/random.ts';
 import { benchRow, timeMedian } from '../timing.ts';
@@ -12,6 +14,10 @@ export const SAMPLE_BENCH_VOCAB = 217_206;
 const TOP_K = 1200;
 const TOP_P = 0.95;
 const GUIDANCE = 4;
+const PROMPT_GUIDANCE = 2;
+const COND_MIN_P = 0.1;
+
+type Mode = 'plain' | 'guided' | 'guided-min-p';
 
 /** Moves the k-th largest value of `a` to a[k] (values before it ≥ it, after it ≤ it); returns it. */
 function selectKthLargest(a: Float32Array, k: number): number {
@@ -86,18 +92,41 @@ function combine(logits: Float32Array, vocab: number, scale: number): Float32Arr
   return out;
 }
 
+/** Prompt guidance with the conditional min-p filter in JS: rows [cond, uncond] → the guided values of the tokens
+ *  whose conditional value is ≥ f32(max + f32(ln minP)) (temperature 1), and their ids. */
+function filterAndCombine(logits: Float32Array, vocab: number, scale: number, minP: number): { values: Float32Array; ids: Uint32Array } {
+  let best = -Infinity;
+  for (let i = 0; i < vocab; i++) best = Math.max(best, logits[i] as number);
+  const threshold = Math.fround(best + Math.fround(Math.log(minP)));
+  const ids: number[] = [];
+  for (let i = 0; i < vocab; i++) if ((logits[i] as number) >= threshold) ids.push(i);
+  const values = new Float32Array(ids.length);
+  const s = Math.fround(scale);
+  ids.forEach((id, j) => {
+    const u = logits[vocab + id] as number;
+    values[j] = u + s * ((logits[id] as number) - u);
+  });
+  return { values, ids: Uint32Array.from(ids) };
+}
+
 /** Runs one configuration; `vocab` is a parameter so the case can be tried at small sizes. */
-export async function benchSample(env: BenchEnv, vocab: number, guided: boolean, options: SampleOptions = {}): Promise<BenchRow> {
+export async function benchSample(env: BenchEnv, vocab: number, mode: Mode, options: SampleOptions = {}): Promise<BenchRow> {
   const { ctx } = env;
+  const guided = mode !== 'plain';
   const batch = guided ? 2 : 1;
-  const random = new SeededRandom(guided ? 12 : 11);
+  const random = new SeededRandom(mode === 'plain' ? 11 : mode === 'guided' ? 12 : 13);
   const data = random.normals(batch * vocab, 3);
   const logits = ctx.upload(data, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'bench.sample.logits');
-  const settings = { temperature: 1, topK: TOP_K, topP: TOP_P, ...(guided ? { guidance: { scale: GUIDANCE } } : {}) };
+  const guidance =
+    mode === 'guided' ? { scale: GUIDANCE } : mode === 'guided-min-p' ? { scale: PROMPT_GUIDANCE, pairs: [[0, 1]] as const, condMinP: COND_MIN_P } : undefined;
+  const settings = { temperature: 1, topK: TOP_K, topP: TOP_P, ...(guidance ? { guidance } : {}) };
   const uniforms = new SeededRandom(5);
   const baselineRun = async (u: number): Promise<number> => {
     const read = new Float32Array(await ctx.read(logits, 0, batch * vocab * 4));
-    return sampleJs(guided ? combine(read, vocab, GUIDANCE) : read, TOP_K, TOP_P, u);
+    if (mode === 'plain') return sampleJs(read, TOP_K, TOP_P, u);
+    if (mode === 'guided') return sampleJs(combine(read, vocab, GUIDANCE), TOP_K, TOP_P, u);
+    const kept = filterAndCombine(read, vocab, PROMPT_GUIDANCE, COND_MIN_P);
+    return kept.ids[sampleJs(kept.values, Math.min(TOP_K, kept.values.length), TOP_P, u)] as number;
   };
   let disagreements = 0;
   const checks = 3;
@@ -109,14 +138,15 @@ export async function benchSample(env: BenchEnv, vocab: number, guided: boolean,
   const ours = await timeMedian(() => sample(ctx, { batch, vocab }, settings, logits, [uniforms.next()], options), { warmup: 1, runs: 7 });
   const baseline = await timeMedian(() => baselineRun(uniforms.next()), { warmup: 1, runs: 7 });
   logits.destroy();
+  const label = mode === 'plain' ? '' : mode === 'guided' ? `,cfg=${GUIDANCE}` : `,cfg=${PROMPT_GUIDANCE},minP=${COND_MIN_P}`;
   env.log(
-    `sample ${guided ? 'B=2 CFG' : 'B=1'} V=${vocab}: ours ${ours.median_ms.toFixed(2)} ms [${ours.samples_ms.map((v) => v.toFixed(1)).join(', ')}], ` +
+    `sample B=${batch}${label} V=${vocab}: ours ${ours.median_ms.toFixed(2)} ms [${ours.samples_ms.map((v) => v.toFixed(1)).join(', ')}], ` +
       `baseline ${baseline.median_ms.toFixed(2)} ms [${baseline.samples_ms.map((v) => v.toFixed(1)).join(', ')}]; ` +
       `GPU and JS ids differ in ${disagreements} of ${checks} checks`,
   );
   return benchRow({
     name: 'sample',
-    shape: `B=${batch},V=${vocab},k=${TOP_K},p=${TOP_P}${guided ? `,cfg=${GUIDANCE}` : ''}`,
+    shape: `B=${batch},V=${vocab},k=${TOP_K},p=${TOP_P}${label}`,
     ours_ms: ours.median_ms,
     baseline: 'readback + JS quickselect top-k/top-p',
     baseline_ms: baseline.median_ms,
@@ -126,6 +156,10 @@ export async function benchSample(env: BenchEnv, vocab: number, guided: boolean,
 export const sampleCase: BenchCase = {
   name: 'sample',
   async run(env: BenchEnv): Promise<BenchRow[]> {
-    return [await benchSample(env, SAMPLE_BENCH_VOCAB, false), await benchSample(env, SAMPLE_BENCH_VOCAB, true)];
+    return [
+      await benchSample(env, SAMPLE_BENCH_VOCAB, 'plain'),
+      await benchSample(env, SAMPLE_BENCH_VOCAB, 'guided'),
+      await benchSample(env, SAMPLE_BENCH_VOCAB, 'guided-min-p'),
+    ];
   },
 };
