@@ -88,13 +88,14 @@ export class StepSampler {
   private gatherLast(rec: CommandRecorder, logits: ort.Tensor | readonly ort.Tensor[]): void {
     const parts = Array.isArray(logits) ? (logits as readonly ort.Tensor[]) : [logits as ort.Tensor];
     const rows = parts.reduce((n, part) => n + (part.dims[0] ?? 0), 0);
+    const badShape = parts.some((p) => p.dims.length !== 3 || p.dims[2] !== this.vocab || (p.dims[1] ?? 0) < 1);
+    if (badShape || rows !== this.batch) {
+      throw new Error(`decoder: logits of shape ${parts.map((p) => `[${p.dims.join(', ')}]`).join(' + ')}, expected ${this.batch} rows of [b, T, ${this.vocab}]`);
+    }
     const row = this.vocab * 4;
     let next = 0;
     for (const part of parts) {
-      const [batch, tokens, vocab] = part.dims as [number, number, number];
-      if (part.dims.length !== 3 || rows !== this.batch || vocab !== this.vocab || tokens < 1) {
-        throw new Error(`decoder: logits of shape ${parts.map((p) => `[${p.dims.join(', ')}]`).join(' + ')}, expected ${this.batch} rows of [b, T, ${this.vocab}]`);
-      }
+      const [batch, tokens] = part.dims as [number, number, number];
       if (part.location !== 'gpu-buffer') throw new Error(`decoder: logits are on ${part.location}, not the GPU`);
       const source = part.gpuBuffer as GPUBuffer;
       for (let b = 0; b < batch; b++) rec.copy(source, (b * tokens + tokens - 1) * row, this.scratch, next++ * row, row);

@@ -1,7 +1,7 @@
 // Token sampling on the CPU: the reference the GPU sampler (src/kernels/sample.ts) must match id for id,
 // and the engine's CPU fallback. Steps, in order: guidance combine (with its optional conditional min-p
-// filter), temperature, token-id range, top-k, top-p, draw with a caller-supplied uniform u — Hugging Face's TopKLogitsWarper then TopPLogitsWarper
-// followed by a draw over the kept tokens in a fixed order. It does not generate u: the caller's seeded
+// filter), temperature, token-id range, top-k, top-p, draw with a caller-supplied uniform u — Hugging
+// Face's TopKLogitsWarper then TopPLogitsWarper followed by a draw over the kept tokens in a fixed order. It does not generate u: the caller's seeded
 // generator does (src/util/random.ts).
 //
 // Exact semantics (shared with the GPU kernel):

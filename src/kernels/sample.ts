@@ -1,6 +1,6 @@
 // Token sampling on the GPU (shaders/sample_*.wgsl): guidance (with its conditional min-p filter),
-// temperature, token range, top-k, top-p and the draw with a caller-supplied uniform per row, in one submit, leaving only the chosen ids (u32
-// per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
+// temperature, token range, top-k, top-p and the draw with a caller-supplied uniform per row, in one
+// submit, leaving only the chosen ids (u32 per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
 // file does not generate the uniforms (the caller's seeded generator does).
 //
 // Candidate path (top-k in 1..CAP, temperature > 0), per output row, 8 dispatches:

@@ -1,7 +1,7 @@
 // <tar-text-to-image>: a prompt field, Generate and Cancel, and the pictures (live previews while drawing).
 // Attributes: model (package URL, required), prompt, seed, scale (1, 2, 3 → 729, 169, 81 tokens for Tar),
-// size, cfg, prompt-cfg, negative-prompt, count, preview-rows (0: no previews). Events: progress, image, done, error. Methods:
-// generate(), cancel().
+// size, cfg, prompt-cfg, negative-prompt, count, preview-rows (0: no previews). Events: progress, image,
+// done, error. Methods: generate(), cancel().
 import type { RgbaImage } from '../../pipeline/events.ts';
 import type { ImagineOptions } from '../../pipeline/options.ts';
 import { TarElement, element, numberAttribute } from './base.ts';

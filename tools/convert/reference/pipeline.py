@@ -18,8 +18,8 @@ Sampler semantics (exactly those documented at the top of src/kernels/sample-ref
 - temperature 0: greedy (largest value, ties → lowest id), after guidance and range.
 
 Pipeline pieces (TAR_SPEC §0): `understand` (image → indices), `llm_generate` (prompt → tokens, KV-cached, one
-sampling decision per step; with an unconditional prompt beside it for classifier-free guidance), `detokenize` (TA-Tok features → VQ codes with CFG, batch 2 with a zero condition),
-and the VQ decoder is called directly. Each sampling decision goes through a `Chooser`, which draws with the
+sampling decision per step; with an unconditional prompt beside it for classifier-free guidance), `detokenize`
+(TA-Tok features → VQ codes with CFG, batch 2 with a zero condition), and the VQ decoder is called directly. Each sampling decision goes through a `Chooser`, which draws with the
 next fixed uniform and records the logits it saw.
 """
 from dataclasses import dataclass, field
