@@ -16,10 +16,12 @@ import torch
 
 from tools.convert.__main__ import COMPONENTS
 from tools.convert.goldens import save_goldens
-from tools.convert.package import PackageWriter
+from tools.convert.package import PackageWriter, override_sampling
 from tools.tiny import pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Over Tar's sampling defaults: a question for imagine's self-check, so that the tests can ask for candidates.
+SAMPLING = {"textToImage": {"selfCheckQuestion": "Describe the image."}}
 
 
 def main():
@@ -32,6 +34,7 @@ def main():
     torch.manual_seed(args.seed)
     os.makedirs(args.goldens, exist_ok=True)
     with tempfile.TemporaryDirectory() as work, PackageWriter(args.out, "tar-tiny-random") as writer:
+        override_sampling(writer.sampling, SAMPLING)
         checkpoints = {}
         for name in args.only:
             tiny = importlib.import_module(f"tools.tiny.{name}")

@@ -4,6 +4,7 @@
 // come from the tokenizer (src/tokenizer/); this module neither tokenizes nor decodes text.
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
+import { answerLogProb } from './answer-score.ts';
 import { checkPenalty, PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
 import { pooledGrid, type LlmComponent, type TatokConfig } from '../model/manifest.ts';
@@ -99,6 +100,31 @@ export class LlmDecoder {
     const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
     const { repetitionPenalty, ...settings } = sampling;
     return this.generate([promptIds], maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
+  }
+
+  /** log p(answerIds | promptIds): each answer id's natural-log probability after the prompt and the answer ids
+   *  before it, summed (one prefill of the prompt, one call over the answer; only the answer's logits rows
+   *  [answer, vocab] are read back). How imagine's self-check weighs its candidates. */
+  async answerLogProb(promptIds: number[], answerIds: number[], signal?: AbortSignal): Promise<number> {
+    if (answerIds.length === 0) throw new InvalidArgumentError('an answer to score needs at least one id');
+    if (promptIds.length === 0) throw new InvalidInputError('the prompt is empty');
+    this.checkPrompt([...promptIds, ...answerIds], 0);
+    signal?.throwIfAborted();
+    const kv = this.cache();
+    try {
+      const head = promptIds.slice(0, -1);
+      if (head.length > 0) this.ledger.dispose(await this.forward(head, kv));
+      signal?.throwIfAborted();
+      // The prompt's last id and every answer id but the last: their logits rows predict the answer ids.
+      const logits = await this.forward([promptIds[promptIds.length - 1] as number, ...answerIds.slice(0, -1)], kv); // [1, A, V]
+      try {
+        return answerLogProb((await logits.getData()) as Float32Array, this.llm.config.vocabSize, answerIds);
+      } finally {
+        this.ledger.dispose(logits);
+      }
+    } finally {
+      kv.dispose();
+    }
   }
 
   /** Image tokens of pool scale `scale`: grid(scale)² (InvalidArgumentError for a scale the package lacks). */

@@ -12,6 +12,8 @@ export type ComponentName = 'tatok' | 'llm' | 'ardtok' | 'vq';
 export const COMPONENT_NAMES: readonly ComponentName[] = ['tatok', 'llm', 'ardtok', 'vq'];
 /** A guidance scale that leaves the conditional logits as they are: l_u + 1·(l_c − l_u) = l_c. */
 export const NO_GUIDANCE = 1;
+/** sampling.textToImage.candidates when a manifest leaves it out: one picture per image, no self-check. */
+export const ONE_CANDIDATE = 1;
 
 export interface FileEntry {
   /** Relative to the package folder, `/`-separated, no leading `/`, no `..`. */
@@ -150,8 +152,18 @@ export interface Components {
 export interface Sampling {
   /** cfgScale: classifier-free guidance of the image tokens against a negative prompt (1 = none, Tar's own
    *  sampling; a manifest may leave it out). cfgMinP (optional, in (0, 1]): with guidance, only tokens whose
-   *  conditional probability is at least this share of the most probable one's are drawn. */
-  textToImage: { temperature: number; topP: number; topK: number; cfgScale: number; cfgMinP?: number };
+   *  conditional probability is at least this share of the most probable one's are drawn. candidates (≥ 1;
+   *  absent: 1): pictures drawn per image, the one kept being the one the model reads back as likeliest to be
+   *  described by the prompt when asked selfCheckQuestion (needed for candidates > 1; absent: no self-check). */
+  textToImage: {
+    temperature: number;
+    topP: number;
+    topK: number;
+    cfgScale: number;
+    cfgMinP?: number;
+    candidates: number;
+    selfCheckQuestion?: string;
+  };
   detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number };
   chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number };
 }
@@ -627,6 +639,11 @@ function checkSampling(c: Checker, raw: unknown): void {
     c.nonNegativeInt(t2i, 'topK', 'sampling.textToImage.topK');
     if ('cfgScale' in t2i) c.nonNegativeNumber(t2i, 'cfgScale', 'sampling.textToImage.cfgScale');
     if ('cfgMinP' in t2i) c.probability(t2i, 'cfgMinP', 'sampling.textToImage.cfgMinP');
+    const candidates = 'candidates' in t2i ? c.positiveInt(t2i, 'candidates', 'sampling.textToImage.candidates') : undefined;
+    if ('selfCheckQuestion' in t2i) c.string(t2i, 'selfCheckQuestion', 'sampling.textToImage.selfCheckQuestion');
+    else if (candidates !== undefined && candidates > 1) {
+      c.fail('sampling.textToImage.candidates', `${candidates} candidates need a selfCheckQuestion to choose between them`);
+    }
   }
   const det = c.object(raw, 'detokenizer', 'sampling.detokenizer');
   if (det) {
@@ -692,6 +709,7 @@ export function parseManifest(json: unknown): Manifest {
   checkSampling(c, json.sampling);
   if (c.issues.length > 0) throw new ManifestError(c.issues);
   const manifest = json as unknown as Manifest;
-  const textToImage = { ...manifest.sampling.textToImage, cfgScale: manifest.sampling.textToImage.cfgScale ?? NO_GUIDANCE };
+  const t2i = manifest.sampling.textToImage;
+  const textToImage = { ...t2i, cfgScale: t2i.cfgScale ?? NO_GUIDANCE, candidates: t2i.candidates ?? ONE_CANDIDATE };
   return { ...manifest, sampling: { ...manifest.sampling, textToImage } };
 }

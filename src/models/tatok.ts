@@ -19,6 +19,9 @@ export type { ImageInput } from './image.ts';
 type GraphRole = 'encoder' | 'project' | 'decoder';
 
 /** The graph I/O names of docs/model-format.md. */
+/** The pool scale pictures are read at for understanding (chat, imagine's self-check): 1, unpooled, as Tar does. */
+export const UNDERSTANDING_SCALE = 1;
+
 const GRAPH_IO: Record<GraphRole, { inputs: string[]; output: string }> = {
   encoder: { inputs: ['pixel_values'], output: 'features' },
   project: { inputs: ['features'], output: 'codes' },

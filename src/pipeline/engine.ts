@@ -10,7 +10,7 @@ import { GpuContext } from '../gpu/context.ts';
 import type { GpuDeviceInfo } from '../gpu/device.ts';
 import { NO_GUIDANCE, type ComponentName, type Manifest } from '../model/manifest.ts';
 import { openUrlSource, type ModelSource } from '../model/source.ts';
-import { TatokDecoder, TatokEncoder } from '../models/tatok.ts';
+import { TatokDecoder, TatokEncoder, UNDERSTANDING_SCALE } from '../models/tatok.ts';
 import { VqDecoder } from '../models/vqdecoder.ts';
 import { TarTokenizer } from '../tokenizer/tar-tokenizer.ts';
 import { anySignal, throwIfAborted } from './abort.ts';
@@ -26,6 +26,7 @@ import {
 } from './options.ts';
 import { JobQueue } from './queue.ts';
 import { TextStream } from './text-stream.ts';
+import { SelfCheck } from './self-check.ts';
 import { PhaseClock } from './timing.ts';
 import { imageUniforms, listedUniforms, seededUniforms, type UniformSource } from './uniforms.ts';
 
@@ -193,27 +194,55 @@ export class Engine implements TarEngine {
           };
     if (sampling.guidance) llm.checkContext(sampling.guidance.negativePromptIds.length + tokensPerImage);
 
-    const streams = (image: number): { llm: UniformSource; detok: UniformSource } =>
+    // Each image draws o.candidates pictures (draw d: image ⌊d / candidates⌋, candidate d mod candidates).
+    const perImage = o.candidates;
+    const draws = Array.from({ length: o.count * perImage }, (_, d) => ({ image: Math.floor(d / perImage), candidate: d % perImage }));
+    const uniforms = draws.map(({ image, candidate }): { llm: UniformSource; detok: UniformSource } =>
       options.uniforms && image === 0
         ? { llm: listedUniforms(options.uniforms.llm, 'uniforms.llm'), detok: listedUniforms(options.uniforms.detok, 'uniforms.detok') }
-        : imageUniforms(o.seed, image);
+        : imageUniforms(o.seed, image, candidate),
+    );
+    const selfCheck =
+      o.selfCheckQuestion === undefined
+        ? undefined
+        : new SelfCheck(require(this.parts.encoder, 'tatok', 'self-check'), tokenizer, llm, o.selfCheckQuestion, o.prompt);
 
-    const drawTokens = (image: number, uniforms: UniformSource): Promise<Uint32Array> =>
-      clock.time('llm', () =>
-        llm.generateImage(promptIds, o.scale, sampling, uniforms, (_k, i) => emit(clock.progress('llm', image, i + 1, tokensPerImage)), signal),
+    const drawTokens = (d: number): Promise<Uint32Array> => {
+      const { image } = draws[d] as { image: number };
+      return clock.time('llm', () =>
+        llm.generateImage(promptIds, o.scale, sampling, (uniforms[d] as { llm: UniformSource }).llm, (_k, i) => emit(clock.progress('llm', image, i + 1, tokensPerImage)), signal),
       );
+    };
 
-    // The LLM draws image i + 1 while the de-tokenizer works on image i.
-    const uniforms = Array.from({ length: o.count }, (_, i) => streams(i));
-    let next: Promise<Uint32Array> = drawTokens(0, (uniforms[0] as { llm: UniformSource }).llm);
-    for (let image = 0; image < o.count; image++) {
+    // Without a self-check, the LLM draws the next tokens while the de-tokenizer works on these; the self-check
+    // reads pictures with the LLM itself, so then the draws take turns.
+    let best: { score: number; candidate: number; pixels: RgbaImage; tokens: Uint32Array } | undefined;
+    let scores: number[] = [];
+    let next: Promise<Uint32Array> = drawTokens(0);
+    for (let d = 0; d < draws.length; d++) {
+      const { image, candidate } = draws[d] as { image: number; candidate: number };
       const tokens = await next;
-      if (image + 1 < o.count) {
-        next = drawTokens(image + 1, (uniforms[image + 1] as { llm: UniformSource }).llm);
+      const hasNext = d + 1 < draws.length;
+      if (hasNext && !selfCheck) {
+        next = drawTokens(d + 1);
         next.catch(() => undefined);
       }
-      const pixels = await this.drawImage(tokens, o.scale, o.detok, (uniforms[image] as { detok: UniformSource }).detok, o.previewEveryRows, image, clock, emit, signal, tatok, detok, vq);
-      emit({ type: 'image', image, seed: (o.seed + image) >>> 0, pixels, tokens });
+      const pixels = await this.drawImage(tokens, o.scale, o.detok, (uniforms[d] as { detok: UniformSource }).detok, o.previewEveryRows, image, clock, emit, signal, tatok, detok, vq);
+      const seed = (o.seed + image) >>> 0;
+      if (!selfCheck) {
+        emit({ type: 'image', image, seed, pixels, tokens });
+        continue;
+      }
+      const score = await clock.time('self-check', () => selfCheck.score(pixels, signal));
+      emit(clock.progress('self-check', image, candidate + 1, perImage));
+      scores.push(score);
+      if (!best || score > best.score) best = { score, candidate, pixels, tokens };
+      if (candidate === perImage - 1) {
+        emit({ type: 'image', image, seed, pixels: best.pixels, tokens: best.tokens, selfCheck: { candidate: best.candidate, scores } });
+        best = undefined;
+        scores = [];
+      }
+      if (hasNext) next = drawTokens(d + 1);
     }
     emit({ type: 'done', timings: clock.timings, elapsedMs: clock.elapsed() });
   }
@@ -278,7 +307,7 @@ export class Engine implements TarEngine {
       const images: Uint32Array[] = [];
       for (const image of message.images ?? []) {
         const encoder = require(this.parts.encoder, 'tatok', 'chat with images');
-        images.push(await clock.time('encode', () => encoder.encode(image, 1, signal)));
+        images.push(await clock.time('encode', () => encoder.encode(image, UNDERSTANDING_SCALE, signal)));
         emit(clock.progress('encode', 0, images.length, message.images?.length ?? 0));
       }
       turns.push({ role: message.role, text: message.text, images });

@@ -8,7 +8,7 @@ export interface RgbaImage {
   data: Uint8ClampedArray;
 }
 
-export type Phase = 'load' | 'encode' | 'llm' | 'tatok-decode' | 'detokenize' | 'vq-decode';
+export type Phase = 'load' | 'encode' | 'llm' | 'tatok-decode' | 'detokenize' | 'vq-decode' | 'self-check';
 
 /** Milliseconds spent in each phase of a job (summed over its images). */
 export type PhaseTimings = Partial<Record<Phase, number>>;
@@ -39,6 +39,9 @@ export interface ImageEvent {
   pixels: RgbaImage;
   /** The TA-Tok codebook indices the LLM drew (or the encoder produced, for vary). */
   tokens: Uint32Array;
+  /** With imagine's candidates > 1: which candidate this is and every candidate's self-check score (log p of the
+   *  prompt as the answer to the package's selfCheckQuestion about the candidate's picture; the highest kept). */
+  selfCheck?: { candidate: number; scores: number[] };
 }
 
 export interface TokenEvent {

@@ -27,6 +27,10 @@ export interface ImagineOptions extends SamplingOverrides {
   negativePrompt?: string;
   /** Images for this prompt; image i uses seed + i. */
   count?: number;
+  /** Self-check: pictures drawn per image (each with streams of its own, candidate 0 those of the image), of which
+   *  the one the model itself reads back as likeliest to be described by the prompt is kept. Needs the package's
+   *  sampling.textToImage.selfCheckQuestion and the TA-Tok encoder. Default: the package's candidates (1). */
+  candidates?: number;
   /** A preview every this many VQ-code rows (0: none). */
   previewEveryRows?: number;
   signal?: AbortSignal;
@@ -62,12 +66,18 @@ export interface ResolvedImagine {
   size: number;
   cfg: number;
   count: number;
+  candidates: number;
+  /** Asked of every candidate when candidates > 1. */
+  selfCheckQuestion?: string;
   seed: number;
   previewEveryRows: number;
   llm: { temperature: number; topK: number; topP: number; cfgScale: number; cfgMinP?: number };
   negativePrompt: string;
   detok: { cfgScale: number; temperature: number; topK: number; topP: number };
 }
+
+/** The most self-check candidates one image may draw. */
+const MAX_CANDIDATES = 16;
 
 function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 31);
@@ -112,9 +122,16 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
   check(Number.isInteger(count) && count >= 1 && count <= 16, 'count', count, 'must be an integer in [1, 16]');
   const previewEveryRows = o.previewEveryRows ?? 1;
   check(Number.isInteger(previewEveryRows) && previewEveryRows >= 0, 'previewEveryRows', previewEveryRows, 'must be an integer ≥ 0');
+  const t = manifest.sampling.textToImage;
+  const candidates = o.candidates ?? t.candidates;
+  check(Number.isInteger(candidates) && candidates >= 1 && candidates <= MAX_CANDIDATES, 'candidates', candidates, `must be an integer in [1, ${MAX_CANDIDATES}]`);
+  if (candidates > 1) {
+    check(t.selfCheckQuestion !== undefined, 'candidates', candidates, 'needs a package whose manifest names sampling.textToImage.selfCheckQuestion');
+    check(manifest.components.tatok !== undefined, 'candidates', candidates, 'needs the TA-Tok encoder to read the candidates back');
+    check(o.uniforms === undefined, 'candidates', candidates, 'cannot be more than 1 with explicit uniforms (they are one picture\'s)');
+  }
   if (o.promptCfg !== undefined) check(Number.isFinite(o.promptCfg) && o.promptCfg >= 0, 'promptCfg', o.promptCfg, 'must be ≥ 0');
   if (o.negativePrompt !== undefined) check(typeof o.negativePrompt === 'string', 'negativePrompt', o.negativePrompt, 'must be a string');
-  const t = manifest.sampling.textToImage;
   const detok = resolveDetok(manifest, o);
   return {
     prompt: o.prompt,
@@ -122,6 +139,8 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
     size,
     cfg: detok.cfgScale,
     count,
+    candidates,
+    ...(candidates > 1 ? { selfCheckQuestion: t.selfCheckQuestion } : {}),
     seed: o.seed ?? randomSeed(),
     previewEveryRows,
     llm: {

@@ -18,8 +18,12 @@ export function listedUniforms(values: ArrayLike<number>, what: string): Uniform
   };
 }
 
-/** Independent streams for the LLM and the de-tokenizer of image `image` of a job seeded with `seed`. */
-export function imageUniforms(seed: number, image: number): { llm: UniformSource; detok: UniformSource } {
-  const base = (seed + image) >>> 0;
+/** Mixes a self-check candidate's number into its image's seed (candidate 0 keeps the image's own streams). */
+const CANDIDATE_MIX = 0x9e3779b9;
+
+/** Independent streams for the LLM and the de-tokenizer of image `image` of a job seeded with `seed`; with
+ *  `candidate` c > 0, those of that image's c-th self-check candidate (imagine's `candidates`). */
+export function imageUniforms(seed: number, image: number, candidate = 0): { llm: UniformSource; detok: UniformSource } {
+  const base = ((seed + image) ^ Math.imul(candidate, CANDIDATE_MIX)) >>> 0;
   return { llm: seededUniforms(base), detok: seededUniforms((base ^ 0x5bd1e995) >>> 0) };
 }

@@ -107,6 +107,11 @@ export class TarTokenizer {
     return this.checkLength(this.encodeParts(textToImageParts(this.systemPrompt, prompt, scaleToken)), options);
   }
 
+  /** An assistant's answer as the chat template holds it: the text's ids, then <|im_end|>. */
+  answerIds(text: string): number[] {
+    return [...this.encode(text), this.tokens.imEnd];
+  }
+
   /** A conversation ending in a user turn, plus the generation prompt <|im_start|>assistant\n. Earlier
    *  assistant turns close with <|im_end|>\n; images (codebook indices) go first in their user turn. */
   chatPrompt(turns: readonly ChatTurn[], options?: PromptOptions): number[] {

@@ -89,6 +89,22 @@ test('LLM generateText: greedy with the KV cache equals re-prefilling without it
   }
 });
 
+test('LLM answerLogProb: log p(answer | prompt) equals the log-softmax of the cached step-by-step logits; typed errors; frees its cache', async ({ harnessPage }) => {
+  for (const answer of [[7], [5, 17, 3, 40, 2]]) {
+    const r = await harnessPage.evaluate(async (a) => (await window.harness.decoders()).llmAnswerScore(a), answer);
+    expect(r.score).toBeLessThan(0);
+    expect(Math.abs(r.score - r.stepwise)).toBeLessThan(1e-3 * answer.length);
+    expect(r.liveAfter).toBe(0);
+    expect(r.inUseAfter).toBe(r.inUseBefore);
+    expect(r.errors.emptyAnswer?.name).toBe('InvalidArgumentError');
+    expect(r.errors.emptyPrompt?.name).toBe('InvalidInputError');
+    expect(r.errors.pastContext?.name).toBe('InvalidArgumentError');
+    expect(r.errors.pastContext?.message).toContain('exceed the context');
+    expect(r.errors.idOutsideVocab?.name).toBe('InvalidInputError');
+    expect(r.errors.aborted?.name).toBe('AbortError');
+  }
+});
+
 test('LLM generateText stops at <|im_end|>/eos (a prompt whose greedy next token is a stop id)', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async (g) => {
     const p = await window.harness.decoders();

@@ -27,6 +27,21 @@ test('prompt guidance: promptCfg 1 is no guidance; another scale or negative pro
   expect(r).toEqual({ explicitOneSameAsDefault: true, guidedDiffers: true, guidedReproducible: true, negativePromptDiffers: true });
 });
 
+test('self-check: each image keeps the best-scored of its candidates, whose score is its picture read back; candidate 0 is the plain image', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).selfCheck(3));
+  expect(r.images).toBe(2);
+  expect(r.selfCheckProgress).toBe(2 * 3);
+  for (const [i, image] of r.reported.entries()) {
+    expect(image.scores).toHaveLength(3);
+    for (const score of image.scores) expect(score).toBeLessThan(0);
+    expect(image.candidate).toBe(image.argmax);
+    expect(Math.abs((image.scores[image.candidate] as number) - (r.rescoredKept[i] as number))).toBeLessThan(1e-3);
+    expect(Math.abs((image.scores[0] as number) - (r.rescoredPlain[i] as number))).toBeLessThan(1e-3);
+  }
+  expect(new Set(r.reported.flatMap((image) => image.scores)).size, 'candidates draw different pictures').toBeGreaterThan(3);
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+});
+
 test('cancel stops within one token, frees its GPU buffers, and the next job runs', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).cancel());
   expect(r.error).toMatchObject({ name: 'AbortError' });
@@ -46,6 +61,11 @@ test('bad input gives typed errors and the engine keeps serving', async ({ harne
   expect(r.errors.unknownSize).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.badTopP).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.badPromptCfg).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.noCandidates?.message).toContain('candidates = 0: must be an integer in [1, 16]');
+  expect(r.errors.tooManyCandidates).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.candidatesWithUniforms?.message).toContain('explicit uniforms');
+  expect(r.errors.selfCheckPastContext).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.selfCheckPastContext?.message).toContain('exceed the context');
   expect(r.errors.longNegativePrompt).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.servedAfter).toBe(true);
 });

@@ -2,7 +2,7 @@
 // is rejected with a ManifestError whose message names the field path.
 import { expect, test } from '@playwright/test';
 import { ManifestError, TarError } from '../../src/errors.ts';
-import { NO_GUIDANCE, parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
+import { NO_GUIDANCE, ONE_CANDIDATE, parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
 
 const SHA = 'ab'.repeat(32);
 
@@ -317,6 +317,26 @@ test('sampling.textToImage.cfgScale and cfgMinP: optional, no guidance (1) and n
   expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBeUndefined();
   guided.sampling.textToImage.cfgMinP = 0.05;
   expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBe(0.05);
+});
+
+test('sampling.textToImage.candidates and selfCheckQuestion: optional, one candidate when left out; more need a question', () => {
+  const older = validManifest();
+  expect(parseManifest(older).sampling.textToImage.candidates).toBe(ONE_CANDIDATE);
+  expect('candidates' in older.sampling.textToImage, 'parseManifest must not write into its input').toBe(false);
+  expect(parseManifest(older).sampling.textToImage.selfCheckQuestion).toBeUndefined();
+  const checked = validManifest();
+  checked.sampling.textToImage.candidates = 4;
+  checked.sampling.textToImage.selfCheckQuestion = 'describe the image.';
+  expect(parseManifest(checked).sampling.textToImage).toMatchObject({ candidates: 4, selfCheckQuestion: 'describe the image.' });
+  rejects((m) => (m.sampling.textToImage.candidates = 0), 'sampling.textToImage.candidates: expected a positive integer, got 0');
+  rejects((m) => (m.sampling.textToImage.candidates = 2.5), 'sampling.textToImage.candidates: expected a positive integer, got 2.5');
+  rejects((m) => (m.sampling.textToImage.candidates = 2), 'sampling.textToImage.candidates: 2 candidates need a selfCheckQuestion to choose between them');
+  rejects((m) => (m.sampling.textToImage.selfCheckQuestion = ''), 'sampling.textToImage.selfCheckQuestion: expected a non-empty string');
+  rejects((m) => (m.sampling.textToImage.selfCheckQuestion = 7), 'sampling.textToImage.selfCheckQuestion: expected a string, got 7');
+  // A question without candidates is a package that offers the self-check without asking for it by default.
+  const offered = validManifest();
+  offered.sampling.textToImage.selfCheckQuestion = 'describe the image.';
+  expect(parseManifest(offered).sampling.textToImage.candidates).toBe(1);
 });
 
 test('every problem is reported at once', () => {

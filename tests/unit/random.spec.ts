@@ -35,4 +35,14 @@ test('the sequences are the pinned ones the Python port reproduces', () => {
   expect([image.detok(), image.detok()]).toEqual([0.21170785161666572, 0.5337627022527158]);
   const wrapped = imageUniforms(0xffffffff, 1);
   expect([wrapped.llm(), wrapped.detok()]).toEqual([0.8868539538234472, 0.9244732474908233]);
+  const candidate = imageUniforms(7, 2, 3);
+  expect([candidate.llm(), candidate.llm(), candidate.detok()]).toEqual([0.053092661779373884, 0.7388632278889418, 0.5699974005110562]);
+  const wrappedCandidate = imageUniforms(0xffffffff, 1, 5);
+  expect([wrappedCandidate.llm(), wrappedCandidate.detok()]).toEqual([0.5328990865964442, 0.3714929656125605]);
+});
+
+test('candidate 0 is the image itself; other candidates draw other streams', () => {
+  const first = (s: { llm: () => number }) => s.llm();
+  expect(first(imageUniforms(7, 2, 0))).toBe(first(imageUniforms(9, 0)));
+  expect(first(imageUniforms(7, 2, 1))).not.toBe(first(imageUniforms(7, 2, 0)));
 });

@@ -25,13 +25,16 @@ DEFAULT_SAMPLING = {
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
     "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0},
 }
-# Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter).
-OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP",)}
+# Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter), and
+# imagine's self-check (candidates per image, absent: 1; the question a candidate is read back with).
+OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP", "candidates", "selfCheckQuestion")}
+# The fields that are text; every other one is a number.
+TEXT_SAMPLING = ("selfCheckQuestion",)
 
 
 def check_sampling_overrides(overrides):
-    """overrides {group: {field: number}} naming only groups and fields of DEFAULT_SAMPLING (or OPTIONAL_SAMPLING),
-    else a ConversionError (checked before a conversion starts, so that a typo does not cost one)."""
+    """overrides {group: {field: number, or text for TEXT_SAMPLING}} naming only groups and fields of
+    DEFAULT_SAMPLING (or OPTIONAL_SAMPLING), else a ConversionError (checked before a conversion starts, so that a typo does not cost one)."""
     if not isinstance(overrides, dict):
         raise ConversionError(f"sampling overrides must be an object of groups, not {overrides!r}")
     for group, fields in overrides.items():
@@ -41,12 +44,15 @@ def check_sampling_overrides(overrides):
             known = (*DEFAULT_SAMPLING[group], *OPTIONAL_SAMPLING.get(group, ()))
             if field not in known:
                 raise ConversionError(f"sampling.{group} has no field {field!r} (fields: {', '.join(known)})")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if field in TEXT_SAMPLING:
+                if not isinstance(value, str) or not value.strip():
+                    raise ConversionError(f"sampling.{group}.{field} must be non-empty text, not {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConversionError(f"sampling.{group}.{field} must be a number, not {value!r}")
 
 
 def override_sampling(sampling, overrides):
-    """sampling {group: {field: number}} with the checked `overrides` (a subset of it) written over it."""
+    """sampling {group: {field: value}} with the checked `overrides` (a subset of it) written over it."""
     check_sampling_overrides(overrides)
     for group, fields in overrides.items():
         sampling[group].update(fields)

@@ -5,7 +5,7 @@ import os
 import sys
 
 from tools.convert.__main__ import main as convert
-from tools.shapes import data
+from tools.shapes import data, world
 
 MODEL_ID = "tar-shapes"
 OUT = os.path.join(data.ROOT, "public", "models", MODEL_ID)
@@ -19,7 +19,9 @@ OUT = os.path.join(data.ROOT, "public", "models", MODEL_ID)
 # count and shape down). Then guided against the empty prompt at 2 with conditional min-p 0.1 (Tar does not guide
 # its LLM): on the same 400, colour 84.1 → 91.0%, shape 77.0 → 80.3%, whole object 64.0 → 71.0%, count 88.3 →
 # 87.5% (without the min-p filter guidance draws extra objects: count 79% at 1.5 on half of them).
-SAMPLING = {"textToImage": {"temperature": 0.7, "cfgScale": 2.0, "cfgMinP": 0.1}, "detokenizer": {"cfgScale": 1.0},
+SAMPLING = {"textToImage": {"temperature": 0.7, "cfgScale": 2.0, "cfgMinP": 0.1, "candidates": 1,
+                            "selfCheckQuestion": world.DESCRIBE[0]},
+            "detokenizer": {"cfgScale": 1.0},
             "chat": {"temperature": 0.0, "repetitionPenalty": 1.0}}
 
 

@@ -3,14 +3,17 @@ converter's own reference modules loaded from the trained checkpoints (the very 
 from), generating with the sampling settings of the package's manifest, and the engine's sampler semantics
 (tools/convert/reference/pipeline.py). The browser engine's scores (npm run eval:shapes) are compared with these.
 
-    python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR]
+    python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR] [--candidates N]
+        [--scales 1,2,3]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
 the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
 CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in the set
 (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the same
 image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws", TA-Tok
-codebook indices per "<id>-s<scale>") for a one-by-one comparison; chat greedy (temperature 0), stopping at
+codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check candidates (the manifest's
+`candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
+engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
 <|im_end|> or 48 tokens."""
 import argparse
 import json
@@ -22,7 +25,7 @@ import torch
 from PIL import Image
 
 from tools.convert.ardtok import build_checked as build_ardtok
-from tools.convert.reference.pipeline import Chooser, Sampling, detokenize, llm_generate, understand
+from tools.convert.reference.pipeline import Chooser, Sampling, answer_log_prob, detokenize, llm_generate, understand
 from tools.convert.reference.seeded_uniforms import image_uniforms
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
@@ -51,12 +54,29 @@ class TorchTar:
         return self.tatok_arch["image_size"] // self.tatok_arch["patch_size"] // scale
 
     @torch.no_grad()
-    def imagine(self, prompt, scale, seed):
-        """→ (uint8 [H,W,3], the TA-Tok codebook indices drawn [N]): the first image of an engine job seeded `seed`."""
+    def imagine(self, prompt, scale, seed, candidates=None):
+        """→ (uint8 [H,W,3], the TA-Tok codebook indices drawn [N], the self-check's scores or None): the first
+        image of an engine job seeded `seed`; with candidates > 1 (default: the manifest's), the candidate the
+        self-check scores highest, as the engine's imagine keeps."""
+        t2i = self.sampling["textToImage"]
+        candidates = t2i.get("candidates", 1) if candidates is None else candidates
+        drawn = [self._draw(prompt, scale, seed, c) for c in range(candidates)]
+        if candidates == 1:
+            return (*drawn[0], None)
+        answer = list(self.chat.encode(prompt)) + [self.chat.im_end]
+        scores = []
+        for image, _ in drawn:
+            _, read = understand(self.tatok, torch.from_numpy(image), UNDERSTAND_SCALE)
+            question = self.chat.i2t_prompt(read.tolist(), t2i["selfCheckQuestion"])
+            scores.append(answer_log_prob(self.llm, question, answer))
+        best = int(np.argmax(scores))                                                   # first of equals
+        return (*drawn[best], scores)
+
+    def _draw(self, prompt, scale, seed, candidate):
         s, d = self.sampling["textToImage"], self.sampling["detokenizer"]
         count = self.grid(scale) ** 2
         base = self.chat.image_base
-        llm_uniforms, detok_uniforms = image_uniforms(seed, 0, count, self.ardtok.args.max_seq_len)
+        llm_uniforms, detok_uniforms = image_uniforms(seed, 0, count, self.ardtok.args.max_seq_len, candidate)
         guided = s["cfgScale"] != 1.0
         choose = Chooser(Sampling(s["temperature"], s["topK"], s["topP"], lo=base, hi=base + self.codebook_size,
                                   guidance=s["cfgScale"] if guided else None,
@@ -81,13 +101,16 @@ class TorchTar:
         return self.chat.decode([t for t in new if t not in stop]).strip()
 
 
-def run(evaluation, base, images_out=None):
+def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     tar = TorchTar()
-    t2i, draws = [], {}
+    t2i, draws, self_check = [], {}, {}
     for seed, item in enumerate(evaluation["t2i"]):
-        for scale in text.SCALES:
-            image, draws[f"{item['id']}-s{scale}"] = tar.imagine(item["prompt"], scale, seed)
+        for scale in scales:
+            key = f"{item['id']}-s{scale}"
+            image, draws[key], scored = tar.imagine(item["prompt"], scale, seed, candidates)
+            if scored is not None:
+                self_check[key] = scored
             t2i.append((item["id"], scale, image))
             if images_out:
                 os.makedirs(images_out, exist_ok=True)
@@ -99,6 +122,8 @@ def run(evaluation, base, images_out=None):
     scores = eval_set.score(evaluation, t2i, answers)
     scores["answers"] = answers
     scores["draws"] = draws
+    if self_check:
+        scores["selfCheck"] = self_check
     return scores
 
 
@@ -107,13 +132,18 @@ def main(argv=None):
     parser.add_argument("--set", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--images")
+    parser.add_argument("--candidates", type=int, help="self-check candidates per image (default: the manifest's)")
+    parser.add_argument("--scales", default=",".join(map(str, text.SCALES)), help="pool scales to draw at")
     args = parser.parse_args(argv)
+    scales = [int(x) for x in args.scales.split(",")]
+    if args.candidates is not None and args.candidates < 1 or not set(scales) <= set(text.SCALES):
+        parser.error(f"--candidates must be ≥ 1 and --scales among {text.SCALES}")
     with open(args.set) as f:
         evaluation = json.load(f)
-    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images)
+    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images, args.candidates, scales)
     with open(args.out, "w") as f:
         json.dump(scores, f, indent=1)
-    json.dump({k: v for k, v in scores.items() if k not in ("answers", "draws")}, sys.stdout, indent=1)
+    json.dump({k: v for k, v in scores.items() if k not in ("answers", "draws", "selfCheck")}, sys.stdout, indent=1)
     return 0
 
 

@@ -99,6 +99,14 @@ class PackageWriterTest(unittest.TestCase):
         self.assertNotIn("cfgMinP", DEFAULT_SAMPLING["textToImage"])            # optional: written only when set
         guided = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"textToImage": {"cfgScale": 2, "cfgMinP": 0.05}})
         self.assertEqual(guided["textToImage"], {**DEFAULT_SAMPLING["textToImage"], "cfgScale": 2, "cfgMinP": 0.05})
+        checked = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)),
+                                    {"textToImage": {"candidates": 4, "selfCheckQuestion": "describe the image."}})
+        self.assertEqual(checked["textToImage"], {**DEFAULT_SAMPLING["textToImage"], "candidates": 4,
+                                                  "selfCheckQuestion": "describe the image."})
+        for bad in ({"textToImage": {"selfCheckQuestion": " "}}, {"textToImage": {"selfCheckQuestion": 3}},
+                    {"textToImage": {"candidates": "4"}}, {"chat": {"selfCheckQuestion": "describe"}}):
+            with self.subTest(bad=bad), self.assertRaises(ConversionError):
+                override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
         for bad in ({"detokeniser": {"cfgScale": 1}}, {"detokenizer": {"cfg": 1}}, {"detokenizer": {"cfgScale": "1"}},
                     {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1], {"detokenizer": {"cfgMinP": 0.05}}):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):

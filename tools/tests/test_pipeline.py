@@ -18,7 +18,8 @@ import torch
 
 from tools.convert.goldens import load_goldens
 from tools.convert.llm import read_config, read_token_ids
-from tools.convert.reference.pipeline import Chooser, Sampling, llm_generate, move_off_boundary, processed, sample_row
+from tools.convert.reference.pipeline import (Chooser, Sampling, answer_log_prob, llm_generate, move_off_boundary,
+                                              processed, sample_row)
 from tools.convert.tokenizer import build_tokenizer_json
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.tiny import pipeline
@@ -251,6 +252,16 @@ class PipelineGolden(unittest.TestCase):
         self.assertEqual(len(choose.logits), 12)
         self.assertTrue(all(np.array_equal(rows[0], rows[1]) for rows in choose.logits))
         self.assertNotEqual(run(3.0, other)[0], plain)
+
+    def test_answer_log_prob_is_the_cached_step_by_step_log_softmax(self):
+        llm = load_reference(self.checkpoints["llm"])
+        prompt, answer = [1, 2, 3, 4, 5], [7, 9, 2]
+        steps = []
+        llm_generate(llm, prompt, len(answer), lambda row: steps.append(row) or answer[len(steps) - 1])
+        expected = sum(float(torch.log_softmax(torch.tensor(row, dtype=torch.float64), -1)[a]) for row, a in zip(steps, answer))
+        self.assertAlmostEqual(answer_log_prob(llm, prompt, answer), expected, places=4)
+        self.assertLess(answer_log_prob(llm, prompt, answer), 0)
+        self.assertNotAlmostEqual(answer_log_prob(llm, prompt, answer), answer_log_prob(llm, [1, 5], answer), places=4)
 
     def test_committed_golden_is_current(self):
         if not os.path.exists(COMMITTED):

@@ -22,6 +22,12 @@ class SeededUniformsTest(unittest.TestCase):
         llm, detok = image_uniforms(0xFFFFFFFF, 1, 1, 1)
         self.assertEqual((llm, detok), ([0.8868539538234472], [0.9244732474908233]))
 
+    def test_candidate_streams(self):
+        self.assertEqual(image_uniforms(7, 2, 2, 1, candidate=0), image_uniforms(9, 0, 2, 1))
+        self.assertEqual(image_uniforms(7, 2, 2, 1, candidate=3),
+                         ([0.053092661779373884, 0.7388632278889418], [0.5699974005110562]))
+        self.assertEqual(image_uniforms(0xFFFFFFFF, 1, 1, 1, candidate=5), ([0.5328990865964442], [0.3714929656125605]))
+
     def test_uniforms_in_range(self):
         llm, detok = image_uniforms(123, 4, 5000, 5000)
         self.assertTrue(all(0 <= u < 1 for u in llm + detok))

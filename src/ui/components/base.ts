@@ -24,6 +24,7 @@ const PHASE_WORDS: Record<Phase, string> = {
   'tatok-decode': 'Decoding the image tokens',
   detokenize: 'Drawing',
   'vq-decode': 'Painting the pixels',
+  'self-check': 'Checking the picture against the prompt',
 };
 
 /** Reads a numeric attribute; absent → undefined, not a number → an error naming it. */

@@ -12,6 +12,7 @@ const PHASE_TEXT: Record<Phase, string> = {
   'tatok-decode': 'decoding the tokens',
   detokenize: 'drawing',
   'vq-decode': 'painting the pixels',
+  'self-check': 'checking the picture against the prompt',
 };
 
 /** Files are named after the prompt's first words and the seed. */

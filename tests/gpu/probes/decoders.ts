@@ -436,6 +436,40 @@ async function ardtokGenerate(tokens: number | null): Promise<{ codes: number[][
 }
 
 /** The typed errors of bad calls, by case name. */
+export interface AnswerScoreReport {
+  score: number;
+  /** The same score from lastLogits of the prompt and then of each answer id (one cached step each). */
+  stepwise: number;
+  liveAfter: number;
+  inUseBefore: number;
+  inUseAfter: number;
+  errors: Record<string, ThrownError | null>;
+}
+
+/** answerLogProb of the golden prompt answered by `answer`, against the log-softmax of the step-by-step logits. */
+async function llmAnswerScore(answer: number[]): Promise<AnswerScoreReport> {
+  const { llm, llmGold, source } = await setup();
+  const prompt = ints(llmGold, 'prompt.input_ids');
+  const inUseBefore = (await poolStats()).inUseBytes;
+  const score = await llm.answerLogProb(prompt, answer);
+  const rows = await llm.lastLogits([prompt, ...answer.slice(0, -1).map((id) => [id])]);
+  const stepwise = answer.reduce((total, id, i) => {
+    const row = Array.from(rows[i] as Float32Array);
+    const max = Math.max(...row);
+    return total + (row[id] as number) - max - Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+  }, 0);
+  const context = source.manifest.components.llm!.config.maxPositionEmbeddings;
+  const vocab = source.manifest.components.llm!.config.vocabSize;
+  const errors = {
+    emptyAnswer: await describeErrorForTest(() => llm.answerLogProb(prompt, [])),
+    emptyPrompt: await describeErrorForTest(() => llm.answerLogProb([], [1])),
+    pastContext: await describeErrorForTest(() => llm.answerLogProb(prompt, new Array<number>(context).fill(1))),
+    idOutsideVocab: await describeErrorForTest(() => llm.answerLogProb(prompt, [1, vocab])),
+    aborted: await describeErrorForTest(() => llm.answerLogProb(prompt, answer, AbortSignal.abort())),
+  };
+  return { score, stepwise, liveAfter: llm.ledger.live, inUseBefore, inUseAfter: (await poolStats()).inUseBytes, errors };
+}
+
 async function decoderErrors(): Promise<Record<string, ThrownError | null>> {
   const { llm, ardtok, llmGold, source } = await setup();
   const t2i = source.manifest.sampling.textToImage;
@@ -468,6 +502,7 @@ export const decoderProbes = {
   llmGuided,
   llmText,
   llmGreedyNext,
+  llmAnswerScore,
   abortAfter,
   repeat,
   ardtokGenerate,

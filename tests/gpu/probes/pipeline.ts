@@ -6,11 +6,13 @@ import { ArDetokenizer } from '../../../src/decoders/ardtok.ts';
 import { LlmDecoder } from '../../../src/decoders/llm.ts';
 import { InvalidArgumentError } from '../../../src/errors.ts';
 import { parseGoldens, type Goldens } from '../../../src/model/goldens.ts';
+import { pooledGrid } from '../../../src/model/manifest.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
-import { TatokEncoder } from '../../../src/models/tatok.ts';
+import { TatokEncoder, UNDERSTANDING_SCALE } from '../../../src/models/tatok.ts';
 import { Engine, type TarEngine } from '../../../src/pipeline/engine.ts';
 import type { JobEvent, RgbaImage } from '../../../src/pipeline/events.ts';
 import type { ImagineOptions } from '../../../src/pipeline/options.ts';
+import { TarTokenizer } from '../../../src/tokenizer/tar-tokenizer.ts';
 import { createWorkerEngine } from '../../../src/worker/client.ts';
 import { compareArrays } from '../compare.ts';
 import { describeErrorForTest, type ThrownError } from '../describe-error.ts';
@@ -198,6 +200,56 @@ export async function pipelineGuidanceProbe(): Promise<GuidanceReport> {
   };
 }
 
+export interface SelfCheckReport {
+  images: number;
+  /** Per image: the reported scores, the kept candidate, and the argmax of the scores (first of equals). */
+  reported: { scores: number[]; candidate: number; argmax: number }[];
+  /** Per image: the kept picture's score computed here, outside the engine (encoder → tokenizer → answerLogProb). */
+  rescoredKept: number[];
+  /** Per image: the score of the picture a plain one-candidate job draws for that image (candidate 0's streams). */
+  rescoredPlain: number[];
+  selfCheckProgress: number;
+  inUseBefore: number;
+  inUseAfter: number;
+}
+
+export async function pipelineSelfCheckProbe(candidates: number): Promise<SelfCheckReport> {
+  const e = await engine();
+  const options = { prompt: 'a red circle', scale: 3, seed: 7, count: 2, previewEveryRows: 0 };
+  const inUseBefore = (await e.bufferStats()).inUseBytes;
+  const events = await collect(e.imagine({ ...options, candidates }));
+  const inUseAfter = (await e.bufferStats()).inUseBytes;
+  const plain = (await collect(e.imagine(options))).filter((ev) => ev.type === 'image');
+  const kept = events.filter((ev) => ev.type === 'image');
+  const ctx = await gpu();
+  const source = await openUrlSource(PACKAGE);
+  const encoder = await TatokEncoder.load(ctx, source);
+  const llm = await LlmDecoder.load(ctx, source);
+  const tokenizer = await TarTokenizer.load(source);
+  const question = source.manifest.sampling.textToImage.selfCheckQuestion as string;
+  const rescore = async (pixels: RgbaImage) => {
+    const picture = await encoder.encode(pixels, UNDERSTANDING_SCALE);
+    return llm.answerLogProb(tokenizer.chatPrompt([{ role: 'user', text: question, images: [picture] }]), tokenizer.answerIds(options.prompt));
+  };
+  try {
+    return {
+      images: kept.length,
+      reported: kept.map((ev) => {
+        const scores = ev.selfCheck?.scores ?? [];
+        return { scores, candidate: ev.selfCheck?.candidate ?? -1, argmax: scores.indexOf(Math.max(...scores)) };
+      }),
+      rescoredKept: await Promise.all(kept.map((ev) => rescore(ev.pixels))),
+      rescoredPlain: await Promise.all(plain.map((ev) => rescore(ev.pixels))),
+      selfCheckProgress: events.filter((ev) => ev.type === 'progress' && ev.phase === 'self-check').length,
+      inUseBefore,
+      inUseAfter,
+    };
+  } finally {
+    await encoder.release();
+    await llm.release();
+  }
+}
+
 export interface CancelReport {
   error: ThrownError | null;
   llmEventsAfterAbort: number;
@@ -233,6 +285,17 @@ export interface BadInputReport {
   servedAfter: boolean;
 }
 
+/** The longest prompt of repeated words whose scale-3 image still fits the context (a picture read back at the
+ *  understanding scale holds more tokens, so its self-check does not). */
+async function longestScale3Prompt(context: number): Promise<string> {
+  const source = await openUrlSource(PACKAGE);
+  const tokenizer = await TarTokenizer.load(source);
+  const imageTokens = pooledGrid(source.manifest.components.tatok!.config, 3) ** 2;
+  let words = 1;
+  while (tokenizer.textToImagePrompt('a '.repeat(words + 1), 2).length + imageTokens <= context) words++;
+  return 'a '.repeat(words);
+}
+
 export async function pipelineBadInputProbe(): Promise<BadInputReport> {
   const e = await engine();
   const run = (events: AsyncIterable<JobEvent>) => describeErrorForTest(() => collect(events));
@@ -251,6 +314,10 @@ export async function pipelineBadInputProbe(): Promise<BadInputReport> {
     badTopP: await run(e.imagine({ prompt: 'a cat', topP: 0 })),
     badPromptCfg: await run(e.imagine({ prompt: 'a cat', promptCfg: -1 })),
     longNegativePrompt: await run(e.imagine({ prompt: 'a cat', promptCfg: 2, negativePrompt: 'a '.repeat(context + 10) })),
+    noCandidates: await run(e.imagine({ prompt: 'a cat', candidates: 0 })),
+    tooManyCandidates: await run(e.imagine({ prompt: 'a cat', candidates: 17 })),
+    candidatesWithUniforms: await run(e.imagine({ prompt: 'a cat', candidates: 2, uniforms: { llm: [0.5], detok: [0.5] } })),
+    selfCheckPastContext: await run(e.imagine({ prompt: await longestScale3Prompt(context), scale: 3, candidates: 2 })),
   };
   const served = await collect(e.chat({ messages: [{ role: 'user', text: 'hello' }], maxNewTokens: 2, seed: 1 }));
   return { errors, servedAfter: served.some((ev) => ev.type === 'done') };
@@ -345,6 +412,7 @@ export const pipelineProbes = {
   golden: pipelineGoldenProbe,
   seeds: pipelineSeedsProbe,
   guidance: pipelineGuidanceProbe,
+  selfCheck: pipelineSelfCheckProbe,
   cancel: pipelineCancelProbe,
   badInput: pipelineBadInputProbe,
   manyJobs: pipelineManyJobsProbe,

@@ -197,6 +197,18 @@ def llm_generate(llm, prompt_ids, max_new_tokens, choose, stop_ids=(), unconditi
             stream.feed(token)
 
 
+@torch.no_grad()
+def answer_log_prob(llm, prompt_ids, answer_ids):
+    """log p(answer_ids | prompt_ids) under the Qwen2 reference, natural log, summed over the answer (the engine's
+    LlmDecoder.answerLogProb, which imagine's self-check scores candidates by)."""
+    ids = list(prompt_ids) + list(answer_ids)
+    t, start = len(ids), len(prompt_ids)
+    logits = llm(torch.tensor([ids]), torch.ones(1, t, dtype=torch.int64), torch.arange(t).unsqueeze(0),
+                 *llm.empty_past(1))[0][0]                                       # [T, V]
+    rows = torch.log_softmax(logits[start - 1:t - 1].double(), -1)                # [A, V]
+    return float(rows.gather(1, torch.tensor(answer_ids)[:, None]).sum())
+
+
 class _Stream:
     """One batch-1 sequence of the Qwen2 reference on its own KV cache."""
 

@@ -8,6 +8,7 @@ from typing import Callable, List, Tuple
 
 MASK = 0xFFFFFFFF
 DETOK_STREAM_XOR = 0x5BD1E995      # uniforms.ts: the de-tokenizer's seed is the LLM's XOR this
+CANDIDATE_MIX = 0x9E3779B9         # uniforms.ts: self-check candidate c's seed is the image's XOR c times this
 
 
 def _splitmix32(seed: int) -> Callable[[], int]:
@@ -50,9 +51,11 @@ class SeededRandom:
         return self.next_uint32() / 4294967296
 
 
-def image_uniforms(seed: int, image: int, llm_count: int, detok_count: int) -> Tuple[List[float], List[float]]:
+def image_uniforms(seed: int, image: int, llm_count: int, detok_count: int,
+                   candidate: int = 0) -> Tuple[List[float], List[float]]:
     """The first `llm_count` uniforms of the LLM's stream and `detok_count` of the de-tokenizer's for image `image`
-    of an imagine job seeded with `seed` (uniforms.ts imageUniforms)."""
-    base = (seed + image) & MASK
+    of an imagine job seeded with `seed`, or for that image's self-check candidate `candidate` (uniforms.ts
+    imageUniforms)."""
+    base = ((seed + image) & MASK) ^ ((candidate * CANDIDATE_MIX) & MASK)
     llm, detok = SeededRandom(base), SeededRandom(base ^ DETOK_STREAM_XOR)
     return [llm.next() for _ in range(llm_count)], [detok.next() for _ in range(detok_count)]

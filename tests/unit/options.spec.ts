@@ -1,0 +1,38 @@
+// resolveImagine's self-check options (pure logic): candidates default from the manifest, their range, and what
+// more than one candidate needs (a selfCheckQuestion, the TA-Tok encoder, seeded rather than listed uniforms).
+import { readFileSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import { InvalidArgumentError } from '../../src/errors.ts';
+import { parseManifest, type Manifest } from '../../src/model/manifest.ts';
+import { resolveImagine } from '../../src/pipeline/options.ts';
+
+function tinyManifest(edit: (raw: any) => void = () => undefined): Manifest {
+  const raw = JSON.parse(readFileSync(new URL('../../public/models/tiny/manifest.json', import.meta.url), 'utf8'));
+  edit(raw);
+  return parseManifest(raw);
+}
+
+test('one candidate and no question by default; more carry the package question', () => {
+  const manifest = tinyManifest();
+  const plain = resolveImagine(manifest, { prompt: 'a cat' });
+  expect(plain.candidates).toBe(1);
+  expect(plain.selfCheckQuestion).toBeUndefined();
+  const checked = resolveImagine(manifest, { prompt: 'a cat', candidates: 4 });
+  expect(checked).toMatchObject({ candidates: 4, selfCheckQuestion: manifest.sampling.textToImage.selfCheckQuestion });
+  const byDefault = resolveImagine(tinyManifest((m) => (m.sampling.textToImage.candidates = 3)), { prompt: 'a cat' });
+  expect(byDefault.candidates).toBe(3);
+  expect(resolveImagine(tinyManifest((m) => (m.sampling.textToImage.candidates = 3)), { prompt: 'a cat', candidates: 1 }).selfCheckQuestion).toBeUndefined();
+});
+
+test('bad candidates, and candidates the package or the options cannot serve, are InvalidArgumentErrors', () => {
+  const manifest = tinyManifest();
+  for (const candidates of [0, -1, 1.5, 17, Number.NaN]) {
+    expect(() => resolveImagine(manifest, { prompt: 'a cat', candidates })).toThrow(InvalidArgumentError);
+  }
+  const noQuestion = tinyManifest((m) => delete m.sampling.textToImage.selfCheckQuestion);
+  expect(() => resolveImagine(noQuestion, { prompt: 'a cat', candidates: 2 })).toThrow(/selfCheckQuestion/);
+  expect(resolveImagine(noQuestion, { prompt: 'a cat' }).candidates).toBe(1);
+  const listed = { llm: [0.5], detok: [0.5] };
+  expect(() => resolveImagine(manifest, { prompt: 'a cat', candidates: 2, uniforms: listed })).toThrow(/explicit uniforms/);
+  expect(resolveImagine(manifest, { prompt: 'a cat', uniforms: listed }).candidates).toBe(1);
+});
