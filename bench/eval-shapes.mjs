@@ -2,6 +2,8 @@
 // held-out Tar-Shapes evaluation set and compares it with the torch reference on the same items.
 //   --model URL-or-path-under-public   the package (default /models/tar-shapes/)
 //   --t2i N     text-to-image prompts, each drawn at every pool scale of the manifest (default T2I_DEFAULT)
+//   --scales LIST  only these pool scales, comma-separated (default: all of the manifest's)
+//   --candidates K  the self-check's pictures per image (default: the manifest's candidates)
 //   --chat N    image-chat questions (default CHAT_DEFAULT)
 //   --out PATH  the result (default bench/results/shapes-eval.json)
 //   --no-torch  skip the torch side (it is also skipped, with a note, for packages other than tar-shapes)
@@ -48,6 +50,8 @@ const { values } = parseArgs({
     chat: { type: 'string', default: String(CHAT_DEFAULT) },
     out: { type: 'string', default: 'bench/results/shapes-eval.json' },
     'no-torch': { type: 'boolean', default: false },
+    scales: { type: 'string' },
+    candidates: { type: 'string' },
   },
 });
 
@@ -62,6 +66,11 @@ function count(name) {
 
 const t2iCount = count('t2i');
 const chatCount = count('chat');
+const candidates = values.candidates === undefined ? undefined : count('candidates');
+if (candidates === 0) {
+  console.error('--candidates must be ≥ 1');
+  process.exit(2);
+}
 const model = values.model.endsWith('/') ? values.model : `${values.model}/`;
 
 /** Runs a tools/ module with Debian's Python; → its stdout (stops the run on failure). */
@@ -137,11 +146,12 @@ async function runEngine(page, evaluation, scales) {
   console.log(`engine: ${modelId} loaded in ${seconds(loadMs)}`);
   for (const [i, item] of evaluation.t2i.entries()) {
     for (const scale of scales) {
-      const options = { prompt: item.prompt, scale, seed: i, count: 1, previewEveryRows: 0 };
+      const options = { prompt: item.prompt, scale, seed: i, count: 1, previewEveryRows: 0, ...(candidates ? { candidates } : {}) };
       const result = await page.evaluate((o) => window.tarHeadless.session.imagine(o), options);
       const path = join(ENGINE_DIR, `${item.id}-s${scale}.png`);
       await writeFile(path, Buffer.from(result.images[0].png));
-      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path), tokens: result.images[0].tokens });
+      const { tokens, selfCheck } = result.images[0];
+      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path), tokens, ...(selfCheck ? { selfCheck } : {}) });
       images.push(result);
       console.log(`  ${item.id} scale ${scale}: ${seconds(result.elapsedMs)} (${phases(result.timings)})  "${item.prompt}"`);
     }
@@ -159,7 +169,7 @@ async function runEngine(page, evaluation, scales) {
 }
 
 /** torch_eval's scores for this set, from the cache when the package manifest and the set are unchanged. */
-async function torchScores(setPath, modelId, manifestSha) {
+async function torchScores(setPath, modelId, manifestSha, scales) {
   if (values['no-torch']) return { scores: null, note: 'skipped (--no-torch)' };
   if (modelId !== TORCH_MODEL_ID) {
     return { scores: null, note: `skipped: tools/shapes/torch_eval.py scores the ${TORCH_MODEL_ID} checkpoints, not ${modelId}` };
@@ -168,17 +178,19 @@ async function torchScores(setPath, modelId, manifestSha) {
   if (!existsSync(TORCH_MANIFEST) || sha256(await readFile(TORCH_MANIFEST)) !== manifestSha) {
     return { scores: null, note: `skipped: the engine's package is not the one torch_eval compares with (${torchManifest})` };
   }
-  const key = { manifest: manifestSha, set: sha256(await readFile(setPath)), format: TORCH_FORMAT };
+  const drawing = { scales: scales.join(','), candidates: candidates ?? 'manifest' };
+  const key = { manifest: manifestSha, set: sha256(await readFile(setPath)), format: TORCH_FORMAT, ...drawing };
   if (existsSync(TORCH_CACHE)) {
     const cached = JSON.parse(await readFile(TORCH_CACHE, 'utf8'));
-    if (cached.key?.manifest === key.manifest && cached.key?.set === key.set && cached.key?.format === key.format) {
+    if (JSON.stringify(cached.key) === JSON.stringify(key)) {
       return { scores: cached.scores, note: `cached in ${relative(ROOT, TORCH_CACHE)}` };
     }
   }
   console.log('torch: running tools/shapes/torch_eval.py on the same set ...');
   const scratch = join(EVAL_DIR, 'torch-scores.json');
   const started = performance.now();
-  python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch, '--images', TORCH_IMAGES]);
+  const options = ['--scales', drawing.scales, ...(candidates ? ['--candidates', String(candidates)] : [])];
+  python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch, '--images', TORCH_IMAGES, ...options]);
   const scores = JSON.parse(await readFile(scratch, 'utf8'));
   await writeFile(TORCH_CACHE, `${JSON.stringify({ key, scores }, null, 1)}\n`);
   return { scores, note: `computed in ${seconds(performance.now() - started)}` };
@@ -193,13 +205,16 @@ const { page, url, close } = await openEnginePage();
 let manifest;
 let manifestSha;
 let engineRun;
+let scales;
 try {
   const response = await fetch(new URL('manifest.json', new URL(model, url)));
   if (!response.ok) throw new Error(`no manifest at ${model} (HTTP ${response.status})`);
   const bytes = Buffer.from(await response.arrayBuffer());
   manifestSha = sha256(bytes);
   manifest = JSON.parse(bytes.toString('utf8'));
-  const scales = manifest.components.tatok.config.poolScales;
+  const all = manifest.components.tatok.config.poolScales;
+  scales = values.scales === undefined ? all : values.scales.split(',').map(Number);
+  if (!scales.every((x) => all.includes(x))) throw new Error(`--scales ${values.scales}: the package has pool scales ${all.join(', ')}`);
   console.log(`${manifest.modelId}: ${evaluation.t2i.length} prompts × scales ${scales.join(', ')}, ${evaluation.chat.length} chat items`);
   engineRun = await runEngine(page, evaluation, scales);
 } finally {
@@ -209,7 +224,7 @@ try {
 const runPath = join(EVAL_DIR, 'engine-run.json');
 await writeFile(runPath, `${JSON.stringify(engineRun.run, null, 1)}\n`);
 const engine = JSON.parse(python(['tools.shapes.eval_set', 'score', '--set', setPath, '--run', runPath]));
-const torch = await torchScores(setPath, manifest.modelId, manifestSha);
+const torch = await torchScores(setPath, manifest.modelId, manifestSha, scales);
 console.log(`torch: ${torch.note}`);
 const pictures = torch.scores && JSON.parse(python(['tools.shapes.eval_set', 'compare', '--run', runPath, '--images', TORCH_IMAGES]));
 
@@ -223,7 +238,8 @@ const result = {
       seed: 'item index (torch draws with the engine uniforms of that seed)',
       previews: false,
     },
-    scales: manifest.components.tatok.config.poolScales,
+    scales,
+    candidates: candidates ?? manifest.sampling.textToImage.candidates ?? 1,
     chat: { ...CHAT, understandingScale: 1, stop: '<|im_end|> or end of text' },
     torch: torch.note,
   },
@@ -235,6 +251,14 @@ const result = {
     ? identicalShare(engineRun.run.t2i, torch.scores.draws, (r) => `${r.id}-s${r.scale}`, (r) => r.tokens)
     : null,
   t2iPicturesAgainstTorch: pictures,
+  t2iSelfCheckKeepsTorchsCandidate: torch.scores?.selfCheck
+    ? identicalShare(
+        engineRun.run.t2i.filter((r) => r.selfCheck),
+        Object.fromEntries(Object.entries(torch.scores.selfCheck).map(([k, scores]) => [k, scores.indexOf(Math.max(...scores))])),
+        (r) => `${r.id}-s${r.scale}`,
+        (r) => r.selfCheck.candidate,
+      )
+    : null,
   chatAnswersIdenticalToTorch: torch.scores ? identicalShare(engineRun.run.chat, torch.scores.answers, (r) => r.id, (r) => r.answer) : null,
   timing: { ...engineRun.timing, totalMs: performance.now() - started },
 };
@@ -251,6 +275,8 @@ if (pictures?.compared) {
       `(largest difference ${pictures.maxLevelDifference})`,
   );
 }
+const kept = result.t2iSelfCheckKeepsTorchsCandidate;
+if (kept?.n) console.log(`self-check kept torch's candidate: ${(100 * kept.identical).toFixed(1)}% of ${kept.n}`);
 const agreement = result.chatAnswersIdenticalToTorch;
 if (agreement?.n) console.log(`chat answers identical to torch's: ${(100 * agreement.identical).toFixed(1)}% of ${agreement.n}`);
 console.log(

@@ -1,7 +1,7 @@
 // `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
 // timings. Options: --model URL-or-path-under-public (default /models/tar-shapes/), --scale, --size, --cfg, --top-k,
-// --top-p, --temperature, --count, --seed, --max-new-tokens, --preview-rows (a preview every N VQ-code rows; default 0:
+// --top-p, --temperature, --count, --candidates (the self-check's pictures per image), --seed, --max-new-tokens, --preview-rows (a preview every N VQ-code rows; default 0:
 // none, since only the final PNG is written and each preview costs a VQ decode). Exits 2 on bad arguments, 1 on
 // engine errors.
 import { writeFile } from 'node:fs/promises';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     'top-p': { type: 'string' },
     temperature: { type: 'string' },
     count: { type: 'string' },
+    candidates: { type: 'string' },
     'max-new-tokens': { type: 'string' },
     'preview-rows': { type: 'string', default: '0' },
   },
@@ -60,6 +61,7 @@ if (job === 'imagine') {
       topP: number('top-p'),
       temperature: number('temperature'),
       count: number('count'),
+      candidates: number('candidates'),
       previewEveryRows: number('preview-rows'),
     }),
   };
@@ -86,6 +88,10 @@ try {
       const path = result.images.length === 1 ? values.out : values.out.replace(/(\.png)?$/, `-${i}.png`);
       await writeFile(path, Buffer.from(image.png));
       console.log(`wrote ${path} (${image.width}×${image.height}, seed ${image.seed})`);
+      if (image.selfCheck) {
+        const { candidate, scores } = image.selfCheck;
+        console.log(`  self-check kept candidate ${candidate} of ${scores.length} (log p: ${scores.map((s) => s.toFixed(2)).join(', ')})`);
+      }
     }
     console.log(`previews: ${result.previews}`);
   } else {

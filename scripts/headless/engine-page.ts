@@ -27,8 +27,9 @@ export interface HeadlessChat extends HeadlessChatTurn {
 }
 
 export interface HeadlessResult {
-  /** tokens: the TA-Tok codebook indices the LLM drew for the image. */
-  images: { png: number[]; width: number; height: number; seed: number; tokens: number[] }[];
+  /** tokens: the TA-Tok codebook indices the LLM drew for the image; selfCheck: with candidates > 1, the kept one
+   *  and every candidate's score. */
+  images: { png: number[]; width: number; height: number; seed: number; tokens: number[]; selfCheck?: { candidate: number; scores: number[] } }[];
   previews: number;
   text?: string;
   timings: PhaseTimings;
@@ -62,6 +63,7 @@ async function runImagine(engine: TarEngine, options: HeadlessImagineOptions, lo
         height: event.pixels.height,
         seed: event.seed,
         tokens: Array.from(event.tokens),
+        ...(event.selfCheck ? { selfCheck: event.selfCheck } : {}),
       });
     }
     if (event.type === 'done') {

@@ -72,7 +72,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <script type="module" src="/src/lib.ts"></script>
 <style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:0 auto;padding:1rem}</style></head>
 <body><main><h1>Two Tar elements, one engine</h1>
-<tar-text-to-image model="/models/tar-shapes/" scale="3" seed="7" preview-rows="0"></tar-text-to-image>
+<tar-text-to-image model="/models/tar-shapes/" scale="3" seed="7" candidates="2" preview-rows="0"></tar-text-to-image>
 <tar-image-chat model="/models/tar-shapes/" max-tokens="12" seed="3"></tar-image-chat>
 </main></body></html>`;
 
@@ -121,7 +121,13 @@ test('two elements share one engine worker; cancel; keyboard-only image; chat st
   log = await events(page);
   const image = log.find((e) => e.type === 'image');
   expect(image?.detail).toMatchObject({ index: 0, prompt: 'a small red house', seed: 7, pixels: { width: 64, height: 64, bytes: 64 * 64 * 4 }, tokens: 4 });
-  expect(log.some((e) => e.type === 'progress' && e.detail.stage === 'job' && e.detail.phase === 'llm')).toBe(true);
+  // candidates="2": two pictures drawn and read back, the better-scored one kept.
+  const selfCheck = image?.detail.selfCheck as { candidate: number; scores: number[] };
+  expect(selfCheck.scores).toHaveLength(2);
+  expect(selfCheck.scores[selfCheck.candidate]).toBe(Math.max(...selfCheck.scores));
+  for (const phase of ['llm', 'self-check']) {
+    expect(log.some((e) => e.type === 'progress' && e.detail.stage === 'job' && e.detail.phase === phase)).toBe(true);
+  }
   expect(log.filter((e) => e.type === 'done' && e.tag === 'tar-text-to-image')).toHaveLength(1);
   expect(await t2i.locator('canvas').evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([64, 64]);
   await expect(t2i.getByRole('img')).toHaveAttribute('aria-label', 'Image 1 of 1: a small red house (seed 7)');

@@ -18,6 +18,8 @@ export interface TarImageDetail {
   pixels: RgbaImage;
   /** The TA-Tok codebook indices the model drew. */
   tokens: Uint32Array;
+  /** With candidates > 1: the kept candidate and every candidate's self-check score. */
+  selfCheck?: { candidate: number; scores: number[] };
 }
 
 /** `token`: one streamed piece of a <tar-image-chat> answer (`text` may be empty mid-character). */

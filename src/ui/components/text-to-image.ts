@@ -1,6 +1,7 @@
 // <tar-text-to-image>: a prompt field, Generate and Cancel, and the pictures (live previews while drawing).
 // Attributes: model (package URL, required), prompt, seed, scale (1, 2, 3 → 729, 169, 81 tokens for Tar),
-// size, cfg, prompt-cfg, negative-prompt, count, preview-rows (0: no previews). Events: progress, image,
+// size, cfg, prompt-cfg, negative-prompt, count, candidates (the self-check's pictures per image), preview-rows (0: no
+// previews). Events: progress, image,
 // done, error. Methods: generate(), cancel().
 import type { RgbaImage } from '../../pipeline/events.ts';
 import type { ImagineOptions } from '../../pipeline/options.ts';
@@ -108,7 +109,14 @@ export class TarTextToImage extends TarElement {
             draw(canvas, event.pixels);
             canvas.setAttribute('aria-label', `Image ${event.image + 1} of ${count}: ${prompt} (seed ${event.seed})`);
           }
-          const detail: TarImageDetail = { index: event.image, prompt, seed: event.seed, pixels: event.pixels, tokens: event.tokens };
+          const detail: TarImageDetail = {
+            index: event.image,
+            prompt,
+            seed: event.seed,
+            pixels: event.pixels,
+            tokens: event.tokens,
+            ...(event.selfCheck ? { selfCheck: event.selfCheck } : {}),
+          };
           finished.push(detail);
           this.emit('image', detail);
         } else if (event.type === 'done') this.emit('done', { elapsedMs: event.elapsedMs });
@@ -127,7 +135,7 @@ export class TarTextToImage extends TarElement {
 
   private options(prompt: string, signal: AbortSignal): ImagineOptions {
     const options: ImagineOptions = { prompt, signal };
-    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', promptCfg: 'prompt-cfg', count: 'count', previewEveryRows: 'preview-rows' } as const;
+    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', promptCfg: 'prompt-cfg', count: 'count', candidates: 'candidates', previewEveryRows: 'preview-rows' } as const;
     for (const [key, attribute] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
       const value = numberAttribute(this, attribute);
       if (value !== undefined) options[key] = value;

@@ -81,7 +81,8 @@ class Card {
     text.textContent = this.prompt;
     const meta = document.createElement('span');
     meta.className = 'hint';
-    meta.textContent = `seed ${event.seed} · ${width} × ${height} px · ${(elapsedMs / 1000).toFixed(1)} s`;
+    const kept = event.selfCheck ? ` · self-check kept picture ${event.selfCheck.candidate + 1} of ${event.selfCheck.scores.length}` : '';
+    meta.textContent = `seed ${event.seed} · ${width} × ${height} px · ${(elapsedMs / 1000).toFixed(1)} s${kept}`;
     const save = document.createElement('a');
     save.href = this.url;
     save.download = fileName(this.prompt, event.seed);

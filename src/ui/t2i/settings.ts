@@ -1,11 +1,12 @@
 // The generation settings of the text-to-image page: filled from the loaded model's manifest (scales with
-// their token counts, image sizes, sampling defaults) and read back as imagine() options.
+// their token counts, image sizes, sampling defaults, the self-check where the package offers it) and read back as
+// imagine() options.
 import type { Manifest } from '../../model/manifest.ts';
 import { supportedSizes, type ImagineOptions } from '../../pipeline/options.ts';
 import { scaleOptions } from '../scale-options.ts';
 import { byId } from './dom.ts';
 
-export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'promptCfg' | 'negativePrompt' | 'topK' | 'topP' | 'temperature' | 'count' | 'previewEveryRows'>> &
+export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'promptCfg' | 'negativePrompt' | 'topK' | 'topP' | 'temperature' | 'count' | 'candidates' | 'previewEveryRows'>> &
   Pick<ImagineOptions, 'seed'>;
 
 function option(value: number, text: string): HTMLOptionElement {
@@ -24,6 +25,7 @@ export class SettingsForm {
   private readonly scale = byId('scale', HTMLSelectElement);
   private readonly size = byId('size', HTMLSelectElement);
   private readonly count = byId('count', HTMLInputElement);
+  private readonly candidates = byId('candidates', HTMLInputElement);
   private readonly seed = byId('seed', HTMLInputElement);
   private readonly cfg = byId('cfg', HTMLInputElement);
   private readonly promptCfg = byId('prompt-cfg', HTMLInputElement);
@@ -64,6 +66,9 @@ export class SettingsForm {
     this.topP.value = String(t.topP);
     this.temperature.value = String(t.temperature);
     this.count.value = '1';
+    // Packages without a self-check question draw one picture per image.
+    this.candidates.value = String(t.candidates);
+    this.candidates.disabled = t.selfCheckQuestion === undefined;
     this.previews.value = '1';
   }
 
@@ -80,6 +85,7 @@ export class SettingsForm {
       topP: Number(this.topP.value),
       temperature: Number(this.temperature.value),
       count: Number(this.count.value),
+      candidates: Number(this.candidates.value),
       previewEveryRows: Number(this.previews.value),
       ...(seed ? { seed: Number(seed) } : {}),
     };
