@@ -21,13 +21,13 @@ EXTERNAL_TENSOR_MIN_BYTES = 1024
 MAX_DATA_FILE_BYTES = 1 << 30
 ONNX_OPSET = 17
 DEFAULT_SAMPLING = {
-    "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0},
+    "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0, "candidates": 1},
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
     "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0},
 }
 # Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter), and
-# imagine's self-check (candidates per image, absent: 1; the question a candidate is read back with).
-OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP", "candidates", "selfCheckQuestion")}
+# the question imagine's self-check reads a candidate back with (absent: no self-check).
+OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP", "selfCheckQuestion")}
 # The fields that are text; every other one is a number.
 TEXT_SAMPLING = ("selfCheckQuestion",)
 

@@ -79,7 +79,8 @@ class PackageWriterTest(unittest.TestCase):
             self.assertEqual(entry["path"], "c/table.bin")
             self.assertEqual(entry["bytes"], 48)
             self.assertEqual(entry["sha256"], sha256_of(os.path.join(out, "c/table.bin")))
-            self.assertEqual(manifest["sampling"]["textToImage"], {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0})
+            self.assertEqual(manifest["sampling"]["textToImage"], {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0,
+                                                                 "candidates": 1})
 
     def test_detokenizer_image_size_follows_the_vq_downsample(self):
         with tempfile.TemporaryDirectory() as d:
