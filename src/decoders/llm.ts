@@ -1,15 +1,16 @@
 // LlmDecoder: autoregressive generation with the Tar LLM (Qwen2, TAR_SPEC §2) on onnxruntime-web, the KV cache
 // kept on the GPU (kv.ts) and every token drawn by the GPU sampler (step-sampler.ts): image tokens for
-// text-to-image (exactly grid(scale)² tokens, only image-token ids) and text until <|im_end|>/eos. Prompt ids
-// come from the tokenizer (src/tokenizer/); this module neither tokenizes nor decodes text.
+// text-to-image (exactly grid(scale)² tokens, only image-token ids) and text until <|im_end|>/eos; and how likely
+// the model finds a given answer (imagine's self-check). Prompt ids come from the tokenizer (src/tokenizer/); this
+// module neither tokenizes nor decodes text.
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { answerLogProb } from './answer-score.ts';
 import { checkPenalty, PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
 import { pooledGrid, type LlmComponent, type TatokConfig } from '../model/manifest.ts';
 import type { ModelSource } from '../model/source.ts';
 import { ort, runSession } from '../ort/session.ts';
+import { answerLogProb } from './answer-score.ts';
 import { expectGraphIo, loadGraph } from './graph.ts';
 import { KvCache, kvNames, TensorLedger } from './kv.ts';
 import { StepSampler } from './step-sampler.ts';

@@ -25,8 +25,8 @@ import {
   type VaryOptions,
 } from './options.ts';
 import { JobQueue } from './queue.ts';
-import { TextStream } from './text-stream.ts';
 import { SelfCheck } from './self-check.ts';
+import { TextStream } from './text-stream.ts';
 import { PhaseClock } from './timing.ts';
 import { imageUniforms, listedUniforms, seededUniforms, type UniformSource } from './uniforms.ts';
 
@@ -214,8 +214,8 @@ export class Engine implements TarEngine {
       );
     };
 
-    // Without a self-check, the LLM draws the next tokens while the de-tokenizer works on these; the self-check
-    // reads pictures with the LLM itself, so then the draws take turns.
+    // Without a self-check, the LLM draws the next tokens while the de-tokenizer works on these; with one, each
+    // candidate is read back before the next is drawn.
     let best: { score: number; candidate: number; pixels: RgbaImage; tokens: Uint32Array } | undefined;
     let scores: number[] = [];
     let next: Promise<Uint32Array> = drawTokens(0);
