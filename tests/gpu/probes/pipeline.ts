@@ -280,6 +280,28 @@ export async function pipelineCancelProbe(): Promise<CancelReport> {
   return { error, llmEventsAfterAbort, inUseBefore, inUseAfter, nextJobImages: next.filter((ev) => ev.type === 'image').length };
 }
 
+/** Cancels a self-checked job once its first candidate has been read back. */
+export async function pipelineSelfCheckCancelProbe(): Promise<CancelReport> {
+  const e = await engine();
+  const inUseBefore = (await e.bufferStats()).inUseBytes;
+  const controller = new AbortController();
+  let aborted = false;
+  let llmEventsAfterAbort = 0;
+  const error = await describeErrorForTest(async () => {
+    for await (const event of e.imagine({ prompt: 'a green star', scale: 3, seed: 5, candidates: 3, previewEveryRows: 0, signal: controller.signal })) {
+      if (event.type !== 'progress') continue;
+      if (aborted && event.phase === 'llm') llmEventsAfterAbort++;
+      if (!aborted && event.phase === 'self-check') {
+        aborted = true;
+        controller.abort();
+      }
+    }
+  });
+  const inUseAfter = (await e.bufferStats()).inUseBytes;
+  const next = await collect(e.imagine({ prompt: 'a green star', scale: 3, seed: 5, candidates: 2, previewEveryRows: 0 }));
+  return { error, llmEventsAfterAbort, inUseBefore, inUseAfter, nextJobImages: next.filter((ev) => ev.type === 'image').length };
+}
+
 export interface BadInputReport {
   errors: Record<string, ThrownError | null>;
   servedAfter: boolean;
@@ -413,6 +435,7 @@ export const pipelineProbes = {
   seeds: pipelineSeedsProbe,
   guidance: pipelineGuidanceProbe,
   selfCheck: pipelineSelfCheckProbe,
+  selfCheckCancel: pipelineSelfCheckCancelProbe,
   cancel: pipelineCancelProbe,
   badInput: pipelineBadInputProbe,
   manyJobs: pipelineManyJobsProbe,
