@@ -108,8 +108,7 @@ export class LlmDecoder {
    *  [answer, vocab] are read back). How imagine's self-check weighs its candidates. */
   async answerLogProb(promptIds: number[], answerIds: number[], signal?: AbortSignal): Promise<number> {
     if (answerIds.length === 0) throw new InvalidArgumentError('an answer to score needs at least one id');
-    if (promptIds.length === 0) throw new InvalidInputError('the prompt is empty');
-    this.checkPrompt([...promptIds, ...answerIds], 0);
+    this.checkPrompt([...promptIds, ...answerIds], answerIds.length, promptIds.length);
     signal?.throwIfAborted();
     const kv = this.cache();
     try {

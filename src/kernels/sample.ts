@@ -1,7 +1,7 @@
 // Token sampling on the GPU (shaders/sample_*.wgsl): guidance (with its conditional min-p filter),
 // temperature, token range, top-k, top-p and the draw with a caller-supplied uniform per row, in one
-// submit, leaving only the chosen ids (u32 per row) to read back. Semantics and validation are those of src/kernels/sample-reference.ts; this
-// file does not generate the uniforms (the caller's seeded generator does).
+// submit, leaving only the chosen ids (u32 per row) to read back. Semantics and validation are those of
+// src/kernels/sample-reference.ts; this file does not generate the uniforms (the caller's seeded generator does).
 //
 // Candidate path (top-k in 1..CAP, temperature > 0), per output row, 8 dispatches:
 //   clear → histogram A of key bits 31..20 over a sample (1 token in 8 for large ranges) → pick a

@@ -127,7 +127,6 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
   check(Number.isInteger(candidates) && candidates >= 1 && candidates <= MAX_CANDIDATES, 'candidates', candidates, `must be an integer in [1, ${MAX_CANDIDATES}]`);
   if (candidates > 1) {
     check(t.selfCheckQuestion !== undefined, 'candidates', candidates, 'needs a package whose manifest names sampling.textToImage.selfCheckQuestion');
-    check(manifest.components.tatok !== undefined, 'candidates', candidates, 'needs the TA-Tok encoder to read the candidates back');
     check(o.uniforms === undefined, 'candidates', candidates, 'cannot be more than 1 with explicit uniforms (they are one picture\'s)');
   }
   if (o.promptCfg !== undefined) check(Number.isFinite(o.promptCfg) && o.promptCfg >= 0, 'promptCfg', o.promptCfg, 'must be ≥ 0');

@@ -42,21 +42,20 @@ test('self-check: each image keeps the best-scored of its candidates, whose scor
   expect(r.inUseAfter).toBe(r.inUseBefore);
 });
 
-test('cancelling a self-checked job between candidates stops it, frees its GPU buffers, and the next job runs', async ({ harnessPage }) => {
-  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).selfCheckCancel());
-  expect(r.error).toMatchObject({ name: 'AbortError' });
-  expect(r.llmEventsAfterAbort).toBeLessThanOrEqual(1);
-  expect(r.inUseAfter).toBe(r.inUseBefore);
-  expect(r.nextJobImages).toBe(1);
-});
+const CANCELS = [
+  ['cancel', 'cancel stops within one token, frees its GPU buffers, and the next job runs'],
+  ['selfCheckCancel', 'cancelling a self-checked job between candidates stops it, frees its GPU buffers, and the next job runs'],
+] as const;
 
-test('cancel stops within one token, frees its GPU buffers, and the next job runs', async ({ harnessPage }) => {
-  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).cancel());
-  expect(r.error).toMatchObject({ name: 'AbortError' });
-  expect(r.llmEventsAfterAbort).toBeLessThanOrEqual(1);
-  expect(r.inUseAfter).toBe(r.inUseBefore);
-  expect(r.nextJobImages).toBe(1);
-});
+for (const [probe, title] of CANCELS) {
+  test(title, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async (name) => (await window.harness.pipeline())[name](), probe);
+    expect(r.error).toMatchObject({ name: 'AbortError' });
+    expect(r.llmEventsAfterAbort).toBeLessThanOrEqual(1);
+    expect(r.inUseAfter).toBe(r.inUseBefore);
+    expect(r.nextJobImages).toBe(1);
+  });
+}
 
 test('bad input gives typed errors and the engine keeps serving', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).badInput());

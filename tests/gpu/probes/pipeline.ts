@@ -10,7 +10,7 @@ import { pooledGrid } from '../../../src/model/manifest.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
 import { TatokEncoder, UNDERSTANDING_SCALE } from '../../../src/models/tatok.ts';
 import { Engine, type TarEngine } from '../../../src/pipeline/engine.ts';
-import type { JobEvent, RgbaImage } from '../../../src/pipeline/events.ts';
+import type { JobEvent, ProgressEvent, RgbaImage } from '../../../src/pipeline/events.ts';
 import type { ImagineOptions } from '../../../src/pipeline/options.ts';
 import { TarTokenizer } from '../../../src/tokenizer/tar-tokenizer.ts';
 import { createWorkerEngine } from '../../../src/worker/client.ts';
@@ -258,48 +258,46 @@ export interface CancelReport {
   nextJobImages: number;
 }
 
-export async function pipelineCancelProbe(): Promise<CancelReport> {
+/** Runs `job`, aborts it at the first progress event `abortAt` accepts, counts the LLM progress events that still
+ *  arrive, then checks that the pool is back where it was and that `nextJob` draws its image. */
+async function cancelImagine(job: ImagineOptions, abortAt: (event: ProgressEvent) => boolean, nextJob: ImagineOptions): Promise<CancelReport> {
   const e = await engine();
   const inUseBefore = (await e.bufferStats()).inUseBytes;
   const controller = new AbortController();
   let aborted = false;
   let llmEventsAfterAbort = 0;
   const error = await describeErrorForTest(async () => {
-    for await (const event of e.imagine({ prompt: 'a blue square', scale: 1, seed: 1, signal: controller.signal })) {
-      if (event.type === 'progress' && event.phase === 'llm') {
-        if (aborted) llmEventsAfterAbort++;
-        else if (event.done === 3) {
-          aborted = true;
-          controller.abort();
-        }
-      }
-    }
-  });
-  const inUseAfter = (await e.bufferStats()).inUseBytes;
-  const next = await collect(e.imagine({ prompt: 'a blue square', scale: 3, seed: 1, previewEveryRows: 0 }));
-  return { error, llmEventsAfterAbort, inUseBefore, inUseAfter, nextJobImages: next.filter((ev) => ev.type === 'image').length };
-}
-
-/** Cancels a self-checked job once its first candidate has been read back. */
-export async function pipelineSelfCheckCancelProbe(): Promise<CancelReport> {
-  const e = await engine();
-  const inUseBefore = (await e.bufferStats()).inUseBytes;
-  const controller = new AbortController();
-  let aborted = false;
-  let llmEventsAfterAbort = 0;
-  const error = await describeErrorForTest(async () => {
-    for await (const event of e.imagine({ prompt: 'a green star', scale: 3, seed: 5, candidates: 3, previewEveryRows: 0, signal: controller.signal })) {
+    for await (const event of e.imagine({ ...job, signal: controller.signal })) {
       if (event.type !== 'progress') continue;
-      if (aborted && event.phase === 'llm') llmEventsAfterAbort++;
-      if (!aborted && event.phase === 'self-check') {
+      if (aborted) {
+        if (event.phase === 'llm') llmEventsAfterAbort++;
+      } else if (abortAt(event)) {
         aborted = true;
         controller.abort();
       }
     }
   });
   const inUseAfter = (await e.bufferStats()).inUseBytes;
-  const next = await collect(e.imagine({ prompt: 'a green star', scale: 3, seed: 5, candidates: 2, previewEveryRows: 0 }));
+  const next = await collect(e.imagine(nextJob));
   return { error, llmEventsAfterAbort, inUseBefore, inUseAfter, nextJobImages: next.filter((ev) => ev.type === 'image').length };
+}
+
+/** Cancels a job at its third image token. */
+export function pipelineCancelProbe(): Promise<CancelReport> {
+  return cancelImagine(
+    { prompt: 'a blue square', scale: 1, seed: 1 },
+    (event) => event.phase === 'llm' && event.done === 3,
+    { prompt: 'a blue square', scale: 3, seed: 1, previewEveryRows: 0 },
+  );
+}
+
+/** Cancels a self-checked job once its first candidate has been read back. */
+export function pipelineSelfCheckCancelProbe(): Promise<CancelReport> {
+  return cancelImagine(
+    { prompt: 'a green star', scale: 3, seed: 5, candidates: 3, previewEveryRows: 0 },
+    (event) => event.phase === 'self-check',
+    { prompt: 'a green star', scale: 3, seed: 5, candidates: 2, previewEveryRows: 0 },
+  );
 }
 
 export interface BadInputReport {
