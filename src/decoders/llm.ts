@@ -13,6 +13,7 @@ import { ort, runSession } from '../ort/session.ts';
 import { answerLogProb } from './answer-score.ts';
 import { expectGraphIo, loadGraph } from './graph.ts';
 import { KvCache, kvNames, TensorLedger } from './kv.ts';
+import { checkViews } from '../models/views.ts';
 import { StepSampler } from './step-sampler.ts';
 
 /** Guidance's rows in the sampler's batch: [conditional, unconditional]. */
@@ -89,18 +90,22 @@ export class LlmDecoder {
   }
 
   /** Text until <|im_end|>/eos (included as the last id) or maxNewTokens; onToken(id) per token. Returns the
-   *  new ids. Temperature 0 is greedy. */
+   *  new ids. Temperature 0 is greedy. `prompts`: one per test-time view (the same conversation with its pictures
+   *  read at each view, src/models/views.ts), each on a cache of its own; every token is drawn from the mean of
+   *  the views' log-probabilities (log_softmax of each view's logits, after the repetition penalty, whose ids are
+   *  then every view's prompt and the new ids) and fed to all. One prompt: its own logits. */
   async generateText(
-    promptIds: number[],
+    prompts: ReadonlyArray<number[]>,
     maxNewTokens: number,
     sampling: TokenSampling,
     random: UniformSource,
     onToken?: (id: number) => void,
     signal?: AbortSignal,
   ): Promise<number[]> {
+    checkViews(prompts.length);
     const stops = new Set([this.llm.tokens.imEnd, ...this.llm.tokens.eos]);
     const { repetitionPenalty, ...settings } = sampling;
-    return this.generate([promptIds], maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
+    return this.generate(prompts, maxNewTokens, settings, random, (id) => stops.has(id), (id) => onToken?.(id), signal, repetitionPenalty);
   }
 
   /** log p(answerIds | promptIds): each answer id's natural-log probability after the prompt and the answer ids
@@ -183,12 +188,12 @@ export class LlmDecoder {
     this.checkContext(promptLength + newTokens);
   }
 
-  /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts` (one, or two for guidance: row 0
-   *  conditional, row 1 unconditional, each on its own cache); stops after a token for which `stop` is true. With
-   *  a repetition penalty ≠ 1 (one sequence only), the prompt's and the generated ids are penalised before each
-   *  draw. */
+  /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts`, each on its own cache: one; two
+   *  for guidance (row 0 conditional, row 1 unconditional); or several views, drawn from the mean of their
+   *  log-probabilities. Stops after a token for which `stop` is true. With a repetition penalty ≠ 1, every
+   *  prompt's ids and the generated ids are penalised in each row before each draw. */
   private async generate(
-    prompts: number[][],
+    prompts: ReadonlyArray<number[]>,
     maxNew: number,
     settings: SampleSettings,
     random: UniformSource,
@@ -202,10 +207,10 @@ export class LlmDecoder {
     for (const ids of prompts) this.checkPrompt(ids, maxNew);
     signal?.throwIfAborted();
     const caches = prompts.map(() => this.cache());
-    const sampler = new StepSampler(this.ctx, prompts.length, this.llm.config.vocabSize, 1);
+    const sampler = new StepSampler(this.ctx, prompts.length, this.llm.config.vocabSize, 1, !settings.guidance && prompts.length > 1);
     // Sized for the whole context, so every call asks the pool for the same buffer size and reuses it.
     const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, this.maxContext), value: repetitionPenalty };
-    penalty?.tokens.add(prompts[0] ?? []);
+    penalty?.tokens.add(prompts.flat());
     const out: number[] = [];
     try {
       let inputs = prompts;

@@ -1,11 +1,13 @@
 // The sampling end of one decoder step, without downloading logits: the last position's row of each batch
 // row is copied out of the ORT logits GPU buffer [B, T, V] (or out of several, one after another: two
-// sequences on caches of their own, for guidance) into a preallocated scratch buffer [B, V], the
+// sequences on caches of their own, for guidance, or one per test-time view) into a preallocated scratch
+// buffer [B, V], views are combined into their mean log-probabilities (src/kernels/log-prob-mean.ts), the
 // GPU sampler (src/kernels/sample.ts) draws into a preallocated ids buffer, and only 4 bytes per output row
 // are read back. One StepSampler serves one generation; `release` returns its buffers to the pool. It does
 // not run the graph or own the logits tensor.
 import { InvalidInputError } from '../errors.ts';
 import type { CommandRecorder, GpuContext } from '../gpu/context.ts';
+import { recordLogProbMean } from '../kernels/log-prob-mean.ts';
 import { recordRepetitionPenalty, type PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import { recordSample, SAMPLE_NO_TOKEN } from '../kernels/sample.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
@@ -29,6 +31,8 @@ export class StepSampler {
     readonly batch: number,
     readonly vocab: number,
     private readonly outputRows: number,
+    /** The rows are views of one sequence: each draw is from the mean of their log-probabilities. */
+    private readonly meanOfViews = false,
   ) {
     this.scratch = ctx.pool.acquire(batch * vocab * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, 'decoder.lastLogits');
     this.ids = ctx.pool.acquire(outputRows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'decoder.ids');
@@ -40,7 +44,9 @@ export class StepSampler {
     const rec = this.ctx.recorder('decoder.sample');
     this.gatherLast(rec, logits);
     if (penalty) recordRepetitionPenalty(this.ctx, rec, this.scratch, this.batch, this.vocab, penalty.tokens, penalty.value);
-    recordSample(this.ctx, rec, { batch: this.batch, vocab: this.vocab }, settings, this.scratch, uniforms, this.ids);
+    if (this.meanOfViews) recordLogProbMean(this.ctx, rec, { rows: this.batch, vocab: this.vocab }, this.scratch);
+    const rows = this.meanOfViews ? 1 : this.batch;
+    recordSample(this.ctx, rec, { batch: rows, vocab: this.vocab }, settings, this.scratch, uniforms, this.ids);
     const bytes = this.outputRows * 4;
     const staging = rec.copyToStaging(this.ids, 0, bytes);
     rec.submit();

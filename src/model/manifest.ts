@@ -3,6 +3,7 @@
 // number in it. The Python writer is tools/convert/package.py. Every problem found is reported (not only
 // the first) in one ManifestError, each as `<field path>: <what is wrong>`.
 import { ManifestError } from '../errors.ts';
+import { MAX_VIEWS } from '../models/views.ts';
 
 export const MANIFEST_FORMAT = 'tar-webgpu-package';
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -14,6 +15,8 @@ export const COMPONENT_NAMES: readonly ComponentName[] = ['tatok', 'llm', 'ardto
 export const NO_GUIDANCE = 1;
 /** sampling.textToImage.candidates when a manifest leaves it out: one picture per image, no self-check. */
 export const ONE_CANDIDATE = 1;
+/** sampling.chat.views when a manifest leaves it out: each picture read once, as it is. */
+export const ONE_VIEW = 1;
 
 export interface FileEntry {
   /** Relative to the package folder, `/`-separated, no leading `/`, no `..`. */
@@ -165,7 +168,9 @@ export interface Sampling {
     selfCheckQuestion?: string;
   };
   detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number };
-  chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number };
+  /** views (1 to MAX_VIEWS; absent: 1): test-time views of each picture (src/models/views.ts) an answer is read
+   *  from. */
+  chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number; views: number };
 }
 
 export interface Manifest {
@@ -659,6 +664,8 @@ function checkSampling(c: Checker, raw: unknown): void {
     c.nonNegativeInt(chat, 'topK', 'sampling.chat.topK');
     c.positiveInt(chat, 'maxNewTokens', 'sampling.chat.maxNewTokens');
     c.positiveNumber(chat, 'repetitionPenalty', 'sampling.chat.repetitionPenalty');
+    const views = 'views' in chat ? c.positiveInt(chat, 'views', 'sampling.chat.views') : undefined;
+    if (views !== undefined && views > MAX_VIEWS) c.fail('sampling.chat.views', `${views} views: at most ${MAX_VIEWS} (the shifts src/models/views.ts takes)`);
   }
 }
 
@@ -711,5 +718,6 @@ export function parseManifest(json: unknown): Manifest {
   const manifest = json as unknown as Manifest;
   const t2i = manifest.sampling.textToImage;
   const textToImage = { ...t2i, cfgScale: t2i.cfgScale ?? NO_GUIDANCE, candidates: t2i.candidates ?? ONE_CANDIDATE };
-  return { ...manifest, sampling: { ...manifest.sampling, textToImage } };
+  const chat = { ...manifest.sampling.chat, views: manifest.sampling.chat.views ?? ONE_VIEW };
+  return { ...manifest, sampling: { ...manifest.sampling, textToImage, chat } };
 }

@@ -13,6 +13,7 @@ import type { ModelSource } from '../model/source.ts';
 import { createSharedSession, ort, runSession, type SessionOptions } from '../ort/session.ts';
 import { imageToPixelValues, type ImageInput, type PreprocessOptions } from './image.ts';
 import { gatherRows, readTable, tableAsFloat32, tableSlice, type Table } from './tables.ts';
+import { checkViews, shiftedPixels, VIEW_SHIFTS } from './views.ts';
 
 export type { ImageInput } from './image.ts';
 
@@ -132,6 +133,17 @@ export class TatokEncoder {
     scaleIndex(this.config, scale);
     const pixelValues = await this.preprocess(image);
     return this.encodePixels(pixelValues, scale, signal);
+  }
+
+  /** → codebook indices of each of the first `views` test-time views (src/models/views.ts), view 0 the picture
+   *  itself: [views][grid(scale)²]. */
+  async encodeViews(image: ImageInput, scale: number, views: number, signal?: AbortSignal): Promise<Uint32Array[]> {
+    scaleIndex(this.config, scale);
+    checkViews(views);
+    const pixelValues = await this.preprocess(image);
+    const out: Uint32Array[] = [];
+    for (const shift of VIEW_SHIFTS.slice(0, views)) out.push(await this.encodePixels(shiftedPixels(pixelValues, this.config.imageSize, shift), scale, signal));
+    return out;
   }
 
   /** pixel_values [1, 3, S, S] → codebook indices [grid(scale)²]. */

@@ -12,7 +12,7 @@ import { NO_GUIDANCE, type ComponentName, type Manifest } from '../model/manifes
 import { openUrlSource, type ModelSource } from '../model/source.ts';
 import { TatokDecoder, TatokEncoder, UNDERSTANDING_SCALE } from '../models/tatok.ts';
 import { VqDecoder } from '../models/vqdecoder.ts';
-import { TarTokenizer } from '../tokenizer/tar-tokenizer.ts';
+import { TarTokenizer, type ChatTurn } from '../tokenizer/tar-tokenizer.ts';
 import { anySignal, throwIfAborted } from './abort.ts';
 import { EventChannel } from './channel.ts';
 import type { ChatEvent, ImagineEvent, JobEvent, RgbaImage, VaryEvent } from './events.ts';
@@ -302,22 +302,27 @@ export class Engine implements TarEngine {
     const tokenizer = require(this.parts.tokenizer, 'llm', 'chat');
     const llm = require(this.parts.llm, 'llm', 'chat');
     const clock = new PhaseClock();
-    const turns = [];
+    const pictures = options.messages.reduce((n, m) => n + (m.images?.length ?? 0), 0);
+    const views = pictures > 0 ? o.views : 1;
+    // turns[v]: the conversation with every picture read at view v.
+    const turns = Array.from({ length: views }, (): ChatTurn[] => []);
+    let encoded = 0;
     for (const message of options.messages) {
-      const images: Uint32Array[] = [];
+      const images: Uint32Array[][] = [];
       for (const image of message.images ?? []) {
         const encoder = require(this.parts.encoder, 'tatok', 'chat with images');
-        images.push(await clock.time('encode', () => encoder.encode(image, UNDERSTANDING_SCALE, signal)));
-        emit(clock.progress('encode', 0, images.length, message.images?.length ?? 0));
+        images.push(await clock.time('encode', () => encoder.encodeViews(image, UNDERSTANDING_SCALE, views, signal)));
+        emit(clock.progress('encode', 0, ++encoded, pictures));
       }
-      turns.push({ role: message.role, text: message.text, images });
+      for (const [v, turn] of turns.entries()) turn.push({ role: message.role, text: message.text, images: images.map((read) => read[v] as Uint32Array) });
     }
-    const promptIds = tokenizer.chatPrompt(turns);
-    llm.checkContext(promptIds.length + 1);
-    const maxNewTokens = Math.min(o.maxNewTokens, llm.maxContext - promptIds.length);
+    const prompts = turns.map((t) => tokenizer.chatPrompt(t));
+    const promptLength = (prompts[0] as number[]).length;
+    llm.checkContext(promptLength + 1);
+    const maxNewTokens = Math.min(o.maxNewTokens, llm.maxContext - promptLength);
     const stream = new TextStream((ids) => tokenizer.decode(ids, { skipSpecial: true }));
     const ids = await clock.time('llm', () =>
-      llm.generateText(promptIds, maxNewTokens, o.llm, seededUniforms(o.seed), (id) => emit({ type: 'token', id, text: stream.push(id) }), signal),
+      llm.generateText(prompts, maxNewTokens, o.llm, seededUniforms(o.seed), (id) => emit({ type: 'token', id, text: stream.push(id) }), signal),
     );
     emit({ type: 'done', timings: clock.timings, elapsedMs: clock.elapsed(), text: tokenizer.decode(ids, { skipSpecial: true }) });
   }

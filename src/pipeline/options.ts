@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { ImageInput } from '../models/image.ts';
+import { MAX_VIEWS } from '../models/views.ts';
 
 export interface SamplingOverrides {
   temperature?: number;
@@ -49,6 +50,10 @@ export interface ChatOptions extends SamplingOverrides {
   maxNewTokens?: number;
   /** Hugging Face's repetition penalty (1 = off); default from the package's chat sampling. */
   repetitionPenalty?: number;
+  /** Test-time views: every picture is read this many times, shifted by a pixel each way (src/models/views.ts),
+   *  and each token is drawn from the mean of the views' log-probabilities; 1 to 9. Default: the package's
+   *  sampling.chat.views (1). A conversation without pictures is read once. */
+  views?: number;
   signal?: AbortSignal;
 }
 
@@ -156,6 +161,7 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
 
 export interface ResolvedChat {
   maxNewTokens: number;
+  views: number;
   seed: number;
   llm: { temperature: number; topK: number; topP: number; repetitionPenalty: number };
 }
@@ -176,8 +182,11 @@ export function resolveChat(manifest: Manifest, o: ChatOptions): ResolvedChat {
   }
   const maxNewTokens = o.maxNewTokens ?? c.maxNewTokens;
   check(Number.isInteger(maxNewTokens) && maxNewTokens >= 1, 'maxNewTokens', maxNewTokens, 'must be a positive integer');
+  const views = o.views ?? c.views;
+  check(Number.isInteger(views) && views >= 1 && views <= MAX_VIEWS, 'views', views, `must be an integer in [1, ${MAX_VIEWS}]`);
   return {
     maxNewTokens,
+    views,
     seed: o.seed ?? randomSeed(),
     llm: {
       temperature: o.temperature ?? c.temperature,

@@ -120,6 +120,22 @@ test('LLM generateText stops at <|im_end|>/eos (a prompt whose greedy next token
   expect(r.ids).toEqual([r.expected]);
 });
 
+const viewSettings = [
+  ['greedy', { temperature: 0, topK: 0, topP: 1 }],
+  ['sampled', { temperature: 0.9, topK: 20, topP: 0.9 }],
+  ['greedy with a repetition penalty', { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.3 }],
+] as const;
+for (const [name, sampling] of viewSettings) {
+  test(`LLM generateText over three views (${name}) draws from the mean of their log-probabilities, as the CPU chain does`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).llmViews(s, 7), sampling);
+    expect(r.ids.length).toBeGreaterThan(0);
+    expect(r.ids).toEqual(r.reference);
+    expect(r.ids, 'the views changed nothing: the test would not see them ignored').not.toEqual(r.plain);
+    expect(r.liveAfter).toBe(0);
+    expect(r.inUseAfter).toBe(r.inUseBefore);
+  });
+}
+
 for (const [which, k] of [['llm', 3], ['ardtok', 2]] as const) {
   test(`${which}: abort after ${k} tokens stops within one token, rejects with AbortError, frees pool buffers and tensors`, async ({ harnessPage }) => {
     const r = await harnessPage.evaluate(async ([w, n]) => (await window.harness.decoders()).abortAfter(w, n), [which, k] as const);

@@ -4,6 +4,7 @@ import { describeErrorForTest } from './describe-error.ts';
 import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
+import { logProbMeanProbe, logProbMeanWrongSizeProbe } from './probes/log-prob-mean.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
 import { sampleProbes } from './probes/sample.ts';
 import { vqNearestProbes } from './probes/vq-nearest.ts';
@@ -15,6 +16,8 @@ export const harness = {
   ortShared: ortSharedProbe,
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
+  logProbMean: logProbMeanProbe,
+  logProbMeanWrongSize: logProbMeanWrongSizeProbe,
   ...attentionProbes,
   ...vqNearestProbes,
   ...sampleProbes,

@@ -17,6 +17,15 @@ test('imagine, chat and understanding reproduce the torch reference with fixed u
   expect(r.chatIds).toEqual(r.expectedChatIds);
 });
 
+test('chat with test-time views reproduces the torch reference: each view read as torch reads it, each step combined as torch combines it, the same answer', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).viewsGolden());
+  expect(r.viewIndices).toEqual(r.expectedViewIndices);
+  expect(r.steps).toBe(r.expectedChatIds.length);
+  expect(r.meanLogProbsError).toBeLessThanOrEqual(1e-4);
+  expect(r.chatIds).toEqual(r.expectedChatIds);
+  expect(r.textOnlySame).toBe(true);
+});
+
 test('the same seed gives the same image; another seed another one', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).seeds());
   expect(r).toEqual({ sameTokens: true, samePixels: true, otherSeedDiffers: true });
@@ -74,6 +83,8 @@ test('bad input gives typed errors and the engine keeps serving', async ({ harne
   expect(r.errors.selfCheckPastContext).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.selfCheckPastContext?.message).toContain('exceed the context');
   expect(r.errors.longNegativePrompt).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(r.errors.noViews?.message).toContain('views = 0: must be an integer in [1, 9]');
+  expect(r.errors.tooManyViews).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.servedAfter).toBe(true);
 });
 

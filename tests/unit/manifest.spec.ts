@@ -2,7 +2,7 @@
 // is rejected with a ManifestError whose message names the field path.
 import { expect, test } from '@playwright/test';
 import { ManifestError, TarError } from '../../src/errors.ts';
-import { NO_GUIDANCE, ONE_CANDIDATE, parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
+import { NO_GUIDANCE, ONE_CANDIDATE, ONE_VIEW, parseManifest, packagePathProblem, tableByteLength } from '../../src/model/manifest.ts';
 
 const SHA = 'ab'.repeat(32);
 
@@ -347,4 +347,16 @@ test('every problem is reported at once', () => {
   const issues = issuesOf(m);
   expect(issues).toHaveLength(3);
   expect(issues[0]).toContain('files[0].sha256');
+});
+
+test('sampling.chat.views: optional, one view when left out; a positive integer up to the shifts there are', () => {
+  const older = validManifest();
+  expect(parseManifest(older).sampling.chat.views).toBe(ONE_VIEW);
+  expect('views' in older.sampling.chat, 'parseManifest must not write into its input').toBe(false);
+  const checked = validManifest();
+  checked.sampling.chat.views = 5;
+  expect(parseManifest(checked).sampling.chat.views).toBe(5);
+  rejects((m) => (m.sampling.chat.views = 0), 'sampling.chat.views: expected a positive integer, got 0');
+  rejects((m) => (m.sampling.chat.views = '5'), 'sampling.chat.views: expected a positive integer, got "5"');
+  rejects((m) => (m.sampling.chat.views = 10), 'sampling.chat.views: 10 views: at most 9 (the shifts src/models/views.ts takes)');
 });

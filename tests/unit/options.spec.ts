@@ -1,10 +1,11 @@
-// resolveImagine's self-check options (pure logic): candidates default from the manifest, their range, and what
-// more than one candidate needs (a selfCheckQuestion, the TA-Tok encoder, seeded rather than listed uniforms).
+// Job options (pure logic): resolveImagine's self-check candidates (default from the manifest, their range, and what
+// more than one candidate needs: a selfCheckQuestion, seeded rather than listed uniforms) and resolveChat's
+// test-time views (default from the manifest, their range).
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import { parseManifest, type Manifest } from '../../src/model/manifest.ts';
-import { resolveImagine } from '../../src/pipeline/options.ts';
+import { resolveChat, resolveImagine } from '../../src/pipeline/options.ts';
 
 function tinyManifest(edit: (raw: any) => void = () => undefined): Manifest {
   const raw = JSON.parse(readFileSync(new URL('../../public/models/tiny/manifest.json', import.meta.url), 'utf8'));
@@ -35,4 +36,14 @@ test('bad candidates, and candidates the package or the options cannot serve, ar
   const listed = { llm: [0.5], detok: [0.5] };
   expect(() => resolveImagine(manifest, { prompt: 'a cat', candidates: 2, uniforms: listed })).toThrow(/explicit uniforms/);
   expect(resolveImagine(manifest, { prompt: 'a cat', uniforms: listed }).candidates).toBe(1);
+});
+
+test('chat views: the package default (one), an override, and counts outside [1, 9] refused', () => {
+  const messages = [{ role: 'user' as const, text: 'what is it?' }];
+  expect(resolveChat(tinyManifest(), { messages }).views).toBe(1);
+  expect(resolveChat(tinyManifest((m) => (m.sampling.chat.views = 5)), { messages }).views).toBe(5);
+  expect(resolveChat(tinyManifest((m) => (m.sampling.chat.views = 5)), { messages, views: 1 }).views).toBe(1);
+  for (const views of [0, -1, 1.5, 10, Number.NaN]) {
+    expect(() => resolveChat(tinyManifest(), { messages, views })).toThrow(InvalidArgumentError);
+  }
 });

@@ -23,7 +23,7 @@ ONNX_OPSET = 17
 DEFAULT_SAMPLING = {
     "textToImage": {"temperature": 1.0, "topP": 0.95, "topK": 1200, "cfgScale": 1.0, "candidates": 1},
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
-    "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0},
+    "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0, "views": 1},
 }
 # Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter), and
 # the question imagine's self-check reads a candidate back with (absent: no self-check).

@@ -4,7 +4,7 @@ from), generating with the sampling settings of the package's manifest, and the 
 (tools/convert/reference/pipeline.py). The browser engine's scores (npm run eval:shapes) are compared with these.
 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR] [--candidates N]
-        [--scales 1,2,3]
+        [--scales 1,2,3] [--views N]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
 the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
@@ -14,7 +14,8 @@ image tokens wherever their logits agree to float precision, and the scores hold
 codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check candidates (the manifest's
 `candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
 engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
-<|im_end|> or 48 tokens."""
+<|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's chat
+`views`, or --views) as the engine's chat reads them."""
 import argparse
 import json
 import os
@@ -25,7 +26,8 @@ import torch
 from PIL import Image
 
 from tools.convert.ardtok import build_checked as build_ardtok
-from tools.convert.reference.pipeline import Chooser, Sampling, answer_log_prob, detokenize, llm_generate, understand
+from tools.convert.reference.pipeline import (Chooser, Sampling, answer_log_prob, detokenize, llm_generate, understand,
+                                              understand_views, VIEW_SHIFTS)
 from tools.convert.reference.seeded_uniforms import image_uniforms
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
@@ -93,15 +95,19 @@ class TorchTar:
         return image, indices.tolist()
 
     @torch.no_grad()
-    def answer(self, image, question):
-        _, indices = understand(self.tatok, torch.from_numpy(image), UNDERSTAND_SCALE)
+    def answer(self, image, question, views=None):
+        """Greedy answer; with views > 1 (default: the manifest's chat views, else 1), read from the mean
+        log-probabilities of the picture's test-time views, as the engine's chat does."""
+        views = self.sampling["chat"].get("views", 1) if views is None else views
+        prompts = [self.chat.i2t_prompt(indices.tolist(), question)
+                   for indices in understand_views(self.tatok, torch.from_numpy(image), views, UNDERSTAND_SCALE)]
         stop = (self.chat.im_end, self.chat.pad)
-        new = llm_generate(self.llm, self.chat.i2t_prompt(indices.tolist(), question), CHAT_MAX_TOKENS,
-                           Chooser(Sampling(0.0)), stop_ids=stop)
+        new = llm_generate(self.llm, prompts[0], CHAT_MAX_TOKENS, Chooser(Sampling(0.0)), stop_ids=stop,
+                           views=prompts[1:])
         return self.chat.decode([t for t in new if t not in stop]).strip()
 
 
-def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES):
+def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES, views=None):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     tar = TorchTar()
     t2i, draws, self_check = [], {}, {}
@@ -118,7 +124,7 @@ def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES):
     answers = {}
     for item in evaluation["chat"]:
         image = np.array(Image.open(os.path.join(base, item["image"])).convert("RGB"))
-        answers[item["id"]] = tar.answer(image, item["question"])
+        answers[item["id"]] = tar.answer(image, item["question"], views)
     scores = eval_set.score(evaluation, t2i, answers)
     scores["answers"] = answers
     scores["draws"] = draws
@@ -134,13 +140,17 @@ def main(argv=None):
     parser.add_argument("--images")
     parser.add_argument("--candidates", type=int, help="self-check candidates per image (default: the manifest's)")
     parser.add_argument("--scales", default=",".join(map(str, text.SCALES)), help="pool scales to draw at")
+    parser.add_argument("--views", type=int, help="chat's test-time views per picture (default: the manifest's)")
     args = parser.parse_args(argv)
     scales = [int(x) for x in args.scales.split(",")]
     if args.candidates is not None and args.candidates < 1 or not set(scales) <= set(text.SCALES):
         parser.error(f"--candidates must be ≥ 1 and --scales among {text.SCALES}")
+    if args.views is not None and not 1 <= args.views <= len(VIEW_SHIFTS):
+        parser.error(f"--views must lie in [1, {len(VIEW_SHIFTS)}]")
     with open(args.set) as f:
         evaluation = json.load(f)
-    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images, args.candidates, scales)
+    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images, args.candidates, scales,
+                 args.views)
     with open(args.out, "w") as f:
         json.dump(scores, f, indent=1)
     json.dump({k: v for k, v in scores.items() if k not in ("answers", "draws", "selfCheck")}, sys.stdout, indent=1)

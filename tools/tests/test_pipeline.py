@@ -18,8 +18,8 @@ import torch
 
 from tools.convert.goldens import load_goldens
 from tools.convert.llm import read_config, read_token_ids
-from tools.convert.reference.pipeline import (Chooser, Sampling, answer_log_prob, llm_generate, move_off_boundary,
-                                              processed, sample_row)
+from tools.convert.reference.pipeline import (VIEW_SHIFTS, Chooser, Sampling, answer_log_prob, llm_generate,
+                                              mean_log_probs, move_off_boundary, processed, sample_row, shifted_pixels)
 from tools.convert.tokenizer import build_tokenizer_json
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.tiny import pipeline
@@ -30,9 +30,39 @@ COMMITTED = os.path.join(ROOT, "tests", "fixtures", "goldens", "pipeline.safeten
 SEED = 1234  # make_tiny's default seed
 
 
+@torch.no_grad()
+def last_logits(llm, ids):
+    """The Qwen2 reference's last-position logits [V] for `ids`, in one uncached call."""
+    t = len(ids)
+    return llm(torch.tensor([ids]), torch.ones(1, t, dtype=torch.int64), torch.arange(t).unsqueeze(0),
+               *llm.empty_past(1))[0][0, -1]
+
+
 def draw(logits, u=0.5, uncond=None, **settings):
     return sample_row(Sampling(**settings), np.asarray(logits, dtype=np.float32), u,
                       None if uncond is None else np.asarray(uncond, dtype=np.float32)).id
+
+
+class ViewCases(unittest.TestCase):
+    # The same cases as tests/unit/views.spec.ts: two channels of a 3×3 picture, 1..9 and 11..19.
+    PICTURE = torch.tensor([[[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[11, 12, 13], [14, 15, 16], [17, 18, 19]]],
+                           dtype=torch.float32).unsqueeze(0)
+
+    def test_shifts_are_the_engines(self):
+        self.assertEqual(VIEW_SHIFTS, ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)))
+
+    def test_a_shift_moves_the_content_and_repeats_the_edge(self):
+        self.assertTrue(torch.equal(shifted_pixels(self.PICTURE, (0, 0)), self.PICTURE))
+        self.assertEqual(shifted_pixels(self.PICTURE, (0, 1)).flatten().tolist(),
+                         [1, 1, 2, 4, 4, 5, 7, 7, 8, 11, 11, 12, 14, 14, 15, 17, 17, 18])
+        self.assertEqual(shifted_pixels(self.PICTURE, (-1, 0))[0, 0].flatten().tolist(), [4, 5, 6, 7, 8, 9, 7, 8, 9])
+        self.assertEqual(shifted_pixels(self.PICTURE, (1, -1))[0, 0].flatten().tolist(), [2, 3, 3, 2, 3, 3, 5, 6, 6])
+
+    def test_mean_log_probs_of_one_row_is_its_log_softmax_and_ignores_offsets(self):
+        row = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
+        expected = torch.log_softmax(torch.tensor(row, dtype=torch.float64), -1).numpy()
+        np.testing.assert_allclose(mean_log_probs([row]), expected, atol=1e-6)
+        np.testing.assert_allclose(mean_log_probs([row, row + 100]), expected, atol=1e-5)
 
 
 class SamplerHandCases(unittest.TestCase):
@@ -236,6 +266,13 @@ class PipelineGolden(unittest.TestCase):
             self.assertEqual(sample_row(Sampling(temperature=1.0), (rows[1] + np.float32(4) * (rows[0] - rows[1])), u).id, code)
         for row, token in zip(g["chat.logits"].numpy(), g["chat.new_ids"].tolist()):
             self.assertEqual(int(np.argmax(row)), token)
+        # views: view 0 is the plain picture; each step's stored row is log-probabilities whose argmax was taken
+        self.assertEqual(g["chat_views.indices"].shape[0], g["chat_views.views"].item())
+        self.assertTrue(torch.equal(g["chat_views.indices"][0], g["understand.indices"]))
+        self.assertFalse(all(torch.equal(v, g["understand.indices"]) for v in g["chat_views.indices"][1:]))
+        for row, token in zip(g["chat_views.mean_log_probs"].numpy(), g["chat_views.new_ids"].tolist()):
+            self.assertEqual(int(np.argmax(row)), token)
+            self.assertTrue(bool((row <= 0).all()))
 
     def test_guided_generation_runs_two_aligned_sequences(self):
         # the unconditional sequence = the prompt itself: l_u = l_c, so l_u + s (l_c − l_u) = l_c exactly and the
@@ -262,6 +299,19 @@ class PipelineGolden(unittest.TestCase):
         self.assertAlmostEqual(answer_log_prob(llm, prompt, answer), expected, places=4)
         self.assertLess(answer_log_prob(llm, prompt, answer), 0)
         self.assertNotAlmostEqual(answer_log_prob(llm, prompt, answer), answer_log_prob(llm, [1, 5], answer), places=4)
+
+    def test_views_are_greedy_on_the_mean_of_the_streams_log_softmax(self):
+        llm = load_reference(self.checkpoints["llm"])
+        prompts = [[1, 2, 3, 4, 5], [1, 2, 9, 4, 5], [1, 7, 3, 4, 6]]
+        seen = []
+        ids = llm_generate(llm, prompts[0], 4, lambda row: seen.append(row) or int(np.argmax(row)), views=prompts[1:])
+        self.assertEqual(len(seen), 4)
+        for step, row in enumerate(seen):   # each step: the mean over the prompts of log_softmax(logits | prompt + fed)
+            expected = np.mean([torch.log_softmax(last_logits(llm, p + ids[:step]).double(), -1).numpy()
+                                for p in prompts], 0)
+            np.testing.assert_allclose(row, expected, atol=1e-5)
+        with self.assertRaises(ValueError):
+            llm_generate(llm, prompts[0], 1, lambda *rows: 0, unconditional_ids=prompts[1], views=prompts[2:])
 
     def test_committed_golden_is_current(self):
         if not os.path.exists(COMMITTED):

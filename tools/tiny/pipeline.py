@@ -4,6 +4,7 @@ run through tools/convert/reference/pipeline.py with fixed uniforms.
 
     understanding: an image (37×50, squashed to the TA-Tok input) → indices at pool scale 1
     chat:          system + user turn "<I..>×grid² \\n QUESTION" → greedy (temperature 0) text tokens
+    chat, views:   the same, the picture read at CHAT_VIEWS test-time views, greedy on their mean log-probabilities
     text-to-image: t2i prompt ending <im_start><S{pool_scale-1}> → grid² image tokens (LLM, image range only,
                    fixed uniforms) → codebook indices → TA-Tok decoder features → AR-DTok (CFG, zero condition,
                    own uniforms) → maxSeqLen VQ codes → VQ decoder → uint8 image
@@ -19,7 +20,7 @@ import torch
 from tools.convert.ardtok import build_checked as build_ardtok
 from tools.convert.llm import read_config, read_token_ids
 from tools.convert.package import DEFAULT_SAMPLING
-from tools.convert.reference.pipeline import Chooser, Sampling, detokenize, llm_generate, understand
+from tools.convert.reference.pipeline import Chooser, Sampling, detokenize, llm_generate, understand, understand_views
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.convert.tatok import load_tatok
 from tools.convert.tokenizer import Encoder, build_tokenizer_json
@@ -30,6 +31,7 @@ POOL_SCALE = 2             # text-to-image grid: floor(8 / 2)² = 16 image token
 UNDERSTAND_SCALE = 1       # understanding uses pool scale 1 (TAR_SPEC §1.4)
 LLM_TOP_K = 20             # the manifest's 1200 would keep every one of the 256 tiny image tokens
 CHAT_NEW_TOKENS = 8
+CHAT_VIEWS = 5
 QUESTION = "Describe the image."
 IMAGE_HW = (37, 50)
 MARGINS = {"u_gap": 2e-3, "logit_gap": 5e-4, "p_gap": 2e-4}
@@ -38,6 +40,7 @@ SEED = 2024
 GOLDEN_NAMES = (
     "understand.image_rgb", "understand.pool_scale", "understand.pixel_values", "understand.indices",
     "chat.prompt_text", "chat.prompt_ids", "chat.temperature", "chat.max_new_tokens", "chat.logits", "chat.new_ids",
+    "chat_views.views", "chat_views.indices", "chat_views.mean_log_probs", "chat_views.new_ids",
     "t2i.prompt", "t2i.prompt_text", "t2i.prompt_ids", "t2i.pool_scale", "t2i.temperature", "t2i.top_k",
     "t2i.top_p", "t2i.token_range", "t2i.uniforms", "t2i.logits", "t2i.token_ids", "t2i.indices", "t2i.features",
     "detok.cfg_scale", "detok.temperature", "detok.top_k", "detok.top_p", "detok.uniforms", "detok.logits",
@@ -68,6 +71,13 @@ def scalar(value, dtype):
 
 
 @torch.no_grad()
+def chat_prompt_text(indices):
+    """The understanding prompt: the picture's image tokens, then the question."""
+    image_text = "".join(f"<I{k}>" for k in indices.tolist())
+    return (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{image_text}\n{QUESTION}<|im_end|>\n"
+            "<|im_start|>assistant\n")
+
+
 def goldens(checkpoints, margins=None):
     """checkpoints: {component: path} as written by tools/tiny/<component>.py write_checkpoint."""
     tatok, tatok_arch, _ = load_tatok(checkpoints["tatok"])
@@ -87,15 +97,21 @@ def goldens(checkpoints, margins=None):
                 "understand.pixel_values": pixel_values, "understand.indices": indices})
 
     # chat: the understanding prompt (image tokens then the question), greedy
-    image_text = "".join(f"<I{k}>" for k in indices.tolist())
-    chat_text = (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{image_text}\n{QUESTION}<|im_end|>\n"
-                 "<|im_start|>assistant\n")
+    chat_text = chat_prompt_text(indices)
     chat_ids = encoder.encode(chat_text)
     chat = Chooser(Sampling(temperature=0.0), **margins)
     new_ids = llm_generate(llm, chat_ids, CHAT_NEW_TOKENS, chat, stop_ids=tuple(tokens["eos"]))
     out.update({"chat.prompt_text": text_bytes(chat_text), "chat.prompt_ids": torch.tensor(chat_ids),
                 "chat.temperature": scalar(0.0, torch.float32), "chat.max_new_tokens": scalar(CHAT_NEW_TOKENS, torch.int64),
                 "chat.logits": torch.from_numpy(np.stack(chat.logits)), "chat.new_ids": torch.tensor(new_ids)})
+
+    # chat with test-time views: each view's prompt on its own cache, greedy on the mean log-probabilities
+    seen = understand_views(tatok, image, CHAT_VIEWS, UNDERSTAND_SCALE)
+    view_prompts = [encoder.encode(chat_prompt_text(read)) for read in seen]
+    views = Chooser(Sampling(temperature=0.0), **margins)
+    view_ids = llm_generate(llm, view_prompts[0], CHAT_NEW_TOKENS, views, stop_ids=tuple(tokens["eos"]), views=view_prompts[1:])
+    out.update({"chat_views.views": scalar(CHAT_VIEWS, torch.int64), "chat_views.indices": torch.stack(seen),
+                "chat_views.mean_log_probs": torch.from_numpy(np.stack(views.logits)), "chat_views.new_ids": torch.tensor(view_ids)})
 
     # text-to-image: prompt → image tokens → indices
     grid = tatok_arch["image_size"] // tatok_arch["patch_size"] // POOL_SCALE

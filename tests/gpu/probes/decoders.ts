@@ -6,6 +6,8 @@ import { ArDetokenizer } from '../../../src/decoders/ardtok.ts';
 import { LlmDecoder, type TokenSampling } from '../../../src/decoders/llm.ts';
 import { parseGoldens, type Goldens } from '../../../src/model/goldens.ts';
 import { openUrlSource, type ModelSource } from '../../../src/model/source.ts';
+import { logProbMeanReference } from '../../../src/kernels/log-prob-mean-reference.ts';
+import { repetitionPenaltyReference } from '../../../src/kernels/repetition-penalty.ts';
 import { planSample, sampleReference, sampleRowReference, type SampleSettings } from '../../../src/kernels/sample-reference.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
 import { compareArrays, type Closeness } from '../compare.ts';
@@ -336,7 +338,7 @@ async function llmText(prompt: number[] | null, maxNewTokens: number, sampling: 
   const tokens = source.manifest.components.llm!.tokens;
   const ids0 = prompt ?? ints(llmGold, 'prompt.input_ids').slice(0, -2);
   const random = new SeededRandom(seed);
-  const ids = await llm.generateText(ids0, maxNewTokens, sampling, () => random.next());
+  const ids = await llm.generateText([ids0], maxNewTokens, sampling, () => random.next());
   const uncached: number[] = [];
   if (sampling.temperature === 0) {
     for (let i = 0; i < ids.length; i++) {
@@ -353,6 +355,48 @@ async function llmGreedyNext(prompts: number[][]): Promise<number[]> {
   const out: number[] = [];
   for (const p of prompts) out.push(argmax(((await llm.lastLogits([p])) as [Float32Array])[0]));
   return out;
+}
+
+export interface ViewsReport {
+  ids: number[];
+  /** Step by step on the CPU: each view's uncached last-position logits, penalised over every view's prompt and
+   *  the ids so far, combined by logProbMeanReference, drawn by sampleReference with the same uniform. */
+  reference: number[];
+  /** The first view alone. */
+  plain: number[];
+  liveAfter: number;
+  inUseBefore: number;
+  inUseAfter: number;
+}
+
+/** generateText over three views of the golden prompt (view v: a few of its ids replaced), against the CPU chain. */
+async function llmViews(sampling: TokenSampling, seed: number, maxNewTokens = 6): Promise<ViewsReport> {
+  const { llm, llmGold, source } = await setup();
+  const vocab = source.manifest.components.llm!.config.vocabSize;
+  const base = ints(llmGold, 'prompt.input_ids').slice(0, -2);
+  const edit = new SeededRandom(seed + 100);
+  const views = [base, ...[1, 2].map(() => base.map((id, i) => (i > 0 && edit.next() < 0.5 ? Math.floor(edit.next() * vocab) : id)))];
+  const uniforms = new SeededRandom(seed);
+  const drawn: number[] = [];
+  const inUseBefore = (await poolStats()).inUseBytes;
+  const ids = await llm.generateText(views, maxNewTokens, sampling, () => {
+    const u = uniforms.next();
+    drawn.push(u);
+    return u;
+  });
+  const inUseAfter = (await poolStats()).inUseBytes;
+  const { repetitionPenalty = 1, ...settings } = sampling;
+  const reference: number[] = [];
+  for (let step = 0; step < ids.length; step++) {
+    const rows = new Float32Array(views.length * vocab);
+    for (const [v, view] of views.entries()) rows.set(((await llm.lastLogits([[...view, ...ids.slice(0, step)]])) as [Float32Array])[0], v * vocab);
+    const penalised = repetitionPenaltyReference(rows, vocab, [...views.flat(), ...ids.slice(0, step)], repetitionPenalty);
+    const mean = logProbMeanReference({ rows: views.length, vocab }, penalised);
+    reference.push(sampleReference({ batch: 1, vocab }, settings, mean, [drawn[step] ?? 0])[0] as number);
+  }
+  const again = new SeededRandom(seed);
+  const plain = await llm.generateText([base], maxNewTokens, sampling, () => again.next());
+  return { ids, reference, plain, liveAfter: llm.ledger.live, inUseBefore, inUseAfter };
 }
 
 export interface AbortReport {
@@ -483,10 +527,10 @@ async function decoderErrors(): Promise<Record<string, ThrownError | null>> {
       llm.generateImage(imagePrompt(llmGold, source, 1), 1, { ...t2i, guidance: { scale: 2, negativePromptIds: [1, 2] } }, u),
     ),
     contextTooLong: await describeErrorForTest(() =>
-      llm.generateText(new Array<number>(llmConfig.maxPositionEmbeddings - 3).fill(1), 4, t2i, u),
+      llm.generateText([new Array<number>(llmConfig.maxPositionEmbeddings - 3).fill(1)], 4, t2i, u),
     ),
-    idOutsideVocab: await describeErrorForTest(() => llm.generateText([1, llmConfig.vocabSize], 2, t2i, u)),
-    badTopP: await describeErrorForTest(() => llm.generateText([1, 2], 2, { temperature: 1, topK: 0, topP: 0 }, u)),
+    idOutsideVocab: await describeErrorForTest(() => llm.generateText([[1, llmConfig.vocabSize]], 2, t2i, u)),
+    badTopP: await describeErrorForTest(() => llm.generateText([[1, 2]], 2, { temperature: 1, topK: 0, topP: 0 }, u)),
     featuresNotRows: await describeErrorForTest(() => ardtok.generate(new Float32Array(condDim * 2 + 1), 2, undefined, u)),
     featuresNotFinite: await describeErrorForTest(() => ardtok.generate(new Float32Array(condDim).fill(Number.NaN), 2, undefined, u)),
     tooManyCodes: await describeErrorForTest(() => ardtok.generate(new Float32Array(condDim), 1000, undefined, u)),
@@ -495,6 +539,7 @@ async function decoderErrors(): Promise<Record<string, ThrownError | null>> {
 
 export const decoderProbes = {
   llmParity,
+  llmViews,
   ardtokParity,
   llmAgreement,
   ardtokAgreement,

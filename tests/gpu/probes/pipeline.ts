@@ -5,6 +5,7 @@
 import { ArDetokenizer } from '../../../src/decoders/ardtok.ts';
 import { LlmDecoder } from '../../../src/decoders/llm.ts';
 import { InvalidArgumentError } from '../../../src/errors.ts';
+import { logProbMean } from '../../../src/kernels/log-prob-mean.ts';
 import { parseGoldens, type Goldens } from '../../../src/model/goldens.ts';
 import { pooledGrid } from '../../../src/model/manifest.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
@@ -155,6 +156,64 @@ export async function pipelineGoldenProbe(): Promise<GoldenReport> {
     chatIds: chatEvents.filter((ev) => ev.type === 'token').map((ev) => (ev.type === 'token' ? ev.id : -1)),
     expectedChatIds: values(g, 'chat.new_ids'),
   };
+}
+
+export interface ViewsGoldenReport {
+  chatIds: number[];
+  expectedChatIds: number[];
+  viewIndices: number[];
+  expectedViewIndices: number[];
+  /** Each step's mean log-probabilities, combined on the GPU from the decoder's logits of every view, against
+   *  torch's (worstRowError). */
+  meanLogProbsError: number;
+  steps: number;
+  /** A conversation without pictures answers the same with 5 views as with 1 (it is read once). */
+  textOnlySame: boolean;
+}
+
+/** Chat with test-time views against the torch reference: the engine's answer, TA-Tok's reading of each view, and
+ *  the combined log-probabilities of every step. */
+export async function pipelineViewsGoldenProbe(): Promise<ViewsGoldenReport> {
+  const g = await pipelineGoldens();
+  const e = await engine();
+  const ctx = await gpu();
+  const views = values(g, 'chat_views.views')[0] as number;
+  const picture = goldenPicture(g);
+  const question = 'Describe the image.';
+  const events = await collect(
+    e.chat({ messages: [{ role: 'user', text: question, images: [picture] }], temperature: 0, repetitionPenalty: 1, maxNewTokens: values(g, 'chat.max_new_tokens')[0] as number, views }),
+  );
+  const source = await openUrlSource(PACKAGE);
+  const encoder = await TatokEncoder.load(ctx, source);
+  const llm = await LlmDecoder.load(ctx, source);
+  const tokenizer = await TarTokenizer.load(source);
+  try {
+    const seen = await encoder.encodeViews(picture, UNDERSTANDING_SCALE, views);
+    const prompts = seen.map((read) => tokenizer.chatPrompt([{ role: 'user', text: question, images: [read] }]));
+    const fed = values(g, 'chat_views.new_ids');
+    const vocab = source.manifest.components.llm?.config.vocabSize ?? 0;
+    const combined: Float32Array[] = [];
+    for (let step = 0; step < fed.length; step++) {
+      const rows = new Float32Array(views * vocab);
+      for (const [v, prompt] of prompts.entries()) rows.set(((await llm.lastLogits([[...prompt, ...fed.slice(0, step)]])) as [Float32Array])[0], v * vocab);
+      combined.push(await logProbMean(ctx, { rows: views, vocab }, rows));
+    }
+    const textOnly = async (n: number) =>
+      (await collect(e.chat({ messages: [{ role: 'user', text: 'hello there' }], maxNewTokens: 4, seed: 2, views: n }))).find((ev) => ev.type === 'done');
+    const [one, five] = [await textOnly(1), await textOnly(views)];
+    return {
+      chatIds: events.filter((ev) => ev.type === 'token').map((ev) => (ev.type === 'token' ? ev.id : -1)),
+      expectedChatIds: fed,
+      textOnlySame: one?.type === 'done' && five?.type === 'done' && one.text === five.text,
+      viewIndices: seen.flatMap((read) => Array.from(read)),
+      expectedViewIndices: values(g, 'chat_views.indices'),
+      meanLogProbsError: worstRowError(combined, values(g, 'chat_views.mean_log_probs'), vocab),
+      steps: combined.length,
+    };
+  } finally {
+    await encoder.release();
+    await llm.release();
+  }
 }
 
 function firstImage(events: JobEvent[]): { tokens: number[]; pixels: number[] } {
@@ -338,6 +397,8 @@ export async function pipelineBadInputProbe(): Promise<BadInputReport> {
     tooManyCandidates: await run(e.imagine({ prompt: 'a cat', candidates: 17 })),
     candidatesWithUniforms: await run(e.imagine({ prompt: 'a cat', candidates: 2, uniforms: { llm: [0.5], detok: [0.5] } })),
     selfCheckPastContext: await run(e.imagine({ prompt: await longestScale3Prompt(context), scale: 3, candidates: 2 })),
+    noViews: await run(e.chat({ messages: [{ role: 'user', text: 'what is it?' }], views: 0 })),
+    tooManyViews: await run(e.chat({ messages: [{ role: 'user', text: 'what is it?' }], views: 10 })),
   };
   const served = await collect(e.chat({ messages: [{ role: 'user', text: 'hello' }], maxNewTokens: 2, seed: 1 }));
   return { errors, servedAfter: served.some((ev) => ev.type === 'done') };
@@ -430,6 +491,7 @@ function firstImageEvent(events: JobEvent[]): RgbaImage {
 
 export const pipelineProbes = {
   golden: pipelineGoldenProbe,
+  viewsGolden: pipelineViewsGoldenProbe,
   seeds: pipelineSeedsProbe,
   guidance: pipelineGuidanceProbe,
   selfCheck: pipelineSelfCheckProbe,

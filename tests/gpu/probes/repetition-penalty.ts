@@ -36,7 +36,7 @@ export async function penaltyGreedyProbe(penalty: number): Promise<{ generated: 
   const vocab = source.manifest.components.llm?.config.vocabSize ?? 0;
   const [raw] = (await llm.lastLogits([prompt])) as [Float32Array];
   const argmax = (values: Float32Array) => values.reduce((best, v, i) => (v > (values[best] as number) ? i : best), 0);
-  const [generated] = (await llm.generateText(prompt, 1, { temperature: 0, topK: 0, topP: 1, repetitionPenalty: penalty }, () => 0.5)) as [number];
+  const [generated] = (await llm.generateText([prompt], 1, { temperature: 0, topK: 0, topP: 1, repetitionPenalty: penalty }, () => 0.5)) as [number];
   await llm.release();
   return { generated, expected: argmax(repetitionPenaltyReference(raw, vocab, prompt, penalty)), unpenalised: argmax(raw) };
 }

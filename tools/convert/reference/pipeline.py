@@ -17,8 +17,9 @@ Sampler semantics (exactly those documented at the top of src/kernels/sample-ref
   token when rounding leaves none;
 - temperature 0: greedy (largest value, ties → lowest id), after guidance and range.
 
-Pipeline pieces (TAR_SPEC §0): `understand` (image → indices), `llm_generate` (prompt → tokens, KV-cached, one
-sampling decision per step; with an unconditional prompt beside it for classifier-free guidance), `detokenize`
+Pipeline pieces (TAR_SPEC §0): `understand` (image → indices; `understand_views` for chat's test-time views),
+`llm_generate` (prompt → tokens, KV-cached, one sampling decision per step; with an unconditional prompt beside it
+for classifier-free guidance, or the prompts of further views whose log-probabilities are averaged), `detokenize`
 (TA-Tok features → VQ codes with CFG, batch 2 with a zero condition), and the VQ decoder is called directly. Each sampling decision goes through a `Chooser`, which draws with the
 next fixed uniform and records the logits it saw.
 """
@@ -179,17 +180,51 @@ def understand(tatok, image_rgb, pool_scale=1):
     return pixel_values, indices[0]
 
 
+# Chat's test-time views (the engine's src/models/views.ts): (dy, dx) shifts of the encoder's input, in the order
+# views are taken; a view's content moves by (dy, dx), the uncovered rows and columns repeating the nearest edge.
+VIEW_SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def shifted_pixels(pixel_values, shift):
+    """pixel_values [B,C,S,S] with the content moved by shift = (dy, dx), edges repeated."""
+    dy, dx = shift
+    s = pixel_values.shape[-1]
+    rows = torch.clamp(torch.arange(s) - dy, 0, s - 1)
+    cols = torch.clamp(torch.arange(s) - dx, 0, s - 1)
+    return pixel_values[:, :, rows][:, :, :, cols]
+
+
 @torch.no_grad()
-def llm_generate(llm, prompt_ids, max_new_tokens, choose, stop_ids=(), unconditional_ids=None):
+def understand_views(tatok, image_rgb, views, pool_scale=1):
+    """uint8 [H,W,3] → the indices [grid²] of each of the first `views` test-time views (view 0: the picture)."""
+    pixel_values = tatok.preprocess(image_rgb)
+    return [tatok.encode(shifted_pixels(pixel_values, shift), pool_scale)[1][0] for shift in VIEW_SHIFTS[:views]]
+
+
+def mean_log_probs(rows):
+    """Logits rows [R][V] → float32 [V]: the mean over rows of log_softmax (float64), as the engine's
+    src/kernels/log-prob-mean.ts combines test-time views."""
+    logits = torch.tensor(np.stack([np.asarray(r, np.float32) for r in rows])).double()
+    return torch.log_softmax(logits, -1).mean(0).float().numpy()
+
+
+@torch.no_grad()
+def llm_generate(llm, prompt_ids, max_new_tokens, choose, stop_ids=(), unconditional_ids=None, views=()):
     """KV-cached generation with the Qwen2 reference: prefill the prompt, then one token per step; each new token
     is choose(logits of the last position [V]). Stops after max_new_tokens or a token in stop_ids (kept).
     With `unconditional_ids` (classifier-free guidance): a second sequence, prefilled with them, runs beside the
     first on its own cache; each token is choose(conditional logits [V], unconditional logits [V]) and is fed to
-    both."""
-    streams = [_Stream(llm, prompt_ids)] + ([] if unconditional_ids is None else [_Stream(llm, unconditional_ids)])
+    both. With `views` (the prompts of further test-time views, not with guidance): each runs on its own cache
+    and each token is choose(mean_log_probs of all the sequences' logits)."""
+    if views and unconditional_ids is not None:
+        raise ValueError("test-time views and guidance do not combine")
+    streams = [_Stream(llm, ids) for ids in [prompt_ids, *views]]
+    if unconditional_ids is not None:
+        streams.append(_Stream(llm, unconditional_ids))
     new = []
     while True:
-        token = choose(*(stream.last_logits() for stream in streams))
+        rows = [stream.last_logits() for stream in streams]
+        token = choose(mean_log_probs(rows)) if views else choose(*rows)
         new.append(token)
         if len(new) == max_new_tokens or token in stop_ids:
             return new
