@@ -5,6 +5,7 @@
 //   --scales LIST  only these pool scales, comma-separated (default: all of the manifest's)
 //   --candidates K  the self-check's pictures per image (default: the manifest's candidates)
 //   --chat N    image-chat questions (default CHAT_DEFAULT)
+//   --views V   chat's test-time views of each picture (default: the manifest's views)
 //   --out PATH  the result (default bench/results/shapes-eval.json)
 //   --no-torch  skip the torch side (it is also skipped, with a note, for packages other than tar-shapes)
 // Steps: the set (tools/shapes/eval_set.py write) into build/shapes/eval/; every prompt at every scale through
@@ -52,6 +53,7 @@ const { values } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     scales: { type: 'string' },
     candidates: { type: 'string' },
+    views: { type: 'string' },
   },
 });
 
@@ -69,6 +71,11 @@ const chatCount = count('chat');
 const candidates = values.candidates === undefined ? undefined : count('candidates');
 if (candidates === 0) {
   console.error('--candidates must be ≥ 1');
+  process.exit(2);
+}
+const views = values.views === undefined ? undefined : count('views');
+if (views === 0) {
+  console.error('--views must be ≥ 1');
   process.exit(2);
 }
 const model = values.model.endsWith('/') ? values.model : `${values.model}/`;
@@ -157,7 +164,7 @@ async function runEngine(page, evaluation, scales) {
     }
   }
   for (const item of evaluation.chat) {
-    const turn = { question: item.question, image: await imageInput(join(EVAL_DIR, item.image)), ...CHAT };
+    const turn = { question: item.question, image: await imageInput(join(EVAL_DIR, item.image)), ...CHAT, ...(views ? { views } : {}) };
     const result = await page.evaluate((t) => window.tarHeadless.session.chat(t), turn);
     const answer = result.text.trim();
     run.chat.push({ id: item.id, answer });
@@ -178,7 +185,7 @@ async function torchScores(setPath, modelId, manifestSha, scales) {
   if (!existsSync(TORCH_MANIFEST) || sha256(await readFile(TORCH_MANIFEST)) !== manifestSha) {
     return { scores: null, note: `skipped: the engine's package is not the one torch_eval compares with (${torchManifest})` };
   }
-  const drawing = { scales: scales.join(','), candidates: candidates ?? 'manifest' };
+  const drawing = { scales: scales.join(','), candidates: candidates ?? 'manifest', views: views ?? 'manifest' };
   const key = { manifest: manifestSha, set: sha256(await readFile(setPath)), format: TORCH_FORMAT, ...drawing };
   if (existsSync(TORCH_CACHE)) {
     const cached = JSON.parse(await readFile(TORCH_CACHE, 'utf8'));
@@ -189,7 +196,7 @@ async function torchScores(setPath, modelId, manifestSha, scales) {
   console.log('torch: running tools/shapes/torch_eval.py on the same set ...');
   const scratch = join(EVAL_DIR, 'torch-scores.json');
   const started = performance.now();
-  const options = ['--scales', drawing.scales, ...(candidates ? ['--candidates', String(candidates)] : [])];
+  const options = ['--scales', drawing.scales, ...(candidates ? ['--candidates', String(candidates)] : []), ...(views ? ['--views', String(views)] : [])];
   python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch, '--images', TORCH_IMAGES, ...options]);
   const scores = JSON.parse(await readFile(scratch, 'utf8'));
   await writeFile(TORCH_CACHE, `${JSON.stringify({ key, scores }, null, 1)}\n`);
@@ -240,7 +247,7 @@ const result = {
     },
     scales,
     candidates: candidates ?? manifest.sampling.textToImage.candidates ?? 1,
-    chat: { ...CHAT, understandingScale: 1, stop: '<|im_end|> or end of text' },
+    chat: { ...CHAT, understandingScale: 1, views: views ?? manifest.sampling.chat.views ?? 1, stop: '<|im_end|> or end of text' },
     torch: torch.note,
   },
   n: { t2i: evaluation.t2i.length, chat: evaluation.chat.length },

@@ -1,9 +1,10 @@
 // `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
 // timings. Options: --model URL-or-path-under-public (default /models/tar-shapes/), --scale, --size, --cfg, --top-k,
-// --top-p, --temperature, --count, --candidates (the self-check's pictures per image), --seed, --max-new-tokens, --preview-rows (a preview every N VQ-code rows; default 0:
-// none, since only the final PNG is written and each preview costs a VQ decode). Exits 2 on bad arguments, 1 on
-// engine errors.
+// --top-p, --temperature, --count, --candidates (the self-check's pictures per image), --seed, --max-new-tokens,
+// --views (chat's test-time views of the picture), --preview-rows (a preview every N VQ-code rows; default 0: none,
+// since only the final PNG is written and each preview costs a VQ decode). Exits 2 on bad arguments, 1 on engine
+// errors.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { imageInput, openEnginePage } from './headless/driver.mjs';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     temperature: { type: 'string' },
     count: { type: 'string' },
     candidates: { type: 'string' },
+    views: { type: 'string' },
     'max-new-tokens': { type: 'string' },
     'preview-rows': { type: 'string', default: '0' },
   },
@@ -74,6 +76,7 @@ if (job === 'imagine') {
     maxNewTokens: number('max-new-tokens'),
     temperature: number('temperature'),
     seed: number('seed'),
+    views: number('views'),
   });
 } else {
   usage(`unknown job "${job}"`);

@@ -20,6 +20,8 @@ export interface HeadlessChatTurn {
   temperature?: number;
   repetitionPenalty?: number;
   seed?: number;
+  /** Test-time views of the picture (default: the manifest's). */
+  views?: number;
 }
 
 export interface HeadlessChat extends HeadlessChatTurn {
@@ -83,6 +85,7 @@ async function runChat(engine: TarEngine, turn: HeadlessChatTurn, loadMs: number
     ...(turn.temperature !== undefined ? { temperature: turn.temperature } : {}),
     ...(turn.repetitionPenalty !== undefined ? { repetitionPenalty: turn.repetitionPenalty } : {}),
     ...(turn.seed !== undefined ? { seed: turn.seed } : {}),
+    ...(turn.views !== undefined ? { views: turn.views } : {}),
   });
   for await (const event of events) {
     if (event.type === 'done') {

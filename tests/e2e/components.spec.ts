@@ -73,7 +73,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:0 auto;padding:1rem}</style></head>
 <body><main><h1>Two Tar elements, one engine</h1>
 <tar-text-to-image model="/models/tar-shapes/" scale="3" seed="7" candidates="2" preview-rows="0"></tar-text-to-image>
-<tar-image-chat model="/models/tar-shapes/" max-tokens="12" seed="3"></tar-image-chat>
+<tar-image-chat model="/models/tar-shapes/" max-tokens="12" seed="3" views="3"></tar-image-chat>
 </main></body></html>`;
 
 test('two elements share one engine worker; cancel; keyboard-only image; chat streams tokens', async ({ page }) => {

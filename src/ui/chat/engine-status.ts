@@ -6,8 +6,9 @@ import { formatBytes } from '../errors-text.ts';
 import { scaleOptions } from '../scale-options.ts';
 import { chatErrorText } from './chat-errors.ts';
 
-/** Starts the engine; once it is ready, `scale` offers the model's image-detail choices. */
-export function startEngine(status: HTMLElement, bar: HTMLProgressElement, scale: HTMLSelectElement): Promise<TarEngine> {
+/** Starts the engine; once it is ready, `scale` offers the model's image-detail choices and `views` holds the
+ *  model's test-time views. */
+export function startEngine(status: HTMLElement, bar: HTMLProgressElement, scale: HTMLSelectElement, views: HTMLInputElement): Promise<TarEngine> {
   const say = (text: string) => (status.textContent = text);
   say('Loading the model…');
   const engine = sharedEngine(undefined, {
@@ -27,6 +28,7 @@ export function startEngine(status: HTMLElement, bar: HTMLProgressElement, scale
     (e) => {
       bar.hidden = true;
       scale.replaceChildren(...scaleOptions(e.info.manifest));
+      views.value = String(e.info.manifest.sampling.chat.views);
       const gpu = e.info.gpu.adapter;
       const noise = /random/.test(e.info.modelId) ? ' This is the tiny test model with random weights: it answers and draws noise.' : '';
       say(`Ready: model ${e.info.modelId} on ${gpu.vendor || 'your GPU'}${gpu.isFallbackAdapter ? ' (software fallback)' : ''}.${noise}`);

@@ -38,11 +38,12 @@ const stop = byId<HTMLButtonElement>('stop');
 const draw = byId<HTMLButtonElement>('draw');
 const maxTokens = byId<HTMLSelectElement>('max-tokens');
 const scale = byId<HTMLSelectElement>('scale');
+const views = byId<HTMLInputElement>('views');
 const composerStatus = byId<HTMLElement>('composer-status');
 const say = (text: string) => (composerStatus.textContent = text);
 
 installPwa();
-const engine = startEngine(byId('engine-status'), byId<HTMLProgressElement>('engine-progress'), scale);
+const engine = startEngine(byId('engine-status'), byId<HTMLProgressElement>('engine-progress'), scale, views);
 engine.catch(() => undefined);
 
 const attachments = new Attachments(byId<HTMLUListElement>('attachments'), say, message);
@@ -112,7 +113,7 @@ async function answer(engineReady: TarEngine, conversation: Conversation, signal
   let stopped = false;
   let failure: unknown = null;
   try {
-    const events = engineReady.chat({ messages: chatMessages(conversation.messages), maxNewTokens: Number(maxTokens.value), signal });
+    const events = engineReady.chat({ messages: chatMessages(conversation.messages), maxNewTokens: Number(maxTokens.value), views: Number(views.value), signal });
     for await (const event of events) {
       if (event.type === 'token') {
         if (text === '') say('Answering… (Esc stops)');

@@ -1,6 +1,7 @@
 // <tar-image-chat>: a conversation about pictures. Pick, drop or paste images, type a question, and the
 // answer streams in; the whole conversation is the context of the next turn. Text is set with textContent
-// only. Attributes: model (package URL, required), max-tokens, seed. Events: progress, token, done, error.
+// only. Attributes: model (package URL, required), max-tokens, seed, views (test-time views of each picture; default
+// the package's). Events: progress, token, done, error.
 // Methods: generate() (sends what is in the box), send(text, images), cancel(), clear().
 import type { ChatMessage } from '../../pipeline/options.ts';
 import { TarElement, element, numberAttribute } from './base.ts';
@@ -178,12 +179,14 @@ export class TarImageChat extends TarElement {
     if (!busy && focused === this.stopButton) this.input.focus();
   }
 
-  private numbers(): { maxNewTokens?: number; seed?: number } {
-    const out: { maxNewTokens?: number; seed?: number } = {};
+  private numbers(): { maxNewTokens?: number; seed?: number; views?: number } {
+    const out: { maxNewTokens?: number; seed?: number; views?: number } = {};
     const maxNewTokens = numberAttribute(this, 'max-tokens');
     const seed = numberAttribute(this, 'seed');
+    const views = numberAttribute(this, 'views');
     if (maxNewTokens !== undefined) out.maxNewTokens = maxNewTokens;
     if (seed !== undefined) out.seed = seed;
+    if (views !== undefined) out.views = views;
     return out;
   }
 
