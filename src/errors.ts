@@ -4,6 +4,7 @@
 export type TarErrorCode =
   | 'webgpu-unavailable'
   | 'gpu-limit'
+  | 'gpu-kernel'
   | 'device-lost'
   | 'invalid-input'
   | 'invalid-argument'
@@ -40,6 +41,17 @@ export class GpuLimitError extends TarError {
     this.limit = limit;
     this.required = required;
     this.available = available;
+  }
+}
+
+/** A WGSL kernel failed to compile or to build its pipeline on this device (`kernel` names it). A command buffer
+ *  that ran it did nothing, so its read-back is refused rather than returned as zeros. */
+export class GpuKernelError extends TarError {
+  readonly kernel: string;
+  constructor(kernel: string, message: string) {
+    super('gpu-kernel', `GPU kernel ${kernel} does not compile on this device: ${message}`);
+    this.name = 'GpuKernelError';
+    this.kernel = kernel;
   }
 }
 

@@ -90,6 +90,12 @@ export class GpuContext {
   /** Maps a staging buffer from `CommandRecorder.copyToStaging` after its submit; returns it to the pool. */
   async mapStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     try {
+      await this.pipelines.settle();
+    } catch (error) {
+      this.pool.release(staging);
+      throw error;
+    }
+    try {
       await staging.mapAsync(GPUMapMode.READ, 0, copySize(bytes));
     } catch (cause) {
       this.loss.assertAlive();

@@ -63,6 +63,12 @@ export function explainError(error: unknown): ErrorText {
         action: 'Try a smaller model, or another device with a bigger GPU.',
         detail,
       };
+    case 'GpuKernelError':
+      return {
+        title: 'This graphics card or browser cannot run one of the engine’s GPU programs.',
+        action: 'Update the browser (or its graphics driver), or try another browser or device.',
+        detail,
+      };
     case 'DeviceLostError':
       return {
         title: 'The graphics card stopped responding (the browser or driver reset it).',

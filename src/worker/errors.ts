@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import {
   DeviceLostError,
+  GpuKernelError,
   GpuLimitError,
   InvalidArgumentError,
   InvalidInputError,
@@ -26,6 +27,7 @@ const CLASSES: Record<string, { prototype: object }> = {
   TarError,
   WebGPUUnavailableError,
   GpuLimitError,
+  GpuKernelError,
   DeviceLostError,
   InvalidInputError,
   InvalidArgumentError,

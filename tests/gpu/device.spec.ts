@@ -14,3 +14,12 @@ test('acquires a device, reports features and limits, types its errors', async (
   expect(report.lostListenerCalled).toBe(true);
   expect(report.pipelineReuse.after).toBe(report.pipelineReuse.before);
 });
+
+test('a kernel that does not compile is a GpuKernelError at its read-back and when asked for again, not zeros; other kernels still run', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(() => window.harness.kernelError());
+  expect(r.readBack).toMatchObject({ name: 'GpuKernelError', code: 'gpu-kernel' });
+  expect(r.readBack?.message).toContain('test.infinite_constant');
+  expect(r.askedAgain).toMatchObject({ name: 'GpuKernelError', code: 'gpu-kernel' });
+  expect(r.otherKernelWorks).toBe(true);
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+});

@@ -4,6 +4,7 @@ import { describeErrorForTest } from './describe-error.ts';
 import { attentionProbes } from './probes/attention.ts';
 import { avgPoolProbe, avgPoolWrongSizeProbe } from './probes/avg-pool.ts';
 import { deviceProbe } from './probes/device.ts';
+import { kernelErrorProbe } from './probes/kernel-errors.ts';
 import { logProbMeanProbe, logProbMeanWrongSizeProbe } from './probes/log-prob-mean.ts';
 import { ortSharedProbe } from './probes/ort-shared.ts';
 import { sampleProbes } from './probes/sample.ts';
@@ -13,6 +14,7 @@ import { vqDecoderProbes } from './probes/vqdecoder.ts';
 export const harness = {
   describeErrorForTest,
   device: deviceProbe,
+  kernelError: kernelErrorProbe,
   ortShared: ortSharedProbe,
   avgPool: avgPoolProbe,
   avgPoolWrongSize: avgPoolWrongSizeProbe,
