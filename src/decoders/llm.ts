@@ -118,10 +118,10 @@ export class LlmDecoder {
     const kv = this.cache();
     try {
       const head = promptIds.slice(0, -1);
-      if (head.length > 0) this.ledger.dispose(await this.forward(head, kv));
+      if (head.length > 0) this.ledger.dispose(await this.forward([head], kv));
       signal?.throwIfAborted();
       // The prompt's last id and every answer id but the last: their logits rows predict the answer ids.
-      const logits = await this.forward([promptIds[promptIds.length - 1] as number, ...answerIds.slice(0, -1)], kv); // [1, A, V]
+      const logits = await this.forward([[promptIds[promptIds.length - 1] as number, ...answerIds.slice(0, -1)]], kv); // [1, A, V]
       try {
         return answerLogProb((await logits.getData()) as Float32Array, this.llm.config.vocabSize, answerIds);
       } finally {
@@ -162,7 +162,7 @@ export class LlmDecoder {
     const sampler = new StepSampler(this.ctx, 1, this.llm.config.vocabSize, 1);
     try {
       return await sampler.readEach(
-        steps.map((ids) => () => this.forward(ids, kv)),
+        steps.map((ids) => () => this.forward([ids], kv)),
         (logits) => this.ledger.dispose(logits),
       );
     } finally {
@@ -175,9 +175,10 @@ export class LlmDecoder {
     await this.session.release();
   }
 
-  private cache(): KvCache {
+  /** A KV cache for `batch` sequences that advance together. */
+  private cache(batch = 1): KvCache {
     const { layers, kvHeads, headDim } = this.llm.config;
-    return new KvCache({ layers, batch: 1, kvHeads, headDim }, this.ledger);
+    return new KvCache({ layers, batch, kvHeads, headDim }, this.ledger);
   }
 
   private checkPrompt(ids: number[], newTokens: number, promptLength = ids.length): void {
@@ -188,10 +189,11 @@ export class LlmDecoder {
     this.checkContext(promptLength + newTokens);
   }
 
-  /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts`, each on its own cache: one; two
-   *  for guidance (row 0 conditional, row 1 unconditional); or several views, drawn from the mean of their
-   *  log-probabilities. Stops after a token for which `stop` is true. With a repetition penalty ≠ 1, every
-   *  prompt's ids and the generated ids are penalised in each row before each draw. */
+  /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts`: one; two for guidance (row 0
+   *  conditional, row 1 unconditional); or several views, drawn from the mean of their log-probabilities. Prompts
+   *  of one length (views) run as one batch on one cache, one graph call a step; others (guidance's prompt and
+   *  negative prompt) each on a cache of its own. Stops after a token for which `stop` is true. With a repetition
+   *  penalty ≠ 1, every prompt's ids and the generated ids are penalised in each row before each draw. */
   private async generate(
     prompts: ReadonlyArray<number[]>,
     maxNew: number,
@@ -206,20 +208,22 @@ export class LlmDecoder {
     checkPenalty(repetitionPenalty);
     for (const ids of prompts) this.checkPrompt(ids, maxNew);
     signal?.throwIfAborted();
-    const caches = prompts.map(() => this.cache());
+    const length = (prompts[0] as number[]).length;
+    const groups = prompts.every((p) => p.length === length) ? [prompts] : prompts.map((p) => [p]);
+    const caches = groups.map((rows) => this.cache(rows.length));
     const sampler = new StepSampler(this.ctx, prompts.length, this.llm.config.vocabSize, 1, !settings.guidance && prompts.length > 1);
     // Sized for the whole context, so every call asks the pool for the same buffer size and reuses it.
     const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, this.maxContext), value: repetitionPenalty };
     penalty?.tokens.add(prompts.flat());
     const out: number[] = [];
     try {
-      let inputs = prompts;
+      let inputs = groups;
       while (out.length < maxNew) {
         signal?.throwIfAborted();
         const logits: ort.Tensor[] = [];
         let id: number;
         try {
-          for (const [i, kv] of caches.entries()) logits.push(await this.forward(inputs[i] as number[], kv));
+          for (const [i, kv] of caches.entries()) logits.push(await this.forward(inputs[i] as ReadonlyArray<number[]>, kv));
           signal?.throwIfAborted();
           [id] = (await sampler.sample(logits, settings, [random()], penalty)) as [number];
         } finally {
@@ -229,7 +233,7 @@ export class LlmDecoder {
         penalty?.tokens.add([id]);
         onToken(id, out.length - 1);
         if (stop(id)) break;
-        inputs = prompts.map(() => [id]);
+        inputs = groups.map((rows) => rows.map(() => [id]));
       }
       return out;
     } finally {
@@ -239,17 +243,18 @@ export class LlmDecoder {
     }
   }
 
-  /** One graph call: `ids` [1, T] after the cached positions; the cache advances; returns the logits
-   *  [1, T, vocabSize] GPU tensor (the caller disposes it through the ledger). */
-  private async forward(ids: number[], kv: KvCache): Promise<ort.Tensor> {
+  /** One graph call: `rows` [B, T] (B = the cache's batch, rows of one length) after the cached positions; the
+   *  cache advances; returns the logits [B, T, vocabSize] GPU tensor (the caller disposes it through the ledger). */
+  private async forward(rows: ReadonlyArray<number[]>, kv: KvCache): Promise<ort.Tensor> {
+    const tokens = (rows[0] as number[]).length;
     const feeds = {
-      ...kv.feeds(ids.length),
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]),
+      ...kv.feeds(tokens),
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (id) => BigInt(id)), [rows.length, tokens]),
     };
     const outputs = (await runSession(this.session, feeds)) as Record<string, ort.Tensor>;
     for (const tensor of Object.values(outputs)) this.ledger.adopt(tensor);
     try {
-      kv.advance(outputs, ids.length);
+      kv.advance(outputs, tokens);
     } catch (error) {
       this.ledger.disposeAll(outputs);
       throw error;
