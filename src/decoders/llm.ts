@@ -9,11 +9,11 @@ import { checkPenalty, PenaltyTokens } from '../kernels/repetition-penalty.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
 import { pooledGrid, type LlmComponent, type TatokConfig } from '../model/manifest.ts';
 import type { ModelSource } from '../model/source.ts';
+import { checkViews } from '../models/views.ts';
 import { ort, runSession } from '../ort/session.ts';
 import { answerLogProb } from './answer-score.ts';
 import { expectGraphIo, loadGraph } from './graph.ts';
 import { KvCache, kvNames, TensorLedger } from './kv.ts';
-import { checkViews } from '../models/views.ts';
 import { StepSampler } from './step-sampler.ts';
 
 /** Guidance's rows in the sampler's batch: [conditional, unconditional]. */
@@ -91,9 +91,9 @@ export class LlmDecoder {
 
   /** Text until <|im_end|>/eos (included as the last id) or maxNewTokens; onToken(id) per token. Returns the
    *  new ids. Temperature 0 is greedy. `prompts`: one per test-time view (the same conversation with its pictures
-   *  read at each view, src/models/views.ts), each on a cache of its own; every token is drawn from the mean of
-   *  the views' log-probabilities (log_softmax of each view's logits, after the repetition penalty, whose ids are
-   *  then every view's prompt and the new ids) and fed to all. One prompt: its own logits. */
+   *  read at each view, src/models/views.ts), run as one batch; every token is drawn from the mean of the views'
+   *  log-probabilities (log_softmax of each view's logits, after the repetition penalty, whose ids are then every
+   *  view's prompt and the new ids) and fed to all. One prompt: its own logits. */
   async generateText(
     prompts: ReadonlyArray<number[]>,
     maxNewTokens: number,

@@ -6,7 +6,7 @@ import source from '../../shaders/log_prob_mean.wgsl?raw';
 import { GpuLimitError, InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import { foldWorkgroups, type CommandRecorder, type GpuContext } from '../gpu/context.ts';
 import type { KernelDefinition } from '../gpu/kernel.ts';
-import { checkRowsShape as validate, type RowsShape } from './log-prob-mean-reference.ts';
+import { checkRowsShape, type RowsShape } from './log-prob-mean-reference.ts';
 
 export const rowLogSumExpKernel: KernelDefinition = { name: 'log_prob_mean.row_lse', source, entryPoint: 'row_lse' };
 export const meanRowsKernel: KernelDefinition = { name: 'log_prob_mean.mean_rows', source, entryPoint: 'mean_rows' };
@@ -15,7 +15,7 @@ const WORKGROUP_SIZE = 256;
 
 /** Records the mean log-probabilities of `logits` [rows, vocab] (f32) over its first row, in place. */
 export function recordLogProbMean(ctx: GpuContext, rec: CommandRecorder, shape: RowsShape, logits: GPUBuffer): void {
-  validate(shape);
+  checkRowsShape(shape);
   const bytes = shape.rows * shape.vocab * 4;
   if (logits.size < bytes) throw new InvalidArgumentError(`log_prob_mean: logits buffer of ${logits.size} bytes is smaller than [${shape.rows}, ${shape.vocab}] f32`);
   const { limits } = ctx.info;
@@ -39,7 +39,7 @@ export function recordLogProbMean(ctx: GpuContext, rec: CommandRecorder, shape: 
 
 /** Uploads [rows, vocab], combines and reads back the mean row [vocab]. */
 export async function logProbMean(ctx: GpuContext, shape: RowsShape, logits: Float32Array): Promise<Float32Array> {
-  validate(shape);
+  checkRowsShape(shape);
   if (logits.length !== shape.rows * shape.vocab) {
     throw new InvalidInputError(`log_prob_mean: ${logits.length} logits for a [${shape.rows}, ${shape.vocab}] shape`);
   }

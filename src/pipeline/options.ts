@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { ImageInput } from '../models/image.ts';
-import { MAX_VIEWS } from '../models/views.ts';
+import { checkViews } from '../models/views.ts';
 
 export interface SamplingOverrides {
   temperature?: number;
@@ -183,7 +183,7 @@ export function resolveChat(manifest: Manifest, o: ChatOptions): ResolvedChat {
   const maxNewTokens = o.maxNewTokens ?? c.maxNewTokens;
   check(Number.isInteger(maxNewTokens) && maxNewTokens >= 1, 'maxNewTokens', maxNewTokens, 'must be a positive integer');
   const views = o.views ?? c.views;
-  check(Number.isInteger(views) && views >= 1 && views <= MAX_VIEWS, 'views', views, `must be an integer in [1, ${MAX_VIEWS}]`);
+  checkViews(views);
   return {
     maxNewTokens,
     views,
