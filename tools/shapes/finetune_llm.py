@@ -4,11 +4,13 @@ tools.shapes.rebase_tatok), with phase b's task mix and per-sequence weighting a
 what changed in the tokens without losing what the GPU taught it. With --off-palette-share, that share of the
 image-to-text examples shows the scene drawn off-palette (every object in a fill of no colour of the world, tokenised
 by the present TA-Tok) and asks what can be answered without colour: where each shape is and what is at each place
-is then seen apart from the colours that go with it in the training scenes.
+is then seen apart from the colours that go with it in the training scenes. With --view-share, that share of the
+other image-to-text examples reads the scene at a random one of chat's test-time views (the encoder's input moved
+by a pixel, tools/convert/reference/pipeline.py VIEW_SHIFTS), all tokens then read afresh by the present TA-Tok.
 
 Writes build/shapes/llm/ (the official folder) and done.json.
 
-    python3 -m tools.shapes.finetune_llm --source DIR/llm"""
+    python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S]"""
 import argparse
 import os
 import random
@@ -16,6 +18,7 @@ import random
 import numpy as np
 import torch
 
+from tools.convert.reference.pipeline import VIEW_SHIFTS, shifted_pixels
 from tools.convert.tatok import load_tatok
 from tools.shapes import common, data, package, text, world
 from tools.shapes.rebase_tatok import indices_of
@@ -26,6 +29,7 @@ from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, UNDERSTANDING
 STEPS, LR = 1000, 3e-4
 SEED = 29
 OFF_PALETTE_SEED = 5
+VIEW_BATCH = 500
 
 
 def load_llm(source, vocab_size):
@@ -44,7 +48,23 @@ def off_palette_tokens(scenes, tatok_path):
     return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
 
 
-def run(source, off_palette_share=0.0, seed=SEED):
+@torch.no_grad()
+def view_tokens(images, tatok_path):
+    """The training scenes as TA-Tok at `tatok_path` reads them: ({scale: int64 [N, p²]}, int64 [N, V, p²] at
+    UNDERSTANDING_SCALE, one row per test-time view, view 0 the picture itself)."""
+    tatok = load_tatok(tatok_path)[0].eval()
+    scales, views = {s: [] for s in text.SCALES}, []
+    for start in range(0, len(images), VIEW_BATCH):
+        pixel_values = tatok.preprocess(torch.from_numpy(images[start:start + VIEW_BATCH]))   # [b,3,S,S]
+        for s in text.SCALES:
+            scales[s].append(tatok.encode(pixel_values, s)[1])
+        views.append(torch.stack([tatok.encode(shifted_pixels(pixel_values, shift), UNDERSTANDING_SCALE)[1]
+                                  for shift in VIEW_SHIFTS], 1))                               # [b,V,p²]
+    return ({s: torch.cat(v).numpy().astype(np.int64) for s, v in scales.items()},
+            torch.cat(views).numpy().astype(np.int64))
+
+
+def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0):
     folder = data.stage_dir("llm")
     if common.is_done(folder):
         print("llm: done already")
@@ -57,16 +77,19 @@ def run(source, off_palette_share=0.0, seed=SEED):
     model = load_llm(source, vocab_size).to(common.device())
     name, _, _, mix, weighting = PHASES[-1]
     scenes = data.scene_list("train")
+    indices, views = (view_tokens(data.images("train"), package.checkpoints()["tatok"]) if view_share
+                      else (image_indices("train"), None))
     off_palette = off_palette_tokens(scenes, package.checkpoints()["tatok"]) if off_palette_share else None
-    example = mixed_example(text.ChatSequences(tok), scenes, image_indices("train"), mix, off_palette,
-                            off_palette_share)
+    example = mixed_example(text.ChatSequences(tok), scenes, indices, mix, off_palette, off_palette_share, views,
+                            view_share)
     budget = common.step_budget(STEPS, "SHAPES_LLM_SECONDS")
     loss, steps = train(model, STEPS, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
                         budget=budget)
     write_llm_folder(folder, model.cpu())
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "batch": BATCH,
                               "lr": LR, "mix_of_phase": name,
-                              "off_palette_share": off_palette_share, "seed": seed, "final_loss": loss,
+                              "off_palette_share": off_palette_share, "view_share": view_share, "seed": seed,
+                              "final_loss": loss,
                               "minutes": clock.minutes()})
 
 
@@ -75,9 +98,11 @@ def main(argv=None):
     parser.add_argument("--source", required=True, help="the official LLM folder to continue from")
     parser.add_argument("--off-palette-share", type=float, default=0.0,
                         help="share of image-to-text examples asked of the scene drawn off-palette")
+    parser.add_argument("--view-share", type=float, default=0.0,
+                        help="share of the other image-to-text examples read at a random test-time view")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
-    run(args.source, args.off_palette_share, args.seed)
+    run(args.source, args.off_palette_share, args.seed, args.view_share)
 
 
 if __name__ == "__main__":

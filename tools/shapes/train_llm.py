@@ -166,11 +166,13 @@ def image_indices(split):
     return {s: np.load(os.path.join(folder, f"indices_{split}_s{s}.npy")).astype(np.int64) for s in text.SCALES}
 
 
-def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0):
+def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0, views=None, view_share=0.0):
     """example(rng) → one training sequence of a task drawn by the mix ((kind, weight), ...): text-to-image or
     image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene; that
-    share of the image-to-text ones is asked of the scene drawn off-palette instead (world.colourless_questions).
-    indices: {scale: int64 [N, p²]} image tokens of the scenes; off_palette: int64 [N, p²] at UNDERSTANDING_SCALE."""
+    share of the image-to-text ones is asked of the scene drawn off-palette instead (world.colourless_questions),
+    and `view_share` of the others reads the scene at a random one of its test-time views.
+    indices: {scale: int64 [N, p²]} image tokens of the scenes; off_palette: int64 [N, p²] at UNDERSTANDING_SCALE;
+    views: int64 [N, V, p²] at UNDERSTANDING_SCALE (view 0 the picture itself)."""
     kinds, weights = zip(*mix)
 
     def example(rng):
@@ -187,7 +189,9 @@ def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_shar
         question, answer = rng.choice(world.questions(scene, phrasings=1))
         if question == world.DESCRIBE[0]:
             question = rng.choice(world.DESCRIBE)
-        return chat.image_to_text(indices[UNDERSTANDING_SCALE][i], as_typed(question, rng), answer)
+        seen = views[i, rng.randrange(views.shape[1])] if view_share and rng.random() < view_share else None
+        return chat.image_to_text(indices[UNDERSTANDING_SCALE][i] if seen is None else seen, as_typed(question, rng),
+                                  answer)
 
     return example
 

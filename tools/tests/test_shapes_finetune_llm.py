@@ -1,6 +1,7 @@
 """tools/shapes/finetune_llm.py: an LLM folder written by the llm stage's own writer loads back as the same model
-(bf16 as stored), the stage refuses to continue from the folder it would overwrite, and its off-palette share
-asks colourless questions of the off-palette tokens."""
+(bf16 as stored), the stage refuses to continue from the folder it would overwrite, its off-palette share asks
+colourless questions of the off-palette tokens, and its view share reads image-to-text examples at random test-time
+views (and only those), each view's tokens TA-Tok's reading of the shifted picture."""
 import random
 import os
 import tempfile
@@ -10,7 +11,10 @@ from unittest import mock
 import numpy as np
 import torch
 
+from tools.convert.reference.pipeline import VIEW_SHIFTS, shifted_pixels
+from tools.convert.tatok import load_tatok
 from tools.shapes import data, finetune_llm, text, train_llm, world
+from tools.tiny import tatok as tiny_tatok
 
 
 class FinetuneLlmTest(unittest.TestCase):
@@ -57,6 +61,40 @@ class FinetuneLlmTest(unittest.TestCase):
                 if share:
                     answer = chat.decode([t for t, m in zip(sequence, mask) if m]).replace("<|im_end|>", "").strip()
                     self.assertIn(answer, answers)
+
+    def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
+        _, vocab_size, base = text.write_tokenizer(self.tmp.name)
+        chat = text.ChatSequences(self.tmp.name)
+        scenes = world.scenes("train", 4, 0)
+        p2, views = 4, 9
+        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        seen = np.tile(np.arange(views, dtype=np.int64)[None, :, None] + 1, (len(scenes), 1, p2))   # view v → token v+1
+        for share, expected in ((1.0, set(range(1, views + 1))), (0.0, {0})):
+            example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), None, 0.0, seen, share)
+            rng = random.Random(2)
+            read = set()
+            for _ in range(60):
+                sequence, _ = example(rng)
+                image = [t - chat.image_base for t in sequence if t >= chat.image_base]
+                self.assertEqual(len(set(image)), 1)
+                read |= set(image)
+            self.assertEqual(read, expected)
+        text_to_image = train_llm.mixed_example(chat, scenes, indices, (("t2i", 1.0),), None, 0.0, seen, 1.0)
+        sequence, _ = text_to_image(random.Random(3))
+        self.assertEqual({t - chat.image_base for t in sequence if t >= chat.image_base}, {0})
+
+    def test_view_tokens_are_tatoks_reading_of_each_shifted_picture(self):
+        path = tiny_tatok.write_checkpoint(os.path.join(self.tmp.name, "tatok"), 3)
+        model = load_tatok(path)[0].eval()
+        images = np.random.default_rng(0).integers(0, 256, (3, 37, 50, 3), dtype=np.uint8)
+        with mock.patch.object(finetune_llm, "VIEW_BATCH", 2), mock.patch.object(text, "SCALES", (1, 2)):
+            scales, views = finetune_llm.view_tokens(images, path)
+        pixel_values = model.preprocess(torch.from_numpy(images))
+        self.assertEqual(views.shape[:2], (3, len(VIEW_SHIFTS)))
+        for v, shift in enumerate(VIEW_SHIFTS):
+            self.assertTrue(np.array_equal(views[:, v], model.encode(shifted_pixels(pixel_values, shift), 1)[1].numpy()))
+        self.assertTrue(np.array_equal(views[:, 0], scales[1]))
+        self.assertTrue(np.array_equal(scales[2], model.encode(pixel_values, 2)[1].numpy()))
 
 
 if __name__ == "__main__":
