@@ -9,6 +9,17 @@ export interface Closeness {
   count: number;
 }
 
+/** The index of the largest value (the first of equals; NaN, a token never drawn, skipped), or −1 when all are NaN:
+ *  what a greedy draw picks. */
+export function argmax(values: ArrayLike<number>): number {
+  let best = -1;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i] as number;
+    if (!Number.isNaN(x) && (best < 0 || x > (values[best] as number))) best = i;
+  }
+  return best;
+}
+
 export function compareArrays(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): Closeness {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
   let maxAbsError = 0;

@@ -10,7 +10,7 @@ import { logProbMeanReference } from '../../../src/kernels/log-prob-mean-referen
 import { repetitionPenaltyReference } from '../../../src/kernels/repetition-penalty.ts';
 import { planSample, sampleReference, sampleRowReference, type SampleSettings } from '../../../src/kernels/sample-reference.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
-import { compareArrays, type Closeness } from '../compare.ts';
+import { argmax, compareArrays, type Closeness } from '../compare.ts';
 import { describeErrorForTest, type ThrownError } from '../describe-error.ts';
 import { gpu } from './context.ts';
 
@@ -324,12 +324,6 @@ export interface TextRunReport {
   stops: number[];
   /** Greedy: the tokens chosen by re-prefilling prompt + prefix without a cache (argmax of lastLogits). */
   uncached: number[];
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if ((x[i] as number) > (x[best] as number)) best = i;
-  return best;
 }
 
 /** generateText on `prompt` (default: the golden prompt); with greedy sampling also the uncached argmax chain. */

@@ -2,7 +2,7 @@
 import { logProbMean } from '../../../src/kernels/log-prob-mean.ts';
 import { logProbMeanReference, type RowsShape } from '../../../src/kernels/log-prob-mean-reference.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
-import { compareArrays, type Closeness } from '../compare.ts';
+import { argmax, compareArrays, type Closeness } from '../compare.ts';
 import { gpu } from './context.ts';
 
 export interface LogProbMeanCase extends RowsShape {
@@ -22,14 +22,6 @@ export interface LogProbMeanReport {
   nanDisagreements: number;
   nans: number;
   sameArgmax: boolean;
-}
-
-function argmax(values: Float32Array): number {
-  let best = -1;
-  values.forEach((x, i) => {
-    if (!Number.isNaN(x) && (best < 0 || x > (values[best] as number))) best = i;
-  });
-  return best;
 }
 
 export async function logProbMeanProbe(c: LogProbMeanCase): Promise<LogProbMeanReport> {

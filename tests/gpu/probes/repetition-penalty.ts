@@ -5,7 +5,7 @@ import { PenaltyTokens, recordRepetitionPenalty, repetitionPenaltyReference } fr
 import { parseGoldens } from '../../../src/model/goldens.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
 import { SeededRandom } from '../../../src/util/random.ts';
-import { compareArrays, type Closeness } from '../compare.ts';
+import { argmax, compareArrays, type Closeness } from '../compare.ts';
 import { gpu } from './context.ts';
 
 export async function penaltyKernelProbe(rows: number, vocab: number, idCount: number, penalty: number, seed: number): Promise<Closeness & { changed: number }> {
@@ -35,7 +35,6 @@ export async function penaltyGreedyProbe(penalty: number): Promise<{ generated: 
   const prompt = Array.from(golden.tensors.get('prompt.input_ids')?.data as BigInt64Array, Number);
   const vocab = source.manifest.components.llm?.config.vocabSize ?? 0;
   const [raw] = (await llm.lastLogits([prompt])) as [Float32Array];
-  const argmax = (values: Float32Array) => values.reduce((best, v, i) => (v > (values[best] as number) ? i : best), 0);
   const [generated] = (await llm.generateText([prompt], 1, { temperature: 0, topK: 0, topP: 1, repetitionPenalty: penalty }, () => 0.5)) as [number];
   await llm.release();
   return { generated, expected: argmax(repetitionPenaltyReference(raw, vocab, prompt, penalty)), unpenalised: argmax(raw) };
