@@ -63,9 +63,9 @@ test('LLM generateImage: the same seed gives the same tokens, another seed other
   expect(a.indices).not.toEqual(c.indices);
 });
 
-for (const condMinP of [null, 0.3]) {
-  test(`LLM generateImage with prompt guidance (conditional min-p ${condMinP ?? 'off'}): each token is sampleReference on l_u + s(l_c − l_u) of the two sequences; frees both caches`, async ({ harnessPage }) => {
-    const r = await harnessPage.evaluate(async (p) => (await window.harness.decoders()).llmGuided(3, 6, p), condMinP);
+for (const [condMinP, negativeIs] of [[null, 'shorter'], [0.3, 'shorter'], [null, 'longer']] as const) {
+  test(`LLM generateImage with prompt guidance (conditional min-p ${condMinP ?? 'off'}, negative prompt ${negativeIs}): each token is sampleReference on l_u + s(l_c − l_u) of the two sequences; frees both caches`, async ({ harnessPage }) => {
+    const r = await harnessPage.evaluate(async ([p, n]) => (await window.harness.decoders()).llmGuided(3, 6, p, n), [condMinP, negativeIs] as const);
     expect(r.error?.name).toBe('AbortError');
     expect(r.drawn.length).toBe(6);
     expect(r.drawn).toEqual(r.reference);

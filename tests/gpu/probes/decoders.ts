@@ -270,13 +270,14 @@ export interface GuidedRunReport {
 }
 
 /** `steps` image tokens at scale 1 with prompt guidance `scale` (and its conditional min-p filter unless null)
- *  against a three-id negative prompt (the golden prompt's first id and its <im_start><S0> tail), then the same
- *  draws recomputed from the decoder's own logits. */
-async function llmGuided(scale: number, steps: number, condMinP: number | null): Promise<GuidedRunReport> {
+ *  against a negative prompt shorter than the prompt (three ids: the golden prompt's first id and its
+ *  <im_start><S0> tail) or longer (the prompt with two more ids before it); then the same draws recomputed from
+ *  the decoder's own logits. */
+async function llmGuided(scale: number, steps: number, condMinP: number | null, negativeIs: 'shorter' | 'longer'): Promise<GuidedRunReport> {
   const { llm, llmGold, source } = await setup();
   const { tokens, config } = source.manifest.components.llm!;
   const prompt = imagePrompt(llmGold, source, 1);
-  const negative = [prompt[0] as number, ...prompt.slice(-2)];
+  const negative = negativeIs === 'shorter' ? [prompt[0] as number, ...prompt.slice(-2)] : [prompt[1] as number, prompt[0] as number, ...prompt];
   const sampling: TokenSampling = { temperature: 1, topK: 0, topP: 1 };
   const random = new SeededRandom(21);
   const uniforms = Array.from({ length: steps }, () => random.next());
