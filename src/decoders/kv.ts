@@ -2,8 +2,9 @@
 // GPU: the `present.{i}.key/value` outputs of one run (GPU tensors, the session is created with
 // preferredOutputLocation 'gpu-buffer') are fed as `past_key_values.{i}.key/value` of the next run, and the
 // previous past is disposed once the run that consumed it has returned, so the number of live tensors stays
-// constant over steps. Also the int64 feeds every step needs (attention_mask, position_ids). It does not run
-// the session or sample; the decoders (llm.ts, ardtok.ts) do.
+// constant over steps. Also the int64 feeds every step needs (attention_mask, position_ids), for rows that may
+// start with left padding (sequences of different lengths in one batch). It does not run the session or sample;
+// the decoders (llm.ts, ardtok.ts) do.
 import { ort } from '../ort/session.ts';
 
 export interface KvShape {
@@ -11,6 +12,9 @@ export interface KvShape {
   batch: number;
   kvHeads: number;
   headDim: number;
+  /** Per row: how many positions at the start of the first run are padding (masked out, never attended to);
+   *  all 0 when absent. */
+  leftPadding?: readonly number[];
 }
 
 /** Counts the GPU tensors a decoder holds (KV presents, logits, embeddings): tests check it returns to zero
@@ -53,11 +57,6 @@ export function kvNames(layers: number): { inputs: string[]; outputs: string[] }
   return { inputs, outputs };
 }
 
-/** int64 [rows, length] filled with `value`. */
-function filledInt64(rows: number, length: number, value: bigint): ort.Tensor {
-  return new ort.Tensor('int64', new BigInt64Array(rows * length).fill(value), [rows, length]);
-}
-
 export class KvCache {
   /** P: positions already in the cache. */
   private pastLength = 0;
@@ -68,7 +67,10 @@ export class KvCache {
     private readonly shape: KvShape,
     private readonly ledger: TensorLedger,
   ) {
-    const { layers, batch, kvHeads, headDim } = shape;
+    const { layers, batch, kvHeads, headDim, leftPadding } = shape;
+    if (leftPadding && (leftPadding.length !== batch || leftPadding.some((n) => !Number.isInteger(n) || n < 0))) {
+      throw new Error(`KV cache: left padding [${leftPadding.join(', ')}] must be ${batch} non-negative integers`);
+    }
     for (const name of kvNames(layers).inputs) {
       this.past[name] = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]);
     }
@@ -78,15 +80,22 @@ export class KvCache {
     return this.pastLength;
   }
 
-  /** Feeds for a run of `tokens` new positions: the past, attention_mask [B, P + T] of ones and
-   *  position_ids [B, T] = P + arange(T). */
+  /** Feeds for a run of `tokens` new positions: the past, attention_mask [B, P + T] (row b: 0 over its first
+   *  pad_b positions, 1 after) and position_ids [B, T] = P + arange(T) − pad_b (0 on padding), so a padded row
+   *  sees exactly what it would alone. */
   feeds(tokens: number): Record<string, ort.Tensor> {
     const { batch } = this.shape;
+    const total = this.pastLength + tokens;
+    const mask = new BigInt64Array(batch * total).fill(1n);
     const positions = new BigInt64Array(batch * tokens);
-    for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) positions[b * tokens + t] = BigInt(this.pastLength + t);
+    for (let b = 0; b < batch; b++) {
+      const pad = this.shape.leftPadding?.[b] ?? 0;
+      mask.fill(0n, b * total, b * total + Math.min(pad, total));
+      for (let t = 0; t < tokens; t++) positions[b * tokens + t] = BigInt(Math.max(0, this.pastLength + t - pad));
+    }
     return {
       ...this.past,
-      attention_mask: filledInt64(batch, this.pastLength + tokens, 1n),
+      attention_mask: new ort.Tensor('int64', mask, [batch, total]),
       position_ids: new ort.Tensor('int64', positions, [batch, tokens]),
     };
   }

@@ -29,7 +29,7 @@ export interface TokenSampling {
 
 /** Image-token sampling; with `guidance`, each token is drawn from l_u + scale·(l_c − l_u), where l_u are the
  *  logits of a second sequence (the negative prompt's ids, ending like the prompt in <im_start><S{s}>) that
- *  runs on a cache of its own and is fed the same tokens; with condMinP, only among the tokens whose
+ *  runs beside the prompt in one batch (the shorter of the two left-padded) and is fed the same tokens; with condMinP, only among the tokens whose
  *  conditional probability is at least condMinP times the most probable one's (sample-reference.ts). */
 export interface ImageSampling extends TokenSampling {
   guidance?: { scale: number; negativePromptIds: number[]; condMinP?: number };
@@ -176,9 +176,9 @@ export class LlmDecoder {
   }
 
   /** A KV cache for `batch` sequences that advance together. */
-  private cache(batch = 1): KvCache {
+  private cache(batch = 1, leftPadding?: readonly number[]): KvCache {
     const { layers, kvHeads, headDim } = this.llm.config;
-    return new KvCache({ layers, batch, kvHeads, headDim }, this.ledger);
+    return new KvCache({ layers, batch, kvHeads, headDim, leftPadding }, this.ledger);
   }
 
   private checkPrompt(ids: number[], newTokens: number, promptLength = ids.length): void {
@@ -190,10 +190,11 @@ export class LlmDecoder {
   }
 
   /** Samples up to `maxNew` tokens, each fed back to every sequence of `prompts`: one; two for guidance (row 0
-   *  conditional, row 1 unconditional); or several views, drawn from the mean of their log-probabilities. Prompts
-   *  of one length (views) run as one batch on one cache, one graph call a step; others (guidance's prompt and
-   *  negative prompt) each on a cache of its own. Stops after a token for which `stop` is true. With a repetition
-   *  penalty ≠ 1, every prompt's ids and the generated ids are penalised in each row before each draw. */
+   *  conditional, row 1 unconditional); or several views, drawn from the mean of their log-probabilities. The
+   *  prompts run as one batch on one cache, one graph call a step, the shorter ones left-padded with <pad> (masked
+   *  out, positions counted from each prompt's first id, kv.ts). Stops after a token for which `stop` is true.
+   *  With a repetition penalty ≠ 1, every prompt's ids and the generated ids are penalised in each row before
+   *  each draw. */
   private async generate(
     prompts: ReadonlyArray<number[]>,
     maxNew: number,
@@ -208,36 +209,35 @@ export class LlmDecoder {
     checkPenalty(repetitionPenalty);
     for (const ids of prompts) this.checkPrompt(ids, maxNew);
     signal?.throwIfAborted();
-    const length = (prompts[0] as number[]).length;
-    const groups = prompts.every((p) => p.length === length) ? [prompts] : prompts.map((p) => [p]);
-    const caches = groups.map((rows) => this.cache(rows.length));
+    const length = Math.max(...prompts.map((p) => p.length));
+    const padding = prompts.map((p) => length - p.length);
+    const kv = this.cache(prompts.length, padding);
     const sampler = new StepSampler(this.ctx, prompts.length, this.llm.config.vocabSize, 1, !settings.guidance && prompts.length > 1);
     // Sized for the whole context, so every call asks the pool for the same buffer size and reuses it.
     const penalty = repetitionPenalty === 1 ? undefined : { tokens: new PenaltyTokens(this.ctx, this.maxContext), value: repetitionPenalty };
     penalty?.tokens.add(prompts.flat());
     const out: number[] = [];
     try {
-      let inputs = groups;
+      let inputs = prompts.map((p, i) => [...new Array<number>(padding[i] as number).fill(this.llm.tokens.pad), ...p]);
       while (out.length < maxNew) {
         signal?.throwIfAborted();
-        const logits: ort.Tensor[] = [];
+        const logits = await this.forward(inputs, kv); // [B, T, vocab]
         let id: number;
         try {
-          for (const [i, kv] of caches.entries()) logits.push(await this.forward(inputs[i] as ReadonlyArray<number[]>, kv));
           signal?.throwIfAborted();
           [id] = (await sampler.sample(logits, settings, [random()], penalty)) as [number];
         } finally {
-          for (const tensor of logits) this.ledger.dispose(tensor);
+          this.ledger.dispose(logits);
         }
         out.push(id);
         penalty?.tokens.add([id]);
         onToken(id, out.length - 1);
         if (stop(id)) break;
-        inputs = groups.map((rows) => rows.map(() => [id]));
+        inputs = prompts.map(() => [id]);
       }
       return out;
     } finally {
-      for (const kv of caches) kv.dispose();
+      kv.dispose();
       sampler.release();
       penalty?.tokens.release();
     }

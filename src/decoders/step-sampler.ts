@@ -1,7 +1,6 @@
 // The sampling end of one decoder step, without downloading logits: the last position's row of each batch
-// row is copied out of the ORT logits GPU buffer [B, T, V] (or out of several, one after another: two
-// sequences on caches of their own, for guidance, or one per test-time view) into a preallocated scratch
-// buffer [B, V], views are combined into their mean log-probabilities (src/kernels/log-prob-mean.ts), the
+// row is copied out of the ORT logits GPU buffer [B, T, V] (B: one sequence; guidance's conditional and
+// unconditional rows; or one row per test-time view) into a preallocated scratch buffer [B, V], views are combined into their mean log-probabilities (src/kernels/log-prob-mean.ts), the
 // GPU sampler (src/kernels/sample.ts) draws into a preallocated ids buffer, and only 4 bytes per output row
 // are read back. One StepSampler serves one generation; `release` returns its buffers to the pool. It does
 // not run the graph or own the logits tensor.
@@ -38,9 +37,9 @@ export class StepSampler {
     this.ids = ctx.pool.acquire(outputRows * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'decoder.ids');
   }
 
-  /** Draws one id per output row from the last position of `logits` [batch, T, vocab] (a GPU tensor, or several
-   *  [b_i, T_i, vocab] whose rows stack to the batch), after the repetition penalty when one is given. */
-  async sample(logits: ort.Tensor | readonly ort.Tensor[], settings: SampleSettings, uniforms: readonly number[], penalty?: RepetitionPenalty): Promise<number[]> {
+  /** Draws one id per output row from the last position of `logits` [batch, T, vocab] (a GPU tensor), after the
+   *  repetition penalty when one is given. */
+  async sample(logits: ort.Tensor, settings: SampleSettings, uniforms: readonly number[], penalty?: RepetitionPenalty): Promise<number[]> {
     const rec = this.ctx.recorder('decoder.sample');
     this.gatherLast(rec, logits);
     if (penalty) recordRepetitionPenalty(this.ctx, rec, this.scratch, this.batch, this.vocab, penalty.tokens, penalty.value);
@@ -89,22 +88,15 @@ export class StepSampler {
     this.ctx.pool.release(this.ids);
   }
 
-  /** Records the copies of row (b, T − 1, :) of each logits tensor, in order, to the next rows of the scratch
-   *  buffer. */
-  private gatherLast(rec: CommandRecorder, logits: ort.Tensor | readonly ort.Tensor[]): void {
-    const parts = Array.isArray(logits) ? (logits as readonly ort.Tensor[]) : [logits as ort.Tensor];
-    const rows = parts.reduce((n, part) => n + (part.dims[0] ?? 0), 0);
-    const badShape = parts.some((p) => p.dims.length !== 3 || p.dims[2] !== this.vocab || (p.dims[1] ?? 0) < 1);
-    if (badShape || rows !== this.batch) {
-      throw new Error(`decoder: logits of shape ${parts.map((p) => `[${p.dims.join(', ')}]`).join(' + ')}, expected ${this.batch} rows of [b, T, ${this.vocab}]`);
+  /** Records the copies of row (b, T − 1, :) of the logits [batch, T, vocab] to row b of the scratch buffer. */
+  private gatherLast(rec: CommandRecorder, logits: ort.Tensor): void {
+    const [batch, tokens, vocab] = logits.dims as [number, number, number];
+    if (logits.dims.length !== 3 || vocab !== this.vocab || tokens < 1 || batch !== this.batch) {
+      throw new Error(`decoder: logits of shape [${logits.dims.join(', ')}], expected [${this.batch}, T, ${this.vocab}]`);
     }
+    if (logits.location !== 'gpu-buffer') throw new Error(`decoder: logits are on ${logits.location}, not the GPU`);
+    const source = logits.gpuBuffer as GPUBuffer;
     const row = this.vocab * 4;
-    let next = 0;
-    for (const part of parts) {
-      const [batch, tokens] = part.dims as [number, number, number];
-      if (part.location !== 'gpu-buffer') throw new Error(`decoder: logits are on ${part.location}, not the GPU`);
-      const source = part.gpuBuffer as GPUBuffer;
-      for (let b = 0; b < batch; b++) rec.copy(source, (b * tokens + tokens - 1) * row, this.scratch, next++ * row, row);
-    }
+    for (let b = 0; b < batch; b++) rec.copy(source, (b * tokens + tokens - 1) * row, this.scratch, b * row, row);
   }
 }

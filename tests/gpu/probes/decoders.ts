@@ -262,7 +262,7 @@ export interface GuidedRunReport {
   /** ledger.live seen in each onToken call, and after the call. */
   liveDuring: number[];
   liveAfter: number;
-  /** 2 · layers: the presents one sequence's step keeps. */
+  /** 2 · layers: the presents one step keeps (one cache, its batch holding both sequences). */
   kvTensors: number;
   error: ThrownError | null;
   inUseBefore: number;
@@ -271,8 +271,8 @@ export interface GuidedRunReport {
 
 /** `steps` image tokens at scale 1 with prompt guidance `scale` (and its conditional min-p filter unless null)
  *  against a negative prompt shorter than the prompt (three ids: the golden prompt's first id and its
- *  <im_start><S0> tail) or longer (the prompt with two more ids before it); then the same draws recomputed from
- *  the decoder's own logits. */
+ *  <im_start><S0> tail) or longer (the prompt with two more ids before it), so that one of the two rows runs
+ *  left-padded; then the same draws recomputed from the decoder's own logits of each sequence alone. */
 async function llmGuided(scale: number, steps: number, condMinP: number | null, negativeIs: 'shorter' | 'longer'): Promise<GuidedRunReport> {
   const { llm, llmGold, source } = await setup();
   const { tokens, config } = source.manifest.components.llm!;
