@@ -4,13 +4,16 @@ tools.shapes.rebase_tatok), with phase b's task mix and per-sequence weighting a
 what changed in the tokens without losing what the GPU taught it. With --off-palette-share, that share of the
 image-to-text examples shows the scene drawn off-palette (every object in a fill of no colour of the world, tokenised
 by the present TA-Tok) and asks what can be answered without colour: where each shape is and what is at each place
-is then seen apart from the colours that go with it in the training scenes. With --view-share, that share of the
+is then seen apart from the colours that go with it in the training scenes. With --off-shape-share, that share of
+the image-to-text examples shows an off-shape scene instead (world.off_shape_scene: the world's colours at every
+place, every object of a shape the world does not have) and asks what can be answered without shape: the colour at
+each place and the place of each colour. With --view-share, that share of the
 other image-to-text examples reads the scene at a random one of chat's test-time views (the encoder's input moved
 by a pixel, tools/convert/reference/pipeline.py VIEW_SHIFTS), all tokens then read afresh by the present TA-Tok.
 
 Writes build/shapes/llm/ (the official folder) and done.json.
 
-    python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S]"""
+    python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S] [--off-shape-share S]"""
 import argparse
 import os
 import random
@@ -29,6 +32,7 @@ from tools.shapes.train_llm import (BATCH, LLM_ROPE_THETA, PHASES, UNDERSTANDING
 STEPS, LR = 1000, 3e-4
 SEED = 29
 OFF_PALETTE_SEED = 5
+OFF_SHAPE_SEED = 11
 VIEW_BATCH = 500
 
 
@@ -48,6 +52,16 @@ def off_palette_tokens(scenes, tatok_path):
     return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
 
 
+def off_shape_examples(count, tatok_path):
+    """(count off-shape scenes (world.off_shape_scene, seeded), int64 [count, p²] their tokens as TA-Tok at
+    `tatok_path` reads them at UNDERSTANDING_SCALE)."""
+    rng = random.Random(OFF_SHAPE_SEED)
+    scenes = [world.off_shape_scene(rng) for _ in range(count)]
+    images = torch.from_numpy(np.stack([world.render(scene) for scene in scenes]))            # [M,64,64,3]
+    tatok = load_tatok(tatok_path)[0].eval()
+    return scenes, indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
+
+
 @torch.no_grad()
 def view_tokens(images, tatok_path):
     """The training scenes as TA-Tok at `tatok_path` reads them: ({scale: int64 [N, p²]}, int64 [N, V, p²] at
@@ -64,7 +78,7 @@ def view_tokens(images, tatok_path):
             torch.cat(views).numpy().astype(np.int64))
 
 
-def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0):
+def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_share=0.0):
     folder = data.stage_dir("llm")
     if common.is_done(folder):
         print("llm: done already")
@@ -80,15 +94,17 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0):
     indices, views = (view_tokens(data.images("train"), package.checkpoints()["tatok"]) if view_share
                       else (image_indices("train"), None))
     off_palette = off_palette_tokens(scenes, package.checkpoints()["tatok"]) if off_palette_share else None
+    off_shape = off_shape_examples(len(scenes), package.checkpoints()["tatok"]) if off_shape_share else None
     example = mixed_example(text.ChatSequences(tok), scenes, indices, mix, off_palette, off_palette_share, views,
-                            view_share)
+                            view_share, off_shape, off_shape_share)
     budget = common.step_budget(STEPS, "SHAPES_LLM_SECONDS")
     loss, steps = train(model, STEPS, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
                         budget=budget)
     write_llm_folder(folder, model.cpu())
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "batch": BATCH,
                               "lr": LR, "mix_of_phase": name,
-                              "off_palette_share": off_palette_share, "view_share": view_share, "seed": seed,
+                              "off_palette_share": off_palette_share, "view_share": view_share,
+                              "off_shape_share": off_shape_share, "seed": seed,
                               "final_loss": loss,
                               "minutes": clock.minutes()})
 
@@ -100,9 +116,11 @@ def main(argv=None):
                         help="share of image-to-text examples asked of the scene drawn off-palette")
     parser.add_argument("--view-share", type=float, default=0.0,
                         help="share of the other image-to-text examples read at a random test-time view")
+    parser.add_argument("--off-shape-share", type=float, default=0.0,
+                        help="share of image-to-text examples asked of an off-shape scene")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
-    run(args.source, args.off_palette_share, args.seed, args.view_share)
+    run(args.source, args.off_palette_share, args.seed, args.view_share, args.off_shape_share)
 
 
 if __name__ == "__main__":

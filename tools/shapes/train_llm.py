@@ -166,13 +166,16 @@ def image_indices(split):
     return {s: np.load(os.path.join(folder, f"indices_{split}_s{s}.npy")).astype(np.int64) for s in text.SCALES}
 
 
-def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0, views=None, view_share=0.0):
+def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0, views=None, view_share=0.0,
+                  off_shape=None, off_shape_share=0.0):
     """example(rng) → one training sequence of a task drawn by the mix ((kind, weight), ...): text-to-image or
     image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene; that
     share of the image-to-text ones is asked of the scene drawn off-palette instead (world.colourless_questions),
-    and `view_share` of the others reads the scene at a random one of its test-time views.
+    and `view_share` of the others reads the scene at a random one of its test-time views; `off_shape_share` of the
+    image-to-text ones is asked of an off-shape scene instead (world.shapeless_questions).
     indices: {scale: int64 [N, p²]} image tokens of the scenes; off_palette: int64 [N, p²] at UNDERSTANDING_SCALE;
-    views: int64 [N, V, p²] at UNDERSTANDING_SCALE (view 0 the picture itself)."""
+    views: int64 [N, V, p²] at UNDERSTANDING_SCALE (view 0 the picture itself); off_shape: (scenes, int64 [M, p²] at
+    UNDERSTANDING_SCALE), off-shape scenes (world.off_shape_scene) and their tokens."""
     kinds, weights = zip(*mix)
 
     def example(rng):
@@ -183,6 +186,10 @@ def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_shar
             return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
         if kind == "i2i":
             return chat.image_to_image(indices[scale][i], scale)
+        if off_shape_share and rng.random() < off_shape_share:
+            j = rng.randrange(len(off_shape[0]))
+            question, answer = rng.choice(world.shapeless_questions(off_shape[0][j]))
+            return chat.image_to_text(off_shape[1][j], as_typed(question, rng), answer)
         if off_palette_share and rng.random() < off_palette_share:
             question, answer = rng.choice(world.colourless_questions(scene))
             return chat.image_to_text(off_palette[i], as_typed(question, rng), answer)

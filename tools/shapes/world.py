@@ -6,7 +6,7 @@ Pure Python + numpy + PIL; no torch. Everything is a function of a seed: `scenes
 returns the same scenes, and `render(scene)` the same pixels."""
 import math
 import random
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,6 +16,7 @@ IMAGE_SIZE = 64
 SUPERSAMPLE = 4
 
 SHAPES = ("circle", "square", "triangle", "star")
+OFF_SHAPES = ("cross",)       # drawn only in off-shape training scenes (off_shape_scene); never named in words
 COLOURS = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 225),
     "yellow": (240, 210, 40), "purple": (150, 60, 190), "orange": (245, 140, 30),
@@ -110,6 +111,11 @@ def _polygon(thing: Thing, scale: float):
         return [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
     if thing.shape == "triangle":
         return [(cx, cy - r * 1.05), (cx + r * 1.05, cy + r * 0.8), (cx - r * 1.05, cy + r * 0.8)]
+    if thing.shape == "cross":
+        arm, reach = r * 0.38, r * 1.1
+        return [(cx - arm, cy - reach), (cx + arm, cy - reach), (cx + arm, cy - arm), (cx + reach, cy - arm),
+                (cx + reach, cy + arm), (cx + arm, cy + arm), (cx + arm, cy + reach), (cx - arm, cy + reach),
+                (cx - arm, cy + arm), (cx - reach, cy + arm), (cx - reach, cy - arm), (cx - arm, cy - arm)]
     if thing.shape == "star":
         points = []
         for k in range(10):
@@ -147,6 +153,14 @@ def off_palette_fill(rng: random.Random) -> Tuple[int, int, int]:
 def render_off_palette(scene: Scene, rng: random.Random) -> np.ndarray:
     """`scene` rendered with each thing in its own off_palette_fill: its shapes, sizes and places, no colour."""
     return render(scene, [off_palette_fill(rng) for _ in scene.things])
+
+
+def off_shape_scene(rng: random.Random) -> Scene:
+    """A scene of the world's colours, sizes, places and backgrounds whose every thing has a shape of OFF_SHAPES:
+    it shows colours at places (red in the centre too, which no training scene does) but no (colour, shape, place)
+    triple of the world — held out or not. The mirror of render_off_palette, asked shapeless_questions."""
+    scene = _sample_scene(rng)
+    return Scene(scene.background, tuple(replace(t, shape=rng.choice(OFF_SHAPES)) for t in scene.things))
 
 
 def render(scene: Scene, fills: Optional[Sequence[Tuple[int, int, int]]] = None) -> np.ndarray:
@@ -246,6 +260,19 @@ def colourless_questions(scene: Scene) -> List[Tuple[str, str]]:
         if len([u for u in scene.things if u.shape == t.shape]) == 1:
             qa.append((f"where is the {t.shape}?", t.position))
         qa.append((f"what shape is the object {WHERE[t.position]}?", t.shape))
+    return qa
+
+
+def shapeless_questions(scene: Scene) -> List[Tuple[str, str]]:
+    """Questions this scene answers unambiguously without naming a shape or answering with one (how many, what
+    colour is the background, where is the {colour} object, what colour is the object at a place): a training task
+    for off_shape_scene, where the answer can only come from colours and places; the evaluator does not ask them."""
+    qa = [("how many objects are there?", NUMBERS[len(scene.things)]),
+          ("what colour is the background?", scene.background)]
+    for t in scene.things:
+        if len([u for u in scene.things if u.colour == t.colour]) == 1:
+            qa.append((f"where is the {t.colour} object?", t.position))
+        qa.append((f"what colour is the object {WHERE[t.position]}?", t.colour))
     return qa
 
 

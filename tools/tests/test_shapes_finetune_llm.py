@@ -1,7 +1,8 @@
 """tools/shapes/finetune_llm.py: an LLM folder written by the llm stage's own writer loads back as the same model
 (bf16 as stored), the stage refuses to continue from the folder it would overwrite, its off-palette share asks
-colourless questions of the off-palette tokens, and its view share reads image-to-text examples at random test-time
-views (and only those), each view's tokens TA-Tok's reading of the shifted picture."""
+colourless questions of the off-palette tokens, its off-shape share shapeless questions of the off-shape scenes'
+tokens, and its view share reads image-to-text examples at random test-time views (and only those), each view's
+tokens TA-Tok's reading of the shifted picture."""
 import random
 import os
 import tempfile
@@ -61,6 +62,30 @@ class FinetuneLlmTest(unittest.TestCase):
                 if share:
                     answer = chat.decode([t for t, m in zip(sequence, mask) if m]).replace("<|im_end|>", "").strip()
                     self.assertIn(answer, answers)
+
+    def test_the_off_shape_share_asks_shapeless_questions_of_the_off_shape_tokens(self):
+        _, vocab_size, base = text.write_tokenizer(self.tmp.name)
+        chat = text.ChatSequences(self.tmp.name)
+        scenes = world.scenes("train", 4, 0)
+        p2 = 4
+        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        rng = random.Random(3)
+        off_scenes = [world.off_shape_scene(rng) for _ in range(3)]
+        off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))   # off-shape scene j → token j+1
+        for share in (1.0, 0.0):
+            example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), off_shape=off_shape,
+                                              off_shape_share=share)
+            rng = random.Random(1)
+            for _ in range(30):
+                sequence, mask = example(rng)
+                image = [t - chat.image_base for t in sequence if t >= chat.image_base]
+                self.assertEqual(len(set(image)), 1)
+                if not share:
+                    self.assertEqual(image[0], 0)
+                    continue
+                j = image[0] - 1
+                answer = chat.decode([t for t, m in zip(sequence, mask) if m]).replace("<|im_end|>", "").strip()
+                self.assertIn(answer, {a for _, a in world.shapeless_questions(off_scenes[j])})
 
     def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
         _, vocab_size, base = text.write_tokenizer(self.tmp.name)

@@ -83,6 +83,37 @@ class WorldTest(unittest.TestCase):
             self.assertFalse(words & set(world.COLOURS), question)
             self.assertLessEqual(words, vocabulary, question)
 
+    def test_off_shape_scenes_keep_the_worlds_colours_and_places_but_no_shape_of_it(self):
+        rng = random.Random(11)
+        scenes = [world.off_shape_scene(rng) for _ in range(300)]
+        self.assertEqual(scenes, [world.off_shape_scene(r) for r in [random.Random(11)] for _ in range(300)])
+        things = [t for scene in scenes for t in scene.things]
+        self.assertTrue(all(t.shape in world.OFF_SHAPES and t.shape not in world.SHAPES for t in things))
+        self.assertTrue(all(t.colour in world.COLOURS and t.position in world.WHERE for t in things))
+        self.assertTrue(any(t.colour == "red" and t.position == "centre" for t in things))
+        image = world.render(world.Scene("black", (world.Thing("cross", "red", "large", "centre"),)))
+        self.assertEqual(tuple(image[32, 32]), world.COLOURS["red"])
+        self.assertEqual(tuple(image[20, 20]), world.BACKGROUNDS["black"])     # a plus has no corners, a square does
+
+    def test_shapeless_questions_name_no_shape_and_stay_unambiguous(self):
+        scene = world.Scene("white", (world.Thing("cross", "red", "small", "left"),
+                                      world.Thing("cross", "blue", "large", "right"),
+                                      world.Thing("cross", "blue", "small", "top")))
+        qa = world.shapeless_questions(scene)
+        self.assertEqual(len(qa), len(dict(qa)))
+        qa = dict(qa)
+        self.assertEqual(qa["how many objects are there?"], "three")
+        self.assertEqual(qa["what colour is the background?"], "white")
+        self.assertEqual(qa["where is the red object?"], "left")
+        self.assertNotIn("where is the blue object?", qa)
+        self.assertEqual(qa["what colour is the object on the right?"], "blue")
+        vocabulary = {w.strip(".?") for w in world.vocabulary_text().split()}
+        for question, answer in qa.items():
+            words = {w.strip("?") for w in question.split()} | {answer}
+            self.assertFalse(words & (set(world.SHAPES) | set(world.OFF_SHAPES)), question)
+            self.assertLessEqual(words, vocabulary, question)
+
+
 class TokenizerTest(unittest.TestCase):
     def test_every_world_word_is_one_token_and_codebook_matches_base_vocabulary(self):
         with tempfile.TemporaryDirectory() as folder:
