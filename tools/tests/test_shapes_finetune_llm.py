@@ -25,6 +25,14 @@ class FinetuneLlmTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
+    def chat_scenes_and_blank_tokens(self, p2):
+        """(base vocabulary size, chat sequences of a fresh tokenizer, 4 training scenes, their image tokens at every
+        scale all 0 ({scale: int64 [4, p2]}))."""
+        _, _, base = text.write_tokenizer(self.tmp.name)
+        scenes = world.scenes("train", 4, 0)
+        return (base, text.ChatSequences(self.tmp.name), scenes,
+                {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES})
+
     def test_a_written_folder_loads_back_as_the_same_model(self):
         folder = os.path.join(self.tmp.name, "llm")
         os.makedirs(folder)
@@ -45,11 +53,8 @@ class FinetuneLlmTest(unittest.TestCase):
 
 
     def test_the_off_palette_share_asks_colourless_questions_of_the_off_palette_tokens(self):
-        _, vocab_size, base = text.write_tokenizer(self.tmp.name)
-        chat = text.ChatSequences(self.tmp.name)
-        scenes = world.scenes("train", 4, 0)
         p2 = 4
-        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        base, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
         off_palette = np.full((len(scenes), p2), base - 1, np.int64)
         answers = {a for scene in scenes for _, a in world.colourless_questions(scene)}
         for share, expected in ((1.0, base - 1), (0.0, 0)):
@@ -64,11 +69,8 @@ class FinetuneLlmTest(unittest.TestCase):
                     self.assertIn(answer, answers)
 
     def test_the_off_shape_share_asks_shapeless_questions_of_the_off_shape_tokens(self):
-        _, vocab_size, base = text.write_tokenizer(self.tmp.name)
-        chat = text.ChatSequences(self.tmp.name)
-        scenes = world.scenes("train", 4, 0)
         p2 = 4
-        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        base, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
         rng = random.Random(3)
         off_scenes = [world.off_shape_scene(rng) for _ in range(3)]
         off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))   # off-shape scene j → token j+1
@@ -88,11 +90,8 @@ class FinetuneLlmTest(unittest.TestCase):
                 self.assertIn(answer, {a for _, a in world.shapeless_questions(off_scenes[j])})
 
     def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
-        _, vocab_size, base = text.write_tokenizer(self.tmp.name)
-        chat = text.ChatSequences(self.tmp.name)
-        scenes = world.scenes("train", 4, 0)
         p2, views = 4, 9
-        indices = {s: np.zeros((len(scenes), p2), np.int64) for s in text.SCALES}
+        _, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
         seen = np.tile(np.arange(views, dtype=np.int64)[None, :, None] + 1, (len(scenes), 1, p2))   # view v → token v+1
         for share, expected in ((1.0, set(range(1, views + 1))), (0.0, {0})):
             example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), None, 0.0, seen, share)

@@ -77,11 +77,7 @@ class WorldTest(unittest.TestCase):
         self.assertEqual(qa["where is the star?"], "top")
         self.assertNotIn("where is the circle?", qa)
         self.assertEqual(qa["what shape is the object on the right?"], "circle")
-        vocabulary = {w.strip(".?") for w in world.vocabulary_text().split()}
-        for question, answer in qa.items():
-            words = {w.strip("?") for w in question.split()} | {answer}
-            self.assertFalse(words & set(world.COLOURS), question)
-            self.assertLessEqual(words, vocabulary, question)
+        self.assert_world_words_without(qa, set(world.COLOURS))
 
     def test_off_shape_scenes_keep_the_worlds_colours_and_places_but_no_shape_of_it(self):
         rng = random.Random(11)
@@ -107,10 +103,14 @@ class WorldTest(unittest.TestCase):
         self.assertEqual(qa["where is the red object?"], "left")
         self.assertNotIn("where is the blue object?", qa)
         self.assertEqual(qa["what colour is the object on the right?"], "blue")
+        self.assert_world_words_without(qa, set(world.SHAPES) | set(world.OFF_SHAPES))
+
+    def assert_world_words_without(self, qa, forbidden):
+        """Every question and answer of {question: answer} says only the world's words, none of `forbidden`."""
         vocabulary = {w.strip(".?") for w in world.vocabulary_text().split()}
         for question, answer in qa.items():
             words = {w.strip("?") for w in question.split()} | {answer}
-            self.assertFalse(words & (set(world.SHAPES) | set(world.OFF_SHAPES)), question)
+            self.assertFalse(words & forbidden, question)
             self.assertLessEqual(words, vocabulary, question)
 
 
