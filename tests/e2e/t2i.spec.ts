@@ -72,8 +72,9 @@ test('keyboard alone: a prompt becomes a 64 px image with a live preview; screen
   await tabTo(page, '#seed');
   await page.keyboard.type(SEED);
   await tabTo(page, '#previews');
-  await page.keyboard.press('ArrowDown'); // every 2 rows of the VQ code grid: one preview
-  await expect(page.locator('#previews')).toHaveValue('2');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown'); // every 4 rows of the VQ code grid: one preview (each is a VQ decode)
+  await expect(page.locator('#previews')).toHaveValue('4');
   await tabTo(page, '#prompt', true);
   await page.keyboard.press('Enter');
 
