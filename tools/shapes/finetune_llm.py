@@ -43,13 +43,19 @@ def load_llm(source, vocab_size):
     return model
 
 
+def understanding_tokens(images, tatok_path):
+    """uint8 [N,64,64,3] → numpy int64 [N, p²]: the pictures as TA-Tok at `tatok_path` tokenises them at
+    UNDERSTANDING_SCALE."""
+    tatok = load_tatok(tatok_path)[0].eval()
+    pixels = torch.from_numpy(np.stack(images))
+    return indices_of(tatok, pixels, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
+
+
 def off_palette_tokens(scenes, tatok_path):
     """numpy int64 [N, p²]: the scenes drawn off-palette (world.render_off_palette, seeded), as TA-Tok at `tatok_path`
     tokenises them at UNDERSTANDING_SCALE."""
     rng = random.Random(OFF_PALETTE_SEED)
-    images = torch.from_numpy(np.stack([world.render_off_palette(scene, rng) for scene in scenes]))  # [N,64,64,3]
-    tatok = load_tatok(tatok_path)[0].eval()
-    return indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
+    return understanding_tokens([world.render_off_palette(scene, rng) for scene in scenes], tatok_path)
 
 
 def off_shape_examples(count, tatok_path):
@@ -57,9 +63,7 @@ def off_shape_examples(count, tatok_path):
     `tatok_path` reads them at UNDERSTANDING_SCALE)."""
     rng = random.Random(OFF_SHAPE_SEED)
     scenes = [world.off_shape_scene(rng) for _ in range(count)]
-    images = torch.from_numpy(np.stack([world.render(scene) for scene in scenes]))            # [M,64,64,3]
-    tatok = load_tatok(tatok_path)[0].eval()
-    return scenes, indices_of(tatok, images, [UNDERSTANDING_SCALE])[UNDERSTANDING_SCALE].numpy().astype(np.int64)
+    return scenes, understanding_tokens([world.render(scene) for scene in scenes], tatok_path)
 
 
 @torch.no_grad()

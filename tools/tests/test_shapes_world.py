@@ -80,9 +80,11 @@ class WorldTest(unittest.TestCase):
         self.assert_world_words_without(qa, set(world.COLOURS))
 
     def test_off_shape_scenes_keep_the_worlds_colours_and_places_but_no_shape_of_it(self):
-        rng = random.Random(11)
-        scenes = [world.off_shape_scene(rng) for _ in range(300)]
-        self.assertEqual(scenes, [world.off_shape_scene(r) for r in [random.Random(11)] for _ in range(300)])
+        def drawn(seed):
+            rng = random.Random(seed)
+            return [world.off_shape_scene(rng) for _ in range(300)]
+        scenes = drawn(11)
+        self.assertEqual(scenes, drawn(11))
         things = [t for scene in scenes for t in scene.things]
         self.assertTrue(all(t.shape in world.OFF_SHAPES and t.shape not in world.SHAPES for t in things))
         self.assertTrue(all(t.colour in world.COLOURS and t.position in world.WHERE for t in things))
