@@ -1,7 +1,7 @@
 // ArDetokenizer: the AR de-tokenizer (LLAMA-ABS, TAR_SPEC §3) on onnxruntime-web: TA-Tok decoder features
 // [N, condDim] → VQ codes in raster order, with classifier-free guidance as batch 2 (row 0 the condition, row 1
-// a zero condition), the KV cache kept on the GPU (kv.ts) and each code drawn by the GPU sampler from the
-// guidance-combined logits (step-sampler.ts). It does not decode codes to pixels (src/models/vqdecoder.ts).
+// a zero condition; at guidance scale 1 only row 0 runs, since l_u + 1·(l_c − l_u) is l_c), the KV cache kept on
+// the GPU (kv.ts) and each code drawn by the GPU sampler from the guidance-combined logits (step-sampler.ts). It does not decode codes to pixels (src/models/vqdecoder.ts).
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
@@ -21,7 +21,7 @@ export interface DetokSampling {
 }
 
 /** CFG batch: row 0 conditional, row 1 unconditional. */
-const BATCH = 2;
+const GUIDED_BATCH = 2;
 const GUIDANCE_PAIRS: ReadonlyArray<readonly [number, number]> = [[0, 1]];
 
 export class ArDetokenizer {
@@ -59,8 +59,8 @@ export class ArDetokenizer {
   }
 
   /** features [N, condDim] (N ≤ maxPrefixLen) → `tokens` VQ codes (default maxSeqLen), raster order; each code is
-   *  drawn from l_u + cfgScale·(l_c − l_u) and fed to both rows. `sampling` fields left out take the package
-   *  defaults. onCode(code, i) per code. */
+   *  drawn from l_u + cfgScale·(l_c − l_u) and fed to both rows (at cfgScale 1 from l_c, the conditional row
+   *  alone). `sampling` fields left out take the package defaults. onCode(code, i) per code. */
   async generate(
     features: Float32Array,
     tokens: number | undefined,
@@ -75,11 +75,13 @@ export class ArDetokenizer {
       throw new InvalidArgumentError(`tokens ${count} must be an integer in [1, ${maxSeqLen}] (maxSeqLen)`);
     }
     const { cfgScale, ...rest } = { ...this.defaultSampling, ...sampling };
-    const settings: SampleSettings = { ...rest, guidance: { scale: cfgScale, pairs: GUIDANCE_PAIRS } };
+    const guided = cfgScale !== 1;
+    const batch = guided ? GUIDED_BATCH : 1;
+    const settings: SampleSettings = guided ? { ...rest, guidance: { scale: cfgScale, pairs: GUIDANCE_PAIRS } } : rest;
     const prefix = this.checkFeatures(features);
     signal?.throwIfAborted();
-    const kv = this.cache();
-    const sampler = new StepSampler(this.ctx, BATCH, vocabSize, 1);
+    const kv = this.cache(batch);
+    const sampler = new StepSampler(this.ctx, batch, vocabSize, 1);
     const codes = new Uint32Array(count);
     try {
       let logits = await this.prefill(features, prefix, kv);
@@ -107,8 +109,8 @@ export class ArDetokenizer {
    *  last-position logits [2, vocabSize] (row 0 conditional, row 1 unconditional) of every call. */
   async lastLogits(features: Float32Array, tokenIds: number[]): Promise<Float32Array[]> {
     const prefix = this.checkFeatures(features);
-    const kv = this.cache();
-    const sampler = new StepSampler(this.ctx, BATCH, this.ardtok.config.vocabSize, 1);
+    const kv = this.cache(GUIDED_BATCH);
+    const sampler = new StepSampler(this.ctx, GUIDED_BATCH, this.ardtok.config.vocabSize, 1);
     const calls = [() => this.prefill(features, prefix, kv), ...tokenIds.map((id) => () => this.feed(id, kv))];
     try {
       return await sampler.readEach(calls, (logits) => this.ledger.dispose(logits));
@@ -135,23 +137,26 @@ export class ArDetokenizer {
     return n;
   }
 
-  private cache(): KvCache {
+  /** A KV cache of `batch` rows: 2 with guidance, 1 without. */
+  private cache(batch: number): KvCache {
     const { layers, kvHeads, headDim } = this.ardtok.config;
-    return new KvCache({ layers, batch: BATCH, kvHeads, headDim }, this.ledger);
+    return new KvCache({ layers, batch, kvHeads, headDim }, this.ledger);
   }
 
-  /** condition [2, N, condDim] = [features, zeros] → embeds → the model at positions 0..N−1 (empty past). */
+  /** condition [B, N, condDim] = [features, zeros][:B] → embeds → the model at positions 0..N−1 (empty past). */
   private async prefill(features: Float32Array, prefix: number, kv: KvCache): Promise<ort.Tensor> {
     const { condDim } = this.ardtok.config;
-    const condition = new Float32Array(BATCH * prefix * condDim);
+    const { batch } = kv.shape;
+    const condition = new Float32Array(batch * prefix * condDim);
     condition.set(features);
-    const result = await runSession(this.conditionEmbed, { condition: new ort.Tensor('float32', condition, [BATCH, prefix, condDim]) });
+    const result = await runSession(this.conditionEmbed, { condition: new ort.Tensor('float32', condition, [batch, prefix, condDim]) });
     return this.forward(this.adoptEmbeds(result), prefix, kv);
   }
 
-  /** input_ids [2, 1] = [[code], [code]] → embeds → the model at position P. */
+  /** input_ids [B, 1] = [[code], …] → embeds → the model at position P. */
   private async feed(code: number, kv: KvCache): Promise<ort.Tensor> {
-    const ids = new ort.Tensor('int64', BigInt64Array.of(BigInt(code), BigInt(code)), [BATCH, 1]);
+    const { batch } = kv.shape;
+    const ids = new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(code)), [batch, 1]);
     return this.forward(this.adoptEmbeds(await runSession(this.tokenEmbed, { input_ids: ids })), 1, kv);
   }
 
@@ -160,7 +165,7 @@ export class ArDetokenizer {
     return result.embeds as ort.Tensor;
   }
 
-  /** One model call on `embeds` [2, T, dim] (disposed here); the cache advances; returns logits [2, T, vocab]. */
+  /** One model call on `embeds` [B, T, dim] (disposed here); the cache advances; returns logits [B, T, vocab]. */
   private async forward(embeds: ort.Tensor, tokens: number, kv: KvCache): Promise<ort.Tensor> {
     let outputs: Record<string, ort.Tensor>;
     try {

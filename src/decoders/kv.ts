@@ -64,7 +64,7 @@ export class KvCache {
   private past: Record<string, ort.Tensor> = {};
 
   constructor(
-    private readonly shape: KvShape,
+    readonly shape: KvShape,
     private readonly ledger: TensorLedger,
   ) {
     const { layers, batch, kvHeads, headDim, leftPadding } = shape;

@@ -170,6 +170,15 @@ test('AR-DTok generate: maxSeqLen in-range codes by default, reproducible per se
   expect(r.codes[2]).not.toEqual(r.codes[0]);
 });
 
+test('AR-DTok generate at cfgScale 1 runs the conditional row alone: each code is sampleReference on the CFG run\'s conditional logits; frees its cache', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).ardtokUnguided());
+  expect(r.drawn.length).toBeGreaterThan(1);
+  expect(r.drawn).toEqual(r.reference);
+  expect(r.guidedDiffer, 'guidance 3 on the same rows should draw other codes somewhere').toBeGreaterThan(0);
+  expect(r.liveAfter).toBe(0);
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+});
+
 test('decoders: typed errors for unknown scale, prompt tail, context length, ids, settings, feature shapes', async ({ harnessPage }) => {
   const r = await harnessPage.evaluate(async () => (await window.harness.decoders()).decoderErrors());
   expect(r.unknownScale?.name).toBe('InvalidArgumentError');

@@ -89,7 +89,8 @@ class TorchTar:
         indices = torch.tensor(tokens) - base                                          # [N]
         features = self.tatok.decode(indices.unsqueeze(0))[0]                          # [N, Cdec]
         side = int(round(self.ardtok.args.max_seq_len ** 0.5))
-        detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=d["cfgScale"]), detok_uniforms)
+        detok_guidance = d["cfgScale"] if d["cfgScale"] != 1.0 else None                # the engine's: scale 1 is no guidance
+        detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=detok_guidance), detok_uniforms)
         codes = detokenize(self.ardtok, features, detok)
         image = to_uint8_hwc(self.vq(torch.tensor(codes).reshape(1, side, side)))[0].numpy()
         return image, indices.tolist()

@@ -18,7 +18,8 @@ import torch
 
 from tools.convert.goldens import load_goldens
 from tools.convert.llm import read_config, read_token_ids
-from tools.convert.reference.pipeline import (VIEW_SHIFTS, Chooser, Sampling, answer_log_prob, llm_generate,
+from tools.convert.ardtok import build_checked as build_ardtok
+from tools.convert.reference.pipeline import (VIEW_SHIFTS, Chooser, Sampling, answer_log_prob, detokenize, llm_generate,
                                               mean_log_probs, move_off_boundary, processed, sample_row, shifted_pixels)
 from tools.convert.tokenizer import build_tokenizer_json
 from tools.convert.reference.vq import to_uint8_hwc
@@ -289,6 +290,28 @@ class PipelineGolden(unittest.TestCase):
         self.assertEqual(len(choose.logits), 12)
         self.assertTrue(all(np.array_equal(rows[0], rows[1]) for rows in choose.logits))
         self.assertNotEqual(run(3.0, other)[0], plain)
+
+    def test_unguided_detokenizer_runs_the_conditional_row_alone(self):
+        # without guidance (the engine's cfgScale 1) each decision sees one row: the conditional row of the CFG run
+        # fed the same codes, and draws what it would draw from that row
+        ardtok, _ = build_ardtok(self.checkpoints["ardtok"])
+        features = self.golden["t2i.features"]
+        uniforms = np.random.default_rng(1).uniform(size=ardtok.args.max_seq_len).tolist()
+        alone = Chooser(Sampling(temperature=1.0), uniforms)
+        codes = detokenize(ardtok, features, alone)
+        fed = iter(codes)
+
+        class FedCodes(Chooser):                         # draws with guidance 3, but feeds the unguided codes
+            def __call__(self, cond, uncond=None):
+                super().__call__(cond, uncond)
+                return next(fed)
+        guided = FedCodes(Sampling(temperature=1.0, guidance=3.0), uniforms)
+        detokenize(ardtok, features, guided)
+        self.assertEqual(len(codes), ardtok.args.max_seq_len)
+        self.assertTrue(all(row.ndim == 1 for row in alone.logits))
+        for row, rows in zip(alone.logits, guided.logits):
+            np.testing.assert_allclose(row, rows[0], rtol=1e-5, atol=1e-5)
+        self.assertNotEqual(guided.ids, codes)
 
     def test_answer_log_prob_is_the_cached_step_by_step_log_softmax(self):
         llm = load_reference(self.checkpoints["llm"])

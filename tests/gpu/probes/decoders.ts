@@ -459,6 +459,45 @@ async function repeat(which: 'llm' | 'ardtok', runs: number, tokens: number): Pr
   return report;
 }
 
+export interface UnguidedRunReport {
+  /** Codes drawn by ArDetokenizer.generate at cfgScale 1, and sampleReference without guidance on the
+   *  conditional row of lastLogits (the batch-2 CFG run) fed the codes drawn before. */
+  drawn: number[];
+  reference: number[];
+  /** Steps where sampleReference with a guidance other than 1 on the same rows draws another code. */
+  guidedDiffer: number;
+  liveAfter: number;
+  inUseBefore: number;
+  inUseAfter: number;
+}
+
+/** maxSeqLen codes at cfgScale 1 (one batch row, no unconditional row) against the conditional row of the CFG run. */
+async function ardtokUnguided(): Promise<UnguidedRunReport> {
+  const { ardtok, ardGold, source } = await setup();
+  const { vocabSize: vocab, maxSeqLen: steps } = source.manifest.components.ardtok!.config;
+  const [, n, d] = tensor(ardGold, 'condition_embed.input.condition').shape as [number, number, number];
+  const features = floats(ardGold, 'condition_embed.input.condition').slice(0, n * d);
+  const sampling = { temperature: 1, topK: 0, topP: 1 };
+  const random = new SeededRandom(23);
+  const uniforms = Array.from({ length: steps }, () => random.next());
+  const inUseBefore = (await poolStats()).inUseBytes;
+  let next = 0;
+  const drawn = Array.from(await ardtok.generate(features, steps, { ...sampling, cfgScale: 1 }, () => uniforms[next++] as number));
+  const inUseAfter = (await poolStats()).inUseBytes;
+  const rows = await ardtok.lastLogits(features, drawn.slice(0, -1));
+  const reference = rows.map((both, i) => sampleReference({ batch: 1, vocab }, sampling, both.subarray(0, vocab), [uniforms[i] as number])[0] as number);
+  const guided: SampleSettings = { ...sampling, guidance: { scale: 3, pairs: [[0, 1]] } };
+  const guidedDraws = rows.map((both, i) => sampleReference({ batch: 2, vocab }, guided, both, [uniforms[i] as number])[0]);
+  return {
+    drawn,
+    reference,
+    guidedDiffer: guidedDraws.filter((id, i) => id !== reference[i]).length,
+    liveAfter: ardtok.ledger.live,
+    inUseBefore,
+    inUseAfter,
+  };
+}
+
 /** ArDetokenizer.generate with the package defaults, twice with one seed and once with another. */
 async function ardtokGenerate(tokens: number | null): Promise<{ codes: number[][]; vocab: number; maxSeqLen: number; callbacks: number }> {
   const { ardtok, ardGold, source } = await setup();
@@ -546,5 +585,6 @@ export const decoderProbes = {
   abortAfter,
   repeat,
   ardtokGenerate,
+  ardtokUnguided,
   decoderErrors,
 };

@@ -264,18 +264,20 @@ class _Stream:
 @torch.no_grad()
 def detokenize(ardtok, features, choose):
     """AR-DTok with classifier-free guidance (TAR_SPEC §3.3-3.4): features [N, condDim] → maxSeqLen codes. Batch 2
-    (row 0 conditional, row 1 zero condition); choose(cond_logits, uncond_logits) combines and draws; the drawn
-    token is fed to both rows."""
+    (row 0 conditional, row 1 zero condition) when choose guides: choose(cond_logits, uncond_logits) combines and
+    draws, and the drawn token is fed to both rows; without guidance (the engine's cfgScale 1) the conditional row
+    alone, choose(cond_logits)."""
     n = features.shape[0]
-    embeds = ardtok.clip_proj(torch.stack([features, torch.zeros_like(features)]))
-    logits, past = ardtok.decode(embeds, torch.ones(2, n, dtype=torch.int64),
-                                 torch.arange(n).unsqueeze(0).repeat(2, 1), ardtok.empty_past(2))
+    rows = 1 if choose.settings.guidance is None else 2
+    embeds = ardtok.clip_proj(torch.stack([features, torch.zeros_like(features)])[:rows])
+    logits, past = ardtok.decode(embeds, torch.ones(rows, n, dtype=torch.int64),
+                                 torch.arange(n).unsqueeze(0).repeat(rows, 1), ardtok.empty_past(rows))
     codes = []
     for step in range(ardtok.args.max_seq_len):
         last = logits[:, -1].numpy()
-        codes.append(choose(last[0], last[1]))
+        codes.append(choose(*last))
         if step == ardtok.args.max_seq_len - 1:
             return codes
-        x = ardtok.tok_embeddings(torch.tensor([[codes[-1]], [codes[-1]]]))
-        logits, past = ardtok.decode(x, torch.ones(2, n + step + 1, dtype=torch.int64),
-                                     torch.full((2, 1), n + step, dtype=torch.int64), past)
+        x = ardtok.tok_embeddings(torch.tensor([[codes[-1]]] * rows))
+        logits, past = ardtok.decode(x, torch.ones(rows, n + step + 1, dtype=torch.int64),
+                                     torch.full((rows, 1), n + step, dtype=torch.int64), past)
