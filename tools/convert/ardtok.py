@@ -136,7 +136,8 @@ def export_graphs(writer, model):
         axes[name] = {0: "batch", 2: "past_sequence"}
     for name in outputs[1:]:
         axes[name] = {0: "batch", 2: "total_sequence"}
-    add("model", writer.export_onnx("ardtok/model.onnx", KVDecoder(model).eval(), dummy, inputs, outputs, axes))
+    add("model", writer.export_onnx("ardtok/model.onnx", KVDecoder(model).eval(), dummy, inputs, outputs, axes,
+                                    rms_norms=2 * a.n_layer + 1))                          # two a layer, one final
     return files
 
 

@@ -221,7 +221,8 @@ def export_model(writer, reference, relative="llm/model.onnx"):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         return writer.export_onnx(relative, module, export_inputs(config), inputs, outputs, dynamic,
-                                  keep_float32=("rope_cos", "rope_sin"))
+                                  keep_float32=("rope_cos", "rope_sin"),
+                                  rms_norms=2 * config.num_hidden_layers + 1)        # two a layer, one final
 
 
 def convert(writer, path):

