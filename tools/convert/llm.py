@@ -222,7 +222,8 @@ def export_model(writer, reference, relative="llm/model.onnx"):
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         return writer.export_onnx(relative, module, export_inputs(config), inputs, outputs, dynamic,
                                   keep_float32=("rope_cos", "rope_sin"),
-                                  rms_norms=2 * config.num_hidden_layers + 1)        # two a layer, one final
+                                  rms_norms=2 * config.num_hidden_layers + 1,        # two a layer, one final
+                                  rotary_embeddings=2 * config.num_hidden_layers)    # q and k of each layer
 
 
 def convert(writer, path):

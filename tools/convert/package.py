@@ -13,7 +13,7 @@ import torch
 from onnx import external_data_helper, helper, numpy_helper
 
 from .errors import ConversionError
-from .fuse import fuse_rms_norms
+from .fuse import fuse_rms_norms, fuse_rotary_embeddings
 
 FORMAT = "tar-webgpu-package"
 FORMAT_VERSION = 1
@@ -159,9 +159,9 @@ class PackageWriter:
         return {"dtype": self.storage, "shape": list(array.shape)}
 
     def export_onnx(self, relative, module, args, input_names, output_names, dynamic_axes, keep_float32=(),
-                    rms_norms=0):
-        """torch.onnx.export, then its `rms_norms` RMSNorms fused into one node each (tools/convert/fuse.py), then
-        float16 weight storage if asked (except initializers whose name contains one
+                    rms_norms=0, rotary_embeddings=0):
+        """torch.onnx.export, then its `rms_norms` RMSNorms and `rotary_embeddings` rotary embeddings fused into one
+        node each (tools/convert/fuse.py), then float16 weight storage if asked (except initializers whose name contains one
         of `keep_float32`), then external data when large, split so that no file passes MAX_DATA_FILE_BYTES.
         Returns the file roles {"": graph path, "Data": first data file, "Data1": second, ...} relative to the
         package (no "Data*" roles when the weights stay inside the graph)."""
@@ -178,6 +178,8 @@ class PackageWriter:
             shutil.rmtree(scratch, ignore_errors=True)
         if rms_norms:
             fuse_rms_norms(model, rms_norms)
+        if rotary_embeddings:
+            fuse_rotary_embeddings(model, rotary_embeddings)
         if self.storage == "float16":
             _store_weights_as_float16(model, keep_float32)
         size = sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)

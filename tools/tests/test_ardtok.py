@@ -71,6 +71,11 @@ def _op(node, ins):
         return [e / e.sum(axis=ax, keepdims=True)]
     if t == "ReduceMean":
         return [x.mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1))).astype(x.dtype)]
+    if t == "RotaryEmbedding":                                       # onnxruntime's, on [B, heads, T, d] input
+        cos, sin = ins[2][ins[1]][:, None], ins[3][ins[1]][:, None]    # [B, 1, T, d/2]
+        half = x.shape[-1] // 2
+        x1, x2 = x[..., :half], x[..., half:]
+        return [np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x.dtype)]
     if t == "SimplifiedLayerNormalization":                          # onnxruntime's RMSNorm (tools/convert/fuse.py)
         rms = np.sqrt((x * x).mean(axis=a.get("axis", -1), keepdims=True) + np.float32(a["epsilon"]))
         return [(x / rms * ins[1]).astype(x.dtype)]

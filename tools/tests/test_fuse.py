@@ -1,6 +1,7 @@
-"""tools/convert/fuse.py: the RMSNorms of the reference modules' exports become single
-SimplifiedLayerNormalization nodes with the same arithmetic (checked by the NumPy ONNX evaluator of
-test_ardtok against torch); look-alikes stay as they are; a count other than the expected one is a ConversionError."""
+"""tools/convert/fuse.py: the RMSNorms and rotary embeddings of the reference modules' exports become single
+SimplifiedLayerNormalization and RotaryEmbedding nodes with the same arithmetic (checked by the NumPy ONNX
+evaluator of test_ardtok against torch); look-alikes stay as they are; a count other than the expected one is a
+ConversionError."""
 import os
 import tempfile
 import unittest
@@ -10,9 +11,9 @@ import onnx
 import torch
 
 from tools.convert.errors import ConversionError
-from tools.convert.fuse import FUSED_OP, fuse_rms_norms
+from tools.convert.fuse import CONTRIB_DOMAIN, FUSED_OP, ROTARY_OP, fuse_rms_norms, fuse_rotary_embeddings
 from tools.convert.reference.ardtok import RMSNorm as ArdtokNorm
-from tools.convert.reference.qwen2 import Qwen2RMSNorm
+from tools.convert.reference.qwen2 import Qwen2RMSNorm, rotate_half
 from tools.tests.test_ardtok import check_model, run_onnx
 
 
@@ -39,11 +40,43 @@ class TwoNorms(torch.nn.Module):
         return self.second(self.first(x) + x)
 
 
+class Rotary(torch.nn.Module):
+    """The Qwen2 reference's rotary step on q [B, 3, T, 8] (transposed from [B, T, 24], as its attention does):
+    cos and sin rows gathered by position_ids from [16, 4] tables, q·cos + rotate_half(q)·sin; the look-alike
+    rotates with +x2 where rotate_half has −x2."""
+
+    def __init__(self, look_alike=False):
+        super().__init__()
+        freqs = torch.arange(16).float().unsqueeze(1) * torch.tensor([1.0, 0.3, 0.1, 0.03])
+        self.register_buffer("rope_cos", torch.cos(freqs), persistent=False)
+        self.register_buffer("rope_sin", torch.sin(freqs), persistent=False)
+        self.look_alike = look_alike
+
+    def forward(self, x, position_ids):
+        b, t = x.shape[0], x.shape[1]
+        q = x.view(b, t, 3, 8).transpose(1, 2)
+        cos = torch.cat((self.rope_cos[position_ids], self.rope_cos[position_ids]), dim=-1).unsqueeze(1)
+        sin = torch.cat((self.rope_sin[position_ids], self.rope_sin[position_ids]), dim=-1).unsqueeze(1)
+        turned = torch.cat((q[..., 4:], q[..., :4]), dim=-1) if self.look_alike else rotate_half(q, 4)
+        return q * cos + turned * sin
+
+
 def export(module, x):
     handle, path = tempfile.mkstemp(suffix=".onnx")
     os.close(handle)
     torch.onnx.export(module.eval(), (x,), path, opset_version=17, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, do_constant_folding=True)
+    model = onnx.load(path)
+    os.remove(path)
+    return model
+
+
+def export_rotary_look_alike():
+    handle, path = tempfile.mkstemp(suffix=".onnx")
+    os.close(handle)
+    x, positions = torch.randn(1, 2, 24), torch.tensor([[0, 1]])
+    torch.onnx.export(Rotary(look_alike=True).eval(), (x, positions), path, opset_version=17,
+                      input_names=["x", "position_ids"], output_names=["y"], do_constant_folding=True)
     model = onnx.load(path)
     os.remove(path)
     return model
@@ -59,7 +92,7 @@ def evaluate(model, x):
         os.remove(path)
 
 
-class FuseRmsNorms(unittest.TestCase):
+class Fuse(unittest.TestCase):
     X = torch.randn(3, 5, 6, generator=torch.Generator().manual_seed(0)) * 4
 
     def test_both_reference_norms_fuse_with_the_same_arithmetic(self):
@@ -80,7 +113,35 @@ class FuseRmsNorms(unittest.TestCase):
                 expected = module(self.X).numpy()
             np.testing.assert_allclose(evaluate(model, self.X), expected, rtol=1e-5, atol=1e-5)
 
+    def test_rotary_embeddings_fuse_with_the_same_arithmetic(self):
+        x = torch.randn(2, 5, 24, generator=torch.Generator().manual_seed(1))
+        positions = torch.tensor([[3, 4, 5, 6, 7], [0, 1, 2, 9, 15]])
+        handle, path = tempfile.mkstemp(suffix=".onnx")
+        os.close(handle)
+        try:
+            torch.onnx.export(Rotary().eval(), (x, positions), path, opset_version=17, do_constant_folding=True,
+                              input_names=["x", "position_ids"], output_names=["y"],
+                              dynamic_axes={"x": {0: "b", 1: "t"}, "position_ids": {0: "b", 1: "t"}, "y": {0: "b", 2: "t"}})
+            model = onnx.load(path)
+            self.assertEqual(fuse_rotary_embeddings(model, 1), 1)
+            ops = [n.op_type for n in model.graph.node]
+            self.assertEqual(ops.count(ROTARY_OP), 1)
+            self.assertFalse({"Neg", "Slice"} & set(ops), ops)
+            self.assertEqual([n.op_type for n in model.graph.node if "position_ids" in n.input], [ROTARY_OP])
+            self.assertIn(CONTRIB_DOMAIN, [o.domain for o in model.opset_import])
+            check_model(model)
+            onnx.save(model, path)
+            got = run_onnx(path, {"x": x.numpy(), "position_ids": positions.numpy()})["y"]
+        finally:
+            os.remove(path)
+        with torch.no_grad():
+            expected = Rotary()(x, positions).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
     def test_look_alikes_stay_and_a_wrong_count_is_an_error(self):
+        model = export_rotary_look_alike()
+        with self.assertRaisesRegex(ConversionError, "found 0 rotary embedding subgraphs to fuse, expected 1"):
+            fuse_rotary_embeddings(model, 1)
         model = export(NotANorm(), self.X)
         with self.assertRaisesRegex(ConversionError, "found 0 RMSNorm subgraphs to fuse, expected 1"):
             fuse_rms_norms(model, 1)

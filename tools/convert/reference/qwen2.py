@@ -53,8 +53,8 @@ class Qwen2RMSNorm(nn.Module):
         return self.weight * (x * torch.rsqrt(variance + self.eps))
 
 
-def rotate_half(x):
-    half = x.shape[-1] // 2
+def rotate_half(x, half):
+    """cat(-x2, x1) over the last axis, whose halves are `half` wide (a Python int: the export holds constants)."""
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
@@ -80,8 +80,8 @@ class Qwen2Attention(nn.Module):
         q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)      # [B,H,T,d]
         k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)   # [B,kv,T,d]
         v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q = q * cos + rotate_half(q, self.head_dim // 2) * sin
+        k = k * cos + rotate_half(k, self.head_dim // 2) * sin
         key = torch.cat((past_key, k), dim=2)                                           # [B,kv,S,d]
         value = torch.cat((past_value, v), dim=2)
         # GQA without copying the cache: group the query heads by the KV head they read.
