@@ -1,7 +1,8 @@
 // ArDetokenizer: the AR de-tokenizer (LLAMA-ABS, TAR_SPEC §3) on onnxruntime-web: TA-Tok decoder features
 // [N, condDim] → VQ codes in raster order, with classifier-free guidance as batch 2 (row 0 the condition, row 1
 // a zero condition; at guidance scale 1 only row 0 runs, since l_u + 1·(l_c − l_u) is l_c), the KV cache kept on
-// the GPU (kv.ts) and each code drawn by the GPU sampler from the guidance-combined logits (step-sampler.ts). It does not decode codes to pixels (src/models/vqdecoder.ts).
+// the GPU (kv.ts) and each code drawn by the GPU sampler from the guidance-combined logits (step-sampler.ts). It
+// does not decode codes to pixels (src/models/vqdecoder.ts).
 import { InvalidArgumentError, InvalidInputError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { SampleSettings } from '../kernels/sample-reference.ts';
