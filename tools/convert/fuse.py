@@ -12,7 +12,7 @@ from onnx import helper, numpy_helper
 
 from tools.convert.errors import ConversionError
 
-FUSED_OP = "SimplifiedLayerNormalization"
+RMS_NORM_OP = "SimplifiedLayerNormalization"
 ROTARY_OP = "RotaryEmbedding"
 CONTRIB_DOMAIN = "com.microsoft"
 
@@ -81,7 +81,7 @@ def _match_rms_norm(reduce_mean, index):
     if weight is None or (weight not in index.constants and not (cast and cast.input[0] in index.constants)):
         return None
     return ((square, reduce_mean, add, sqrt, div, scale, weigh),
-            (FUSED_OP, "", [x, weight], {"axis": -1, "epsilon": float(np.float32(eps)), "stash_type": 1}))
+            (RMS_NORM_OP, "", [x, weight], {"axis": -1, "epsilon": float(np.float32(eps)), "stash_type": 1}))
 
 
 def _rank(name, index):
@@ -167,7 +167,8 @@ def _rewrite(model, anchor_op, match, expected, what):
         kept = alive
     del graph.node[:]
     graph.node.extend(kept)
-    if any(node.domain == CONTRIB_DOMAIN for node in kept) and all(o.domain != CONTRIB_DOMAIN for o in model.opset_import):
+    contrib = any(node.domain == CONTRIB_DOMAIN for node in kept)
+    if contrib and all(o.domain != CONTRIB_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(CONTRIB_DOMAIN, 1))
     return len(replaced)
 

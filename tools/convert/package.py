@@ -161,8 +161,9 @@ class PackageWriter:
     def export_onnx(self, relative, module, args, input_names, output_names, dynamic_axes, keep_float32=(),
                     rms_norms=0, rotary_embeddings=0):
         """torch.onnx.export, then its `rms_norms` RMSNorms and `rotary_embeddings` rotary embeddings fused into one
-        node each (tools/convert/fuse.py), then float16 weight storage if asked (except initializers whose name contains one
-        of `keep_float32`), then external data when large, split so that no file passes MAX_DATA_FILE_BYTES.
+        node each (tools/convert/fuse.py), then float16 weight storage if asked (except initializers whose name
+        contains one of `keep_float32`), then external data when large, split so that no file passes
+        MAX_DATA_FILE_BYTES.
         Returns the file roles {"": graph path, "Data": first data file, "Data1": second, ...} relative to the
         package (no "Data*" roles when the weights stay inside the graph)."""
         target = self.path(relative)

@@ -14,9 +14,9 @@ import torch
 from onnx import numpy_helper
 
 from tools.convert import ardtok as conv
+from tools.convert.fuse import CONTRIB_DOMAIN, RMS_NORM_OP
 from tools.convert.reference.ardtok import REGISTRY, ARDTok, ModelArgs, generate_reference
 from tools.tiny import ardtok as tiny
-from tools.convert.fuse import FUSED_OP
 from tools.tests.tiny_package import ConversionErrorAssertions, TinyPackage
 
 # ---------------------------------------------------------------------------------------------------------
@@ -72,6 +72,7 @@ def _op(node, ins):
     if t == "ReduceMean":
         return [x.mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1))).astype(x.dtype)]
     if t == "RotaryEmbedding":                                       # onnxruntime's, on [B, heads, T, d] input
+        assert a.get("interleaved", 0) == 0
         cos, sin = ins[2][ins[1]][:, None], ins[3][ins[1]][:, None]    # [B, 1, T, d/2]
         half = x.shape[-1] // 2
         x1, x2 = x[..., :half], x[..., half:]
@@ -164,9 +165,10 @@ def check_model(model_or_path):
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     for node in copy.graph.node:
-        if node.op_type == FUSED_OP:
-            node.domain = "com.microsoft"
-    copy.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+        if node.op_type == RMS_NORM_OP:
+            node.domain = CONTRIB_DOMAIN
+    if all(o.domain != CONTRIB_DOMAIN for o in copy.opset_import):
+        copy.opset_import.append(onnx.helper.make_opsetid(CONTRIB_DOMAIN, 1))
     onnx.checker.check_model(copy)
 
 
@@ -245,7 +247,7 @@ class ArdtokTest(ConversionErrorAssertions, unittest.TestCase):
         for file, (ins, outs) in names.items():
             model = onnx.load(self.graph(file))
             check_model(model)
-            norms = sum(n.op_type == FUSED_OP for n in model.graph.node)
+            norms = sum(n.op_type == RMS_NORM_OP for n in model.graph.node)
             self.assertEqual(norms, 2 * 2 + 1 if file == "model.onnx" else 0, file)     # two a layer, one final
             self.assertEqual([i.name for i in model.graph.input], ins, file)
             self.assertEqual([o.name for o in model.graph.output], outs, file)

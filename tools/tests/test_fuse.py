@@ -11,7 +11,7 @@ import onnx
 import torch
 
 from tools.convert.errors import ConversionError
-from tools.convert.fuse import CONTRIB_DOMAIN, FUSED_OP, ROTARY_OP, fuse_rms_norms, fuse_rotary_embeddings
+from tools.convert.fuse import CONTRIB_DOMAIN, RMS_NORM_OP, ROTARY_OP, fuse_rms_norms, fuse_rotary_embeddings
 from tools.convert.reference.ardtok import RMSNorm as ArdtokNorm
 from tools.convert.reference.qwen2 import Qwen2RMSNorm, rotate_half
 from tools.tests.test_ardtok import check_model, run_onnx
@@ -102,11 +102,11 @@ class Fuse(unittest.TestCase):
             before = len(model.graph.node)
             self.assertEqual(fuse_rms_norms(model, 2), 2)
             ops = [n.op_type for n in model.graph.node]
-            self.assertEqual(ops.count(FUSED_OP), 2)
+            self.assertEqual(ops.count(RMS_NORM_OP), 2)
             self.assertFalse({"ReduceMean", "Sqrt", "Div"} & set(ops), ops)
             self.assertLess(len(model.graph.node), before - 10)
             check_model(model)
-            eps = {round(onnx.helper.get_attribute_value(a), 9) for n in model.graph.node if n.op_type == FUSED_OP
+            eps = {round(onnx.helper.get_attribute_value(a), 9) for n in model.graph.node if n.op_type == RMS_NORM_OP
                    for a in n.attribute if a.name == "epsilon"}
             self.assertEqual(eps, {round(float(np.float32(module.first.eps)), 9)})
             with torch.no_grad():
@@ -121,7 +121,8 @@ class Fuse(unittest.TestCase):
         try:
             torch.onnx.export(Rotary().eval(), (x, positions), path, opset_version=17, do_constant_folding=True,
                               input_names=["x", "position_ids"], output_names=["y"],
-                              dynamic_axes={"x": {0: "b", 1: "t"}, "position_ids": {0: "b", 1: "t"}, "y": {0: "b", 2: "t"}})
+                              dynamic_axes={"x": {0: "b", 1: "t"}, "position_ids": {0: "b", 1: "t"},
+                                            "y": {0: "b", 2: "t"}})
             model = onnx.load(path)
             self.assertEqual(fuse_rotary_embeddings(model, 1), 1)
             ops = [n.op_type for n in model.graph.node]

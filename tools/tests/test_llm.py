@@ -14,7 +14,7 @@ import torch
 
 from tools.convert import llm
 from tools.convert.errors import ConversionError
-from tools.convert.fuse import FUSED_OP
+from tools.convert.fuse import RMS_NORM_OP
 from tools.convert.package import PackageWriter
 from tools.convert.reference.qwen2 import Qwen2ForCausalLM, Qwen2ForExport
 from tools.convert.safetensors_io import load_file, load_folder, save_file
@@ -152,7 +152,7 @@ class TinyLLMTest(unittest.TestCase):
         path = os.path.join(self.package, "llm", "model.onnx")
         check_model(path)
         model = onnx.load(path)
-        self.assertEqual(sum(n.op_type == FUSED_OP for n in model.graph.node), 2 * 2 + 1)  # two a layer, one final
+        self.assertEqual(sum(n.op_type == RMS_NORM_OP for n in model.graph.node), 2 * 2 + 1)  # two a layer, one final
 
         def io(values):
             out = {}
