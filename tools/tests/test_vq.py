@@ -15,6 +15,9 @@ from tools.tests.test_ardtok import rel_error, run_onnx
 from tools.tiny import vq as tiny
 from tools.tests.tiny_package import ConversionErrorAssertions, TinyPackage
 
+# Nodes that keep their input's layout: the residual adds and swish between the decoder's convolutions.
+CHANNEL_WISE_OPS = {"Add", "Mul", "Sigmoid"}
+
 # ---------------------------------------------------------------------------------------------------------
 # Independent NumPy re-implementation of LlamaGen's decode_code (float64).
 
@@ -111,6 +114,27 @@ class VqTest(ConversionErrorAssertions, unittest.TestCase):
         self.assertEqual([o.name for o in model.graph.output], ["image"])
         self.assertEqual(model.graph.input[0].type.tensor_type.elem_type, onnx.TensorProto.INT64)
         self.assertNotIn("Resize", {n.op_type for n in model.graph.node})
+
+    def test_no_reshape_or_reduction_acts_on_a_channels_first_activation(self):
+        # onnxruntime's WebGPU provider runs Conv channels-last and cancels the transposes it adds around each Conv
+        # only against ours; a Reshape or ReduceMean of a channels-first activation (as torch exports nn.GroupNorm)
+        # would keep two transposes of the whole activation per GroupNorm. Layout is tracked from each Conv output
+        # (channels-first) through element-wise nodes; Transpose [0, 2, 3, 1] makes it channels-last.
+        model = onnx.load(self.graph)
+        channels_first, offenders = set(), []
+        for node in model.graph.node:
+            first = [name for name in node.input if name in channels_first]
+            if node.op_type == "Conv":
+                channels_first.add(node.output[0])
+            elif node.op_type in CHANNEL_WISE_OPS and first:
+                channels_first.update(node.output)
+            elif node.op_type == "Transpose" and first:
+                perm = next(list(a.ints) for a in node.attribute if a.name == "perm")
+                self.assertEqual(perm, [0, 2, 3, 1], node.name)
+            elif first and node.op_type != "Shape":    # Shape reads only the dimensions
+                offenders.append(f"{node.op_type} {node.name}")
+        self.assertGreater(len(channels_first), 30)
+        self.assertEqual(offenders, [])
 
     def test_exported_graph_matches_goldens_at_two_sizes(self):
         g = self.goldens

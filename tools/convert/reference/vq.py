@@ -7,7 +7,10 @@ Parameter names are the official state-dict keys (`quantize.embedding.weight`, `
 decode).
 
 Export-friendly: GroupNorm written by hand (ReduceMean), attention by MatMul/Softmax, nearest x2 upsampling
-by Reshape/Expand (no Resize), no data-dependent control flow.
+by Reshape/Expand (no Resize), no data-dependent control flow. Everything between the convolutions is computed
+channels-last ([B,H,W,C]) and turned back to NCHW only at each convolution's input: onnxruntime's WebGPU
+provider runs convolutions channels-last and cancels the transposes it adds there against ours, where
+channels-first reshapes would cost two transposes of the whole activation per GroupNorm.
 
 The graph `vq/decoder.onnx` (VQDecodeCodes): codes [B,h,w] int64 -> image [B,3,f*h,f*w], f = 2^(levels-1),
 values ~[-1,1]: gather rows of normalize(embedding) -> [B,codeDim,h,w] -> post_quant_conv -> decoder.
@@ -20,20 +23,35 @@ NUM_GROUPS = 32   # LlamaGen's Normalize(): nn.GroupNorm(num_groups=32, eps=1e-6
 GN_EPS = 1e-6
 
 
+def to_channels_last(x):
+    """[B,C,H,W] -> [B,H,W,C]."""
+    return x.permute(0, 2, 3, 1)
+
+
+def to_channels_first(x):
+    """[B,H,W,C] -> [B,C,H,W]."""
+    return x.permute(0, 3, 1, 2)
+
+
 class GroupNorm(nn.Module):
+    """nn.GroupNorm(NUM_GROUPS, c, eps=GN_EPS), computed channels-last: the statistics over [B,HW,G,C/G] (a
+    group is C/G adjacent channels at every pixel, as in NCHW), the affine on the channel axis. The result is
+    GroupNorm's; the layout is so that onnxruntime's channels-last convolutions need no transposes around it."""
+
     def __init__(self, channels):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x):
-        b, c, h, w = x.shape
-        g = x.reshape(b, NUM_GROUPS, -1)
-        mean = g.mean(dim=-1, keepdim=True)
+        b, _, h, w = x.shape
+        c = self.weight.shape[0]                 # a constant of the graph, not read from x
+        g = to_channels_last(x).reshape(b, -1, NUM_GROUPS, c // NUM_GROUPS)     # [B,HW,G,C/G]
+        mean = g.mean(dim=(1, 3), keepdim=True)
         d = g - mean
-        var = (d * d).mean(dim=-1, keepdim=True)
-        g = d / torch.sqrt(var + GN_EPS)
-        return g.reshape(b, c, h, w) * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
+        var = (d * d).mean(dim=(1, 3), keepdim=True)
+        g = (d / torch.sqrt(var + GN_EPS)).reshape(b, h, w, c)                  # [B,H,W,C]
+        return to_channels_first(g * self.weight + self.bias)
 
 
 def swish(x):
@@ -72,11 +90,11 @@ class AttnBlock(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         n = self.norm(x)
-        q = self.q(n).reshape(b, c, -1).transpose(1, 2)       # [B,HW,C]
-        k = self.k(n).reshape(b, c, -1)                       # [B,C,HW]
-        v = self.v(n).reshape(b, c, -1)                       # [B,C,HW]
-        attn = torch.softmax(torch.matmul(q, k) * self.scale, dim=-1)   # [B,HWq,HWk]
-        out = torch.matmul(v, attn.transpose(1, 2)).reshape(b, c, h, w)
+        q = to_channels_last(self.q(n)).reshape(b, -1, c)     # [B,HW,C]
+        k = to_channels_last(self.k(n)).reshape(b, -1, c)     # [B,HW,C]
+        v = to_channels_last(self.v(n)).reshape(b, -1, c)     # [B,HW,C]
+        attn = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * self.scale, dim=-1)   # [B,HWq,HWk]
+        out = to_channels_first(torch.matmul(attn, v).reshape(b, h, w, c))             # [B,C,H,W]
         return x + self.proj_out(out)
 
 
@@ -87,8 +105,8 @@ class Upsample(nn.Module):
 
     def forward(self, x):
         b, c, h, w = x.shape
-        x = x.reshape(b, c, h, 1, w, 1).expand(b, c, h, 2, w, 2).reshape(b, c, h * 2, w * 2)  # nearest x2
-        return self.conv(x)
+        x = to_channels_last(x).reshape(b, h, 1, w, 1, c).expand(b, h, 2, w, 2, c)   # nearest x2
+        return self.conv(to_channels_first(x.reshape(b, h * 2, w * 2, c)))
 
 
 class Decoder(nn.Module):
@@ -154,7 +172,7 @@ class VQDecoderModel(nn.Module):
     def forward(self, codes):
         """codes [B,h,w] int64 -> image [B,3,f*h,f*w] (decode_code with L2-normalised codebook rows)."""
         table = F.normalize(self.quantize.embedding.weight, p=2, dim=-1)
-        z = table[codes].permute(0, 3, 1, 2)                   # [B,codeDim,h,w]
+        z = to_channels_first(table[codes])                    # [B,codeDim,h,w]
         return self.decoder(self.post_quant_conv(z))
 
 
