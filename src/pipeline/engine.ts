@@ -24,6 +24,7 @@ import {
   type ImagineOptions,
   type VaryOptions,
 } from './options.ts';
+import { PreviewPacer } from './preview-pacer.ts';
 import { JobQueue } from './queue.ts';
 import { SelfCheck } from './self-check.ts';
 import { TextStream } from './text-stream.ts';
@@ -266,6 +267,7 @@ export class Engine implements TarEngine {
     const side = detok.gridSize;
     const total = side * side;
     const codes = new Uint32Array(total);
+    const pacer = new PreviewPacer(previewEveryRows);
     let previews: Promise<void> = Promise.resolve();
     await clock.time('detokenize', () =>
       detok.generate(
@@ -277,13 +279,18 @@ export class Engine implements TarEngine {
           codes[i] = code;
           emit(clock.progress('detokenize', image, i + 1, total));
           const rowDone = (i + 1) % side === 0 && i + 1 < total;
-          if (previewEveryRows > 0 && rowDone && ((i + 1) / side) % previewEveryRows === 0) {
+          if (rowDone && pacer.take((i + 1) / side, performance.now())) {
             const known = i + 1;
             const snapshot = codes.slice();
             previews = previews.then(async () => {
-              if (signal.aborted) return;
-              const pixels = await vq.decode(snapshot, side, known, signal);
-              emit({ type: 'preview', image, done: known, total, pixels });
+              const start = performance.now();
+              try {
+                if (signal.aborted) return;
+                const pixels = await vq.decode(snapshot, side, known, signal);
+                emit({ type: 'preview', image, done: known, total, pixels });
+              } finally {
+                pacer.finished(start, performance.now());
+              }
             });
           }
         },

@@ -32,7 +32,8 @@ export interface ImagineOptions extends SamplingOverrides {
    *  the one the model itself reads back as likeliest to be described by the prompt is kept. Needs the package's
    *  sampling.textToImage.selfCheckQuestion and the TA-Tok encoder. Default: the package's candidates (1). */
   candidates?: number;
-  /** A preview every this many VQ-code rows (0: none). */
+  /** A preview every this many VQ-code rows (0: none), fewer where the previews would take more than a quarter of
+   *  the drawing time (a slow adapter: src/pipeline/preview-pacer.ts). */
   previewEveryRows?: number;
   signal?: AbortSignal;
   /** Tests: explicit uniforms instead of the seeded generator, one per drawn token. */
