@@ -35,7 +35,7 @@ function syntheticInput(name: string, type: string, shape: ReadonlyArray<number 
   throw new Error(`input ${name}: type ${type} is not synthesised by this benchmark`);
 }
 
-async function feedsOf(session: ort.InferenceSession, dims: Record<string, number>): Promise<Record<string, ort.Tensor>> {
+function feedsOf(session: ort.InferenceSession, dims: Record<string, number>): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const meta of session.inputMetadata) {
     if (!meta.isTensor) throw new Error(`input ${meta.name} is not a tensor`);
@@ -65,7 +65,7 @@ export const graphBench = {
     const loaded = [];
     for (const graph of graphs) {
       const session = await createSharedSession(ctx.device, graph.url);
-      loaded.push({ graph, session, feeds: await feedsOf(session, dims), runsMs: [] as number[], elements: 0 });
+      loaded.push({ graph, session, feeds: feedsOf(session, dims), runsMs: [] as number[], elements: 0 });
     }
     for (const entry of loaded) for (let i = 0; i < warmup; i++) await timedRun(entry.session, entry.feeds);
     for (let round = 0; round < runs; round++) {
@@ -82,7 +82,7 @@ export const graphBench = {
   profile: async (url: string, dims: Record<string, number>, warmup: number): Promise<void> => {
     const ctx = await (contextPromise ??= GpuContext.create());
     const session = await createSharedSession(ctx.device, url, { enableProfiling: true });
-    const feeds = await feedsOf(session, dims);
+    const feeds = feedsOf(session, dims);
     for (let i = 0; i < warmup; i++) await timedRun(session, feeds);
     await timedRun(session, feeds);
     session.endProfiling();
