@@ -25,6 +25,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { imageInput, openEnginePage } from '../scripts/headless/driver.mjs';
+import { median } from './median.mjs';
 
 const PYTHON = '/usr/bin/python3';
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -88,12 +89,6 @@ function python(args) {
 }
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-const median = (xs) => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const phases = (timings) => Object.entries(timings).map(([phase, ms]) => `${phase} ${seconds(ms)}`).join(', ');
 

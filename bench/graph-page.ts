@@ -57,11 +57,16 @@ async function timedRun(session: ort.InferenceSession, feeds: Record<string, ort
 
 let contextPromise: Promise<GpuContext> | null = null;
 
+/** The page's one GpuContext (onnxruntime is bound to its device for the page's lifetime). */
+function context(): Promise<GpuContext> {
+  return (contextPromise ??= GpuContext.create());
+}
+
 export const graphBench = {
-  adapter: async () => (await (contextPromise ??= GpuContext.create())).info,
+  adapter: async () => (await context()).info,
   /** Each graph warmed up `warmup` times, then `runs` rounds of one run each, in order. */
   compare: async (graphs: { label: string; url: string }[], dims: Record<string, number>, runs: number, warmup: number): Promise<GraphTiming[]> => {
-    const ctx = await (contextPromise ??= GpuContext.create());
+    const ctx = await context();
     const loaded = [];
     for (const graph of graphs) {
       const session = await createSharedSession(ctx.device, graph.url);
@@ -80,7 +85,7 @@ export const graphBench = {
   },
   /** One profiled run after `warmup` unprofiled ones; the profile JSON is printed by onnxruntime on release. */
   profile: async (url: string, dims: Record<string, number>, warmup: number): Promise<void> => {
-    const ctx = await (contextPromise ??= GpuContext.create());
+    const ctx = await context();
     const session = await createSharedSession(ctx.device, url, { enableProfiling: true });
     const feeds = feedsOf(session, dims);
     for (let i = 0; i < warmup; i++) await timedRun(session, feeds);

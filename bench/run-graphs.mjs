@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { chromiumArgs, chromiumPath } from '../scripts/browser.mjs';
 import { startQuietVite } from '../scripts/quiet-vite.mjs';
+import { median } from './median.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -42,11 +43,6 @@ if (Object.values(dims).some((n) => !Number.isInteger(n) || n < 0)) {
   console.error('--dim values must be non-negative integers');
   process.exit(2);
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** onnxruntime's profile (a JSON array of trace events printed to the console) → GPU ms per kernel type of the
  *  last of `runsInProfile` runs. Kernel events ('Api') are named "<node>&<op>&<program>". */
