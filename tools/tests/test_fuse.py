@@ -61,35 +61,30 @@ class Rotary(torch.nn.Module):
         return q * cos + turned * sin
 
 
-def export(module, x):
+def export(module, inputs, input_names=("x",), dynamic_axes=None):
+    """`module` exported as the converter exports (opset 17, constants folded), outputs named "y"."""
     handle, path = tempfile.mkstemp(suffix=".onnx")
     os.close(handle)
-    torch.onnx.export(module.eval(), (x,), path, opset_version=17, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, do_constant_folding=True)
-    model = onnx.load(path)
-    os.remove(path)
-    return model
+    try:
+        torch.onnx.export(module.eval(), inputs, path, opset_version=17, input_names=list(input_names),
+                          output_names=["y"], dynamic_axes=dynamic_axes, do_constant_folding=True)
+        return onnx.load(path)
+    finally:
+        os.remove(path)
 
 
-def export_rotary_look_alike():
-    handle, path = tempfile.mkstemp(suffix=".onnx")
-    os.close(handle)
-    x, positions = torch.randn(1, 2, 24), torch.tensor([[0, 1]])
-    torch.onnx.export(Rotary(look_alike=True).eval(), (x, positions), path, opset_version=17,
-                      input_names=["x", "position_ids"], output_names=["y"], do_constant_folding=True)
-    model = onnx.load(path)
-    os.remove(path)
-    return model
-
-
-def evaluate(model, x):
+def evaluate(model, feeds):
+    """`model`'s output "y" on `feeds` {input name: tensor} (the NumPy ONNX evaluator of test_ardtok)."""
     handle, path = tempfile.mkstemp(suffix=".onnx")
     os.close(handle)
     try:
         onnx.save(model, path)
-        return run_onnx(path, {"x": x.numpy()})["y"]
+        return run_onnx(path, {name: value.numpy() for name, value in feeds.items()})["y"]
     finally:
         os.remove(path)
+
+
+BATCH_AXES = {"x": {0: "batch"}, "y": {0: "batch"}}
 
 
 class Fuse(unittest.TestCase):
@@ -98,7 +93,7 @@ class Fuse(unittest.TestCase):
     def test_both_reference_norms_fuse_with_the_same_arithmetic(self):
         for norm in (lambda: ArdtokNorm(6, eps=1e-5), lambda: Qwen2RMSNorm(6, eps=1e-6)):
             module = TwoNorms(norm)
-            model = export(module, self.X)
+            model = export(module, (self.X,), dynamic_axes=BATCH_AXES)
             before = len(model.graph.node)
             self.assertEqual(fuse_rms_norms(model, 2), 2)
             ops = [n.op_type for n in model.graph.node]
@@ -111,42 +106,33 @@ class Fuse(unittest.TestCase):
             self.assertEqual(eps, {round(float(np.float32(module.first.eps)), 9)})
             with torch.no_grad():
                 expected = module(self.X).numpy()
-            np.testing.assert_allclose(evaluate(model, self.X), expected, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(evaluate(model, {"x": self.X}), expected, rtol=1e-5, atol=1e-5)
 
     def test_rotary_embeddings_fuse_with_the_same_arithmetic(self):
         x = torch.randn(2, 5, 24, generator=torch.Generator().manual_seed(1))
         positions = torch.tensor([[3, 4, 5, 6, 7], [0, 1, 2, 9, 15]])
-        handle, path = tempfile.mkstemp(suffix=".onnx")
-        os.close(handle)
-        try:
-            torch.onnx.export(Rotary().eval(), (x, positions), path, opset_version=17, do_constant_folding=True,
-                              input_names=["x", "position_ids"], output_names=["y"],
-                              dynamic_axes={"x": {0: "b", 1: "t"}, "position_ids": {0: "b", 1: "t"},
-                                            "y": {0: "b", 2: "t"}})
-            model = onnx.load(path)
-            self.assertEqual(fuse_rotary_embeddings(model, 1), 1)
-            ops = [n.op_type for n in model.graph.node]
-            self.assertEqual(ops.count(ROTARY_OP), 1)
-            self.assertFalse({"Neg", "Slice"} & set(ops), ops)
-            self.assertEqual([n.op_type for n in model.graph.node if "position_ids" in n.input], [ROTARY_OP])
-            self.assertIn(CONTRIB_DOMAIN, [o.domain for o in model.opset_import])
-            check_model(model)
-            onnx.save(model, path)
-            got = run_onnx(path, {"x": x.numpy(), "position_ids": positions.numpy()})["y"]
-        finally:
-            os.remove(path)
+        model = export(Rotary(), (x, positions), ("x", "position_ids"),
+                       {"x": {0: "b", 1: "t"}, "position_ids": {0: "b", 1: "t"}, "y": {0: "b", 2: "t"}})
+        self.assertEqual(fuse_rotary_embeddings(model, 1), 1)
+        ops = [n.op_type for n in model.graph.node]
+        self.assertEqual(ops.count(ROTARY_OP), 1)
+        self.assertFalse({"Neg", "Slice"} & set(ops), ops)
+        self.assertEqual([n.op_type for n in model.graph.node if "position_ids" in n.input], [ROTARY_OP])
+        self.assertIn(CONTRIB_DOMAIN, [o.domain for o in model.opset_import])
+        check_model(model)
+        got = evaluate(model, {"x": x, "position_ids": positions})
         with torch.no_grad():
             expected = Rotary()(x, positions).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
     def test_look_alikes_stay_and_a_wrong_count_is_an_error(self):
-        model = export_rotary_look_alike()
+        model = export(Rotary(look_alike=True), (torch.randn(1, 2, 24), torch.tensor([[0, 1]])), ("x", "position_ids"))
         with self.assertRaisesRegex(ConversionError, "found 0 rotary embedding subgraphs to fuse, expected 1"):
             fuse_rotary_embeddings(model, 1)
-        model = export(NotANorm(), self.X)
+        model = export(NotANorm(), (self.X,), dynamic_axes=BATCH_AXES)
         with self.assertRaisesRegex(ConversionError, "found 0 RMSNorm subgraphs to fuse, expected 1"):
             fuse_rms_norms(model, 1)
-        model = export(TwoNorms(lambda: Qwen2RMSNorm(6, eps=1e-6)), self.X)
+        model = export(TwoNorms(lambda: Qwen2RMSNorm(6, eps=1e-6)), (self.X,), dynamic_axes=BATCH_AXES)
         with self.assertRaisesRegex(ConversionError, "found 2 RMSNorm subgraphs to fuse, expected 3"):
             fuse_rms_norms(model, 3)
 
