@@ -19,17 +19,15 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tools.convert.vq import build_checked
 from tools.shapes import common, data, eval_set
 from tools.shapes.train_ardtok import scores
-from tools.shapes.train_vq import (ARCH, CHECKPOINT, SETTINGS, build_model, decode_all, pixel_weights, psnr,
-                                   save_checkpoint, to_input)
+from tools.shapes.train_vq import (ARCH, CHECKPOINT, CODE_CELL, SETTINGS, build_model, crop_offsets, decode_all,
+                                   pixel_weights, psnr, save_checkpoint, to_input)
 
 LEARNED = ("post_quant_conv.", "decoder.")
 DEFAULTS = {"steps": 2000, "batch": 16, "lr": 3e-4, "shape_weight": SETTINGS["shape_weight"], "seed": 11}
-UPSAMPLING = 2 ** (len(ARCH["channels"]) - 1)                                    # pixels per code, each way
 
 
 def source_model(checkpoint):
@@ -44,10 +42,9 @@ def source_model(checkpoint):
 def crop(x, weights, zq, generator):
     """The same random crop of train_vq's size from each image, its loss weights and its codes: x, weights
     [B,C,64,64], zq [B,h,w,D] -> [B,C,S,S], [B,S/f,S/f,D]."""
-    side = SETTINGS["crop"] // UPSAMPLING
-    offsets = torch.randint(zq.shape[1] - side + 1, (len(zq), 2), generator=generator).tolist()
-    pixels = [(i * UPSAMPLING, j * UPSAMPLING) for i, j in offsets]
-    size = SETTINGS["crop"]
+    size, side = SETTINGS["crop"], SETTINGS["crop"] // CODE_CELL
+    offsets = crop_offsets(len(x), x.shape[-1], SETTINGS, generator).tolist()
+    pixels = [(i * CODE_CELL, j * CODE_CELL) for i, j in offsets]
     return (torch.stack([a[:, i:i + size, j:j + size] for a, (i, j) in zip(x, pixels)]),
             torch.stack([w[:, i:i + size, j:j + size] for w, (i, j) in zip(weights, pixels)]),
             torch.stack([z[i:i + side, j:j + side] for z, (i, j) in zip(zq, offsets)]))

@@ -39,6 +39,7 @@ ARCH = {"codebook_size": 512, "code_dim": 8, "z_channels": 64, "channels": [64, 
 # code grid give its final GroupNorm(32) four channels per group, so a flat region's colour survives it (with one or two
 # channels per group, a flat map normalises to +-1 and black and gray backgrounds share codes).
 ENCODER_CHANNELS = [32, 64, 128]
+CODE_CELL = 2 ** (len(ARCH["channels"]) - 1)            # pixels per code, each way
 
 # ---- the schedule ---------------------------------------------------------------------------------------------
 SETTINGS = {
@@ -234,10 +235,14 @@ def sample_batch(images, s, step, generator):
     both = torch.cat([x, pixel_weights(x, s["shape_weight"])], dim=1)                            # [B,4,64,64]
     local, length, _ = cycle_of(step, s)
     if local < s["crop_until"] * length:
-        grid = 2 ** (len(ARCH["channels"]) - 1)
-        offsets = torch.randint((x.shape[-1] - s["crop"]) // grid + 1, (len(x), 2), generator=generator) * grid
+        offsets = crop_offsets(len(x), x.shape[-1], s, generator) * CODE_CELL
         both = torch.stack([b[:, i:i + s["crop"], j:j + s["crop"]] for b, (i, j) in zip(both, offsets.tolist())])
     return both[:, :3], both[:, 3:]
+
+
+def crop_offsets(count, side, s, generator):
+    """-> int [count, 2]: random top-left corners, in codes, of s["crop"] px crops of `side` px images."""
+    return torch.randint((side - s["crop"]) // CODE_CELL + 1, (count, 2), generator=generator)
 
 
 def restart_dead_codes(model, optimizer, usage, z):

@@ -38,7 +38,7 @@ class FinetuneVqDecoderTest(unittest.TestCase):
                 self.assertTrue(torch.equal(value, self.source[key]), key)
 
     def test_a_crop_takes_the_same_window_of_pixels_weights_and_codes(self):
-        f = finetune_vq_decoder.UPSAMPLING
+        f = train_vq.CODE_CELL
         x = torch.arange(2 * 3 * 64 * 64, dtype=torch.float32).reshape(2, 3, 64, 64)
         weights = x[:, :1] * 2
         zq = x[:, :, ::f, ::f].permute(0, 2, 3, 1)                                      # [2,16,16,3]: a pixel per code
