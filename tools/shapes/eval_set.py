@@ -1,7 +1,9 @@
 """The held-out evaluation set of Tar-Shapes and the scoring of a run over it.
 
-    python3 -m tools.shapes.eval_set write --out DIR [--t2i N] [--chat N]
-        → DIR/set.json (text-to-image prompts, chat questions with their truths) and DIR/images/*.png
+    python3 -m tools.shapes.eval_set write --out DIR [--t2i N] [--chat N] [--t2i-from I]
+        → DIR/set.json (text-to-image prompts, chat questions with their truths) and DIR/images/*.png;
+          --t2i-from I: the prompts of test scenes I.. (past the data's 400 the same generator goes on, so
+          `--t2i-from 400 --t2i 200` gives 200 other held-out prompts, for checking a choice made on the first)
     python3 -m tools.shapes.eval_set score --set DIR/set.json --run RUN.json
         → prints the scores JSON of a run: RUN.json = {"t2i": [{"id", "scale", "image": PNG path}],
           "chat": [{"id", "answer"}]}
@@ -27,12 +29,13 @@ from tools.shapes.data import SPLITS
 SEED = 77
 
 
-def build(t2i_count, chat_count):
+def build(t2i_count, chat_count, t2i_from=0):
     count, seed = SPLITS["test"]
     scenes = world.scenes("test", count, seed)
     rng = random.Random(SEED)
+    prompted = scenes if t2i_from == 0 else world.scenes("test", t2i_from + t2i_count, seed)[t2i_from:]
     t2i = [{"id": f"t2i-{i}", "prompt": world.canonical_caption(s), "scene": s.to_json()}
-           for i, s in enumerate(scenes[:t2i_count])]
+           for i, s in enumerate(prompted[:t2i_count])]
     chat = []
     for i, scene in enumerate(scenes):
         for question, truth in rng.sample(world.questions(scene, phrasings=1), 2):
@@ -43,8 +46,8 @@ def build(t2i_count, chat_count):
     return {"t2i": t2i, "chat": chat[:chat_count]}
 
 
-def write(out, t2i_count, chat_count):
-    evaluation = build(t2i_count, chat_count)
+def write(out, t2i_count, chat_count, t2i_from=0):
+    evaluation = build(t2i_count, chat_count, t2i_from)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     for item in evaluation["chat"]:
         scene = world.Scene.from_json(item["scene"])
@@ -114,6 +117,7 @@ def main(argv=None):
     w.add_argument("--out", required=True)
     w.add_argument("--t2i", type=int, default=24)
     w.add_argument("--chat", type=int, default=60)
+    w.add_argument("--t2i-from", type=int, default=0, help="the first test scene prompted")
     s = sub.add_parser("score")
     s.add_argument("--set", required=True)
     s.add_argument("--run", required=True)
@@ -122,7 +126,7 @@ def main(argv=None):
     c.add_argument("--images", required=True)
     args = parser.parse_args(argv)
     if args.command == "write":
-        write(args.out, args.t2i, args.chat)
+        write(args.out, args.t2i, args.chat, args.t2i_from)
         return 0
     with open(args.run) as f:
         run = json.load(f)

@@ -4,7 +4,7 @@ from), generating with the sampling settings of the package's manifest, and the 
 (tools/convert/reference/pipeline.py). The browser engine's scores (npm run eval:shapes) are compared with these.
 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR] [--candidates N]
-        [--scales 1,2,3] [--views N]
+        [--scales 1,2,3] [--views N] [--codes-out CODES.npy]
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
 the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
@@ -15,7 +15,8 @@ codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-che
 `candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
 engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
 <|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's chat
-`views`, or --views) as the engine's chat reads them."""
+`views`, or --views) as the engine's chat reads them. --codes-out (one scale) saves the VQ codes of every kept
+picture, int [N,h,w] in the set's order, for finetune_vq_decoder's paired comparison (--codes)."""
 import argparse
 import json
 import os
@@ -57,9 +58,9 @@ class TorchTar:
 
     @torch.no_grad()
     def imagine(self, prompt, scale, seed, candidates=None):
-        """→ (uint8 [H,W,3], the TA-Tok codebook indices drawn [N], the self-check's scores or None): the first
-        image of an engine job seeded `seed`; with candidates > 1 (default: the manifest's), the candidate the
-        self-check scores highest, as the engine's imagine keeps."""
+        """→ (uint8 [H,W,3], the TA-Tok codebook indices drawn [N], the VQ codes [h,w], the self-check's scores or
+        None): the first image of an engine job seeded `seed`; with candidates > 1 (default: the manifest's), the
+        candidate the self-check scores highest, as the engine's imagine keeps."""
         t2i = self.sampling["textToImage"]
         candidates = t2i.get("candidates", 1) if candidates is None else candidates
         drawn = [self._draw(prompt, scale, seed, c) for c in range(candidates)]
@@ -67,7 +68,7 @@ class TorchTar:
             return (*drawn[0], None)
         answer = list(self.chat.encode(prompt)) + [self.chat.im_end]
         scores = []
-        for image, _ in drawn:
+        for image, _, _ in drawn:
             _, read = understand(self.tatok, torch.from_numpy(image), UNDERSTAND_SCALE)
             question = self.chat.i2t_prompt(read.tolist(), t2i["selfCheckQuestion"])
             scores.append(answer_log_prob(self.llm, question, answer))
@@ -92,8 +93,9 @@ class TorchTar:
         detok_guidance = d["cfgScale"] if d["cfgScale"] != 1.0 else None                # the engine's: scale 1 is no guidance
         detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=detok_guidance), detok_uniforms)
         codes = detokenize(self.ardtok, features, detok)
-        image = to_uint8_hwc(self.vq(torch.tensor(codes).reshape(1, side, side)))[0].numpy()
-        return image, indices.tolist()
+        grid = torch.tensor(codes).reshape(1, side, side)                               # [1,h,w]
+        image = to_uint8_hwc(self.vq(grid))[0].numpy()
+        return image, indices.tolist(), grid[0].numpy()
 
     @torch.no_grad()
     def answer(self, image, question, views=None):
@@ -111,11 +113,12 @@ class TorchTar:
 def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES, views=None):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     tar = TorchTar()
-    t2i, draws, self_check = [], {}, {}
+    t2i, draws, codes, self_check = [], {}, [], {}
     for seed, item in enumerate(evaluation["t2i"]):
         for scale in scales:
             key = f"{item['id']}-s{scale}"
-            image, draws[key], scored = tar.imagine(item["prompt"], scale, seed, candidates)
+            image, draws[key], grid, scored = tar.imagine(item["prompt"], scale, seed, candidates)
+            codes.append(grid)
             if scored is not None:
                 self_check[key] = scored
             t2i.append((item["id"], scale, image))
@@ -131,7 +134,7 @@ def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES, 
     scores["draws"] = draws
     if self_check:
         scores["selfCheck"] = self_check
-    return scores
+    return scores, np.stack(codes) if codes else None
 
 
 def main(argv=None):
@@ -142,16 +145,21 @@ def main(argv=None):
     parser.add_argument("--candidates", type=int, help="self-check candidates per image (default: the manifest's)")
     parser.add_argument("--scales", default=",".join(map(str, text.SCALES)), help="pool scales to draw at")
     parser.add_argument("--views", type=int, help="chat's test-time views per picture (default: the manifest's)")
+    parser.add_argument("--codes-out", help="save the kept pictures' VQ codes, int [N,h,w] (one scale only)")
     args = parser.parse_args(argv)
     scales = [int(x) for x in args.scales.split(",")]
     if args.candidates is not None and args.candidates < 1 or not set(scales) <= set(text.SCALES):
         parser.error(f"--candidates must be ≥ 1 and --scales among {text.SCALES}")
     if args.views is not None and not 1 <= args.views <= len(VIEW_SHIFTS):
         parser.error(f"--views must lie in [1, {len(VIEW_SHIFTS)}]")
+    if args.codes_out and len(scales) != 1:
+        parser.error("--codes-out needs a single --scales")
     with open(args.set) as f:
         evaluation = json.load(f)
-    scores = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images, args.candidates, scales,
-                 args.views)
+    scores, codes = run(evaluation, os.path.dirname(os.path.abspath(args.set)), args.images, args.candidates, scales,
+                        args.views)
+    if args.codes_out:
+        np.save(args.codes_out, codes)
     with open(args.out, "w") as f:
         json.dump(scores, f, indent=1)
     json.dump({k: v for k, v in scores.items() if k not in ("answers", "draws", "selfCheck")}, sys.stdout, indent=1)
