@@ -1,4 +1,5 @@
-"""eval_set.compare: how a run's pictures differ from another run's of the same items."""
+"""eval_set.compare: how a run's pictures differ from another run's of the same items; eval_set.build's later
+prompts (--t2i-from) go on from the same generator."""
 import os
 import tempfile
 import unittest
@@ -6,7 +7,7 @@ import unittest
 import numpy as np
 from PIL import Image
 
-from tools.shapes import eval_set
+from tools.shapes import eval_set, world
 
 
 def _save(path, pixels):
@@ -33,6 +34,16 @@ class CompareTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as empty:
             result = eval_set.compare([{"id": "t2i-0", "scale": 2, "image": "x.png"}], empty, empty)
         self.assertEqual(result, {"n": 1, "compared": 0, "withinOneLevel": None, "maxLevelDifference": None})
+
+
+class HeldOutFromTest(unittest.TestCase):
+    def test_later_prompts_go_on_from_the_same_generator(self):
+        later = eval_set.build(3, 0, t2i_from=400)["t2i"]
+        _, seed = eval_set.SPLITS["test"]
+        scenes = world.scenes("test", 403, seed)[400:]
+        self.assertEqual([item["scene"] for item in later], [s.to_json() for s in scenes])
+        self.assertEqual([item["id"] for item in later], ["t2i-0", "t2i-1", "t2i-2"])
+        self.assertNotIn(later[0]["scene"], [item["scene"] for item in eval_set.build(400, 0)["t2i"]])
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ class StandIn:
 
     def imagine(self, prompt, scale, seed):
         if prompt == self.right_prompt and seed == self.right_seed:
-            return world.render(self.scenes[prompt]), [], None
-        return np.full((64, 64, 3), 255, dtype=np.uint8), [], None
+            return world.render(self.scenes[prompt]), [], None, None
+        return np.full((64, 64, 3), 255, dtype=np.uint8), [], None, None
 
     def answer(self, image, question):
         if self.right_scene is not None and np.array_equal(image, self.pixels[self.right_scene]):
