@@ -26,7 +26,7 @@ def pick_t2i(tar, objects, prompts, seeds):
         if len(scene.things) != objects:
             continue
         for seed in range(1, seeds + 1):
-            image, _, _, _ = tar.imagine(item["prompt"], T2I_SCALE, seed)
+            image = tar.imagine(item["prompt"], T2I_SCALE, seed).image
             if evaluate.score_image(scene, image)["all"] == 1.0:
                 return {"prompt": item["prompt"], "seed": seed,
                         "objects": [{"colour": t.colour, "shape": t.shape, "size": t.size, "position": t.position}

@@ -20,7 +20,9 @@ from tools.convert.goldens import load_goldens
 from tools.convert.llm import read_config, read_token_ids
 from tools.convert.ardtok import build_checked as build_ardtok
 from tools.convert.reference.pipeline import (VIEW_SHIFTS, Chooser, Sampling, answer_log_prob, detokenize, llm_generate,
-                                              mean_log_probs, move_off_boundary, processed, sample_row, shifted_pixels)
+                                              mean_log_probs, move_off_boundary, processed, round_trip_agreement,
+                                              sample_row, shifted_pixels)
+from tools.convert.tatok import load_tatok
 from tools.convert.tokenizer import build_tokenizer_json
 from tools.convert.reference.vq import to_uint8_hwc
 from tools.tiny import pipeline
@@ -201,6 +203,23 @@ class SamplerAgainstTypeScript(unittest.TestCase):
         if typescript is None:
             self.skipTest("node, npx or rolldown is not installed")
         self.assertEqual(python, typescript)
+
+
+class RoundTripAgreement(unittest.TestCase):
+    def test_counts_the_drawn_tokens_read_back_in_place(self):
+        with tempfile.TemporaryDirectory() as work:
+            tatok = load_tatok(importlib.import_module("tools.tiny.tatok").write_checkpoint(work, SEED))[0]
+        image = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (56, 56, 3), dtype=np.uint8))
+        for scale in (1, 2):
+            _, read = tatok.encode(tatok.preprocess(image), scale)
+            read = read[0]                                                          # [N]
+            self.assertEqual(round_trip_agreement(tatok, image, read, scale), len(read))
+            changed = read.clone()
+            changed[0] = (changed[0] + 1) % tatok.codebook().shape[0]
+            changed[-1] = (changed[-1] + 1) % tatok.codebook().shape[0]
+            self.assertEqual(round_trip_agreement(tatok, image, changed, scale), len(read) - 2)
+            self.assertEqual(round_trip_agreement(tatok, image, torch.roll(read, 1), scale),
+                             int((torch.roll(read, 1) == read).sum()))
 
 
 class PipelineGolden(unittest.TestCase):

@@ -28,6 +28,16 @@ class SeededUniformsTest(unittest.TestCase):
                          ([0.053092661779373884, 0.7388632278889418], [0.5699974005110562]))
         self.assertEqual(image_uniforms(0xFFFFFFFF, 1, 1, 1, candidate=5), ([0.5328990865964442], [0.3714929656125605]))
 
+    def test_drawing_streams(self):
+        llm, detok = image_uniforms(7, 2, 3, 4, candidate=1)
+        self.assertEqual(image_uniforms(7, 2, 3, 4, candidate=1, drawing=0), (llm, detok))
+        for drawing in (1, 2, 0xFFFF):
+            other_llm, other_detok = image_uniforms(7, 2, 3, 4, candidate=1, drawing=drawing)
+            self.assertEqual(other_llm, llm)
+            self.assertNotEqual(other_detok, detok)
+        self.assertNotEqual(image_uniforms(7, 2, 0, 4, drawing=1)[1], image_uniforms(7, 2, 0, 4, drawing=2)[1])
+        self.assertEqual(image_uniforms(7, 2, 0, 2, drawing=1)[1], [0.35846717981621623, 0.6482973529491574])
+
     def test_uniforms_in_range(self):
         llm, detok = image_uniforms(123, 4, 5000, 5000)
         self.assertTrue(all(0 <= u < 1 for u in llm + detok))

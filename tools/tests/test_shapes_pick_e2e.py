@@ -6,6 +6,7 @@ import unittest
 import numpy as np
 
 from tools.shapes import data, eval_set, pick_e2e, world
+from tools.shapes.torch_eval import Picture
 
 
 def two_object_prompts():
@@ -23,8 +24,8 @@ class StandIn:
 
     def imagine(self, prompt, scale, seed):
         if prompt == self.right_prompt and seed == self.right_seed:
-            return world.render(self.scenes[prompt]), [], None, None
-        return np.full((64, 64, 3), 255, dtype=np.uint8), [], None, None
+            return Picture(world.render(self.scenes[prompt]), [], np.zeros((1, 1)), None, None)
+        return Picture(np.full((64, 64, 3), 255, dtype=np.uint8), [], np.zeros((1, 1)), None, None)
 
     def answer(self, image, question):
         if self.right_scene is not None and np.array_equal(image, self.pixels[self.right_scene]):

@@ -9,6 +9,7 @@ from typing import Callable, List, Tuple
 MASK = 0xFFFFFFFF
 DETOK_STREAM_XOR = 0x5BD1E995      # uniforms.ts: the de-tokenizer's seed is the LLM's XOR this
 CANDIDATE_MIX = 0x9E3779B9         # uniforms.ts: self-check candidate c's seed is the image's XOR c times this
+DRAWING_MIX = 0x85EBCA6B           # de-tokenizer drawing d's seed is the de-tokenizer's XOR d times this
 
 
 def _splitmix32(seed: int) -> Callable[[], int]:
@@ -52,10 +53,12 @@ class SeededRandom:
 
 
 def image_uniforms(seed: int, image: int, llm_count: int, detok_count: int,
-                   candidate: int = 0) -> Tuple[List[float], List[float]]:
+                   candidate: int = 0, drawing: int = 0) -> Tuple[List[float], List[float]]:
     """The first `llm_count` uniforms of the LLM's stream and `detok_count` of the de-tokenizer's for image `image`
     of an imagine job seeded with `seed`, or for that image's self-check candidate `candidate` (uniforms.ts
-    imageUniforms)."""
+    imageUniforms); with `drawing` d > 0, the de-tokenizer's stream of its d-th drawing of the same image tokens
+    (drawing 0 is the de-tokenizer's own stream; not in the engine yet: torch_eval --drawings)."""
     base = ((seed + image) & MASK) ^ ((candidate * CANDIDATE_MIX) & MASK)
-    llm, detok = SeededRandom(base), SeededRandom(base ^ DETOK_STREAM_XOR)
+    llm = SeededRandom(base)
+    detok = SeededRandom(base ^ DETOK_STREAM_XOR ^ ((drawing * DRAWING_MIX) & MASK))
     return [llm.next() for _ in range(llm_count)], [detok.next() for _ in range(detok_count)]
