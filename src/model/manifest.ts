@@ -167,7 +167,9 @@ export interface Sampling {
     candidates: number;
     selfCheckQuestion?: string;
   };
-  detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number };
+  /** drawings (≥ 1; absent: 1): the de-tokenizer's drawings of each picture's image tokens, the one the TA-Tok
+   *  encoder reads back as the most of them being kept (imagine's `drawings`). */
+  detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number; drawings?: number };
   /** views (1 to MAX_VIEWS; absent: 1): test-time views of each picture (src/models/views.ts) an answer is read
    *  from. */
   chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number; views: number };
@@ -656,6 +658,7 @@ function checkSampling(c: Checker, raw: unknown): void {
     c.nonNegativeNumber(det, 'temperature', 'sampling.detokenizer.temperature');
     c.nonNegativeInt(det, 'topK', 'sampling.detokenizer.topK');
     c.probability(det, 'topP', 'sampling.detokenizer.topP');
+    if ('drawings' in det) c.positiveInt(det, 'drawings', 'sampling.detokenizer.drawings');
   }
   const chat = c.object(raw, 'chat', 'sampling.chat');
   if (chat) {

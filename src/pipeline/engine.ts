@@ -2,7 +2,7 @@
 // (images + text → streamed text) and vary (image → tokens → image) — as streams of events, one job at a
 // time (queue.ts), each cancellable within one token. It runs wherever it is created; src/worker/ puts it in
 // a worker behind the same interface. It does not draw any UI.
-import { ArDetokenizer } from '../decoders/ardtok.ts';
+import { ArDetokenizer, type DetokSampling } from '../decoders/ardtok.ts';
 import { LlmDecoder, type ImageSampling } from '../decoders/llm.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import type { PoolStats } from '../gpu/buffer-pool.ts';
@@ -15,7 +15,7 @@ import { VqDecoder } from '../models/vqdecoder.ts';
 import { TarTokenizer, type ChatTurn } from '../tokenizer/tar-tokenizer.ts';
 import { anySignal, throwIfAborted } from './abort.ts';
 import { EventChannel } from './channel.ts';
-import type { ChatEvent, ImagineEvent, JobEvent, RgbaImage, VaryEvent } from './events.ts';
+import type { ChatEvent, ImageEvent, ImagineEvent, JobEvent, RgbaImage, VaryEvent } from './events.ts';
 import {
   resolveChat,
   resolveImagine,
@@ -30,6 +30,9 @@ import { SelfCheck } from './self-check.ts';
 import { TextStream } from './text-stream.ts';
 import { PhaseClock } from './timing.ts';
 import { imageUniforms, listedUniforms, seededUniforms, type UniformSource } from './uniforms.ts';
+
+/** A kept picture and, with more than one drawing, the round trip that chose it (ImageEvent.roundTrip). */
+type Drawn = Pick<ImageEvent, 'pixels' | 'roundTrip'>;
 
 export interface EngineInfo {
   modelId: string;
@@ -195,14 +198,19 @@ export class Engine implements TarEngine {
           };
     if (sampling.guidance) llm.checkContext(sampling.guidance.negativePromptIds.length + tokensPerImage);
 
-    // Each image draws o.candidates pictures (draw d: image ⌊d / candidates⌋, candidate d mod candidates).
+    // Each image draws o.candidates pictures (draw d: image ⌊d / candidates⌋, candidate d mod candidates), each
+    // picture o.drawings times (one de-tokenizer stream a drawing).
     const perImage = o.candidates;
     const draws = Array.from({ length: o.count * perImage }, (_, d) => ({ image: Math.floor(d / perImage), candidate: d % perImage }));
-    const uniforms = draws.map(({ image, candidate }): { llm: UniformSource; detok: UniformSource } =>
+    const uniforms = draws.map(({ image, candidate }): { llm: UniformSource; detok: UniformSource[] } =>
       options.uniforms && image === 0
-        ? { llm: listedUniforms(options.uniforms.llm, 'uniforms.llm'), detok: listedUniforms(options.uniforms.detok, 'uniforms.detok') }
-        : imageUniforms(o.seed, image, candidate),
+        ? { llm: listedUniforms(options.uniforms.llm, 'uniforms.llm'), detok: [listedUniforms(options.uniforms.detok, 'uniforms.detok')] }
+        : {
+            llm: imageUniforms(o.seed, image, candidate).llm,
+            detok: Array.from({ length: o.drawings }, (_, drawing) => imageUniforms(o.seed, image, candidate, drawing).detok),
+          },
     );
+    const roundTripEncoder = o.drawings > 1 ? require(this.parts.encoder, 'tatok', 'round-trip drawings') : undefined;
     const selfCheck =
       o.selfCheckQuestion === undefined
         ? undefined
@@ -217,7 +225,7 @@ export class Engine implements TarEngine {
 
     // Without a self-check, the LLM draws the next tokens while the de-tokenizer works on these; with one, each
     // candidate is read back before the next is drawn.
-    let best: { score: number; candidate: number; pixels: RgbaImage; tokens: Uint32Array } | undefined;
+    let best: { score: number; candidate: number; drawn: Drawn; tokens: Uint32Array } | undefined;
     let scores: number[] = [];
     let next: Promise<Uint32Array> = drawTokens(0);
     for (let d = 0; d < draws.length; d++) {
@@ -228,18 +236,18 @@ export class Engine implements TarEngine {
         next = drawTokens(d + 1);
         next.catch(() => undefined);
       }
-      const pixels = await this.drawImage(tokens, o.scale, o.detok, (uniforms[d] as { detok: UniformSource }).detok, o.previewEveryRows, image, clock, emit, signal, tatok, detok, vq);
+      const drawn = await this.drawImage(tokens, o.scale, o.detok, (uniforms[d] as { detok: UniformSource[] }).detok, o.previewEveryRows, image, clock, emit, signal, tatok, detok, vq, roundTripEncoder);
       const seed = (o.seed + image) >>> 0;
       if (!selfCheck) {
-        emit({ type: 'image', image, seed, pixels, tokens });
+        emit({ type: 'image', image, seed, tokens, ...drawn });
         continue;
       }
-      const score = await clock.time('self-check', () => selfCheck.score(pixels, signal));
+      const score = await clock.time('self-check', () => selfCheck.score(drawn.pixels, signal));
       emit(clock.progress('self-check', image, candidate + 1, perImage));
       scores.push(score);
-      if (!best || score > best.score) best = { score, candidate, pixels, tokens };
+      if (!best || score > best.score) best = { score, candidate, drawn, tokens };
       if (candidate === perImage - 1) {
-        emit({ type: 'image', image, seed, pixels: best.pixels, tokens: best.tokens, selfCheck: { candidate: best.candidate, scores } });
+        emit({ type: 'image', image, seed, tokens: best.tokens, ...best.drawn, selfCheck: { candidate: best.candidate, scores } });
         best = undefined;
         scores = [];
       }
@@ -248,12 +256,14 @@ export class Engine implements TarEngine {
     emit({ type: 'done', timings: clock.timings, elapsedMs: clock.elapsed() });
   }
 
-  /** TA-Tok tokens → features → VQ codes (with previews) → pixels. */
+  /** TA-Tok tokens → features → VQ codes (with previews) → pixels, once per de-tokenizer stream in `uniforms` (a
+   *  drawing each); with more than one, `encoder` reads each picture back at `scale` and the drawing whose
+   *  read-back agrees with the most of `tokens` (same position, same index) is kept, the first of equals. */
   private async drawImage(
     tokens: Uint32Array,
     scale: number,
-    sampling: { cfgScale: number; temperature: number; topK: number; topP: number },
-    uniforms: UniformSource,
+    sampling: DetokSampling,
+    uniforms: UniformSource[],
     previewEveryRows: number,
     image: number,
     clock: PhaseClock,
@@ -262,8 +272,39 @@ export class Engine implements TarEngine {
     tatok: TatokDecoder,
     detok: ArDetokenizer,
     vq: VqDecoder,
-  ): Promise<RgbaImage> {
+    encoder?: TatokEncoder,
+  ): Promise<Drawn> {
     const features = await clock.time('tatok-decode', () => tatok.decode(tokens, scale, signal));
+    const paint = (stream: UniformSource) => this.paint(features, sampling, stream, previewEveryRows, image, clock, emit, signal, detok, vq);
+    if (uniforms.length === 1) return { pixels: await paint(uniforms[0] as UniformSource) };
+    const reader = require(encoder, 'tatok', 'round-trip drawings');
+    const agreements: number[] = [];
+    let kept: { drawing: number; agreement: number; pixels: RgbaImage } | undefined;
+    for (const [drawing, stream] of uniforms.entries()) {
+      const pixels = await paint(stream);
+      const read = await clock.time('round-trip', () => reader.encode(pixels, scale, signal));
+      emit(clock.progress('round-trip', image, drawing + 1, uniforms.length));
+      const agreement = read.reduce((n, index, i) => (index === tokens[i] ? n + 1 : n), 0);
+      agreements.push(agreement);
+      if (!kept || agreement > kept.agreement) kept = { drawing, agreement, pixels };
+    }
+    const { drawing, pixels } = kept as { drawing: number; pixels: RgbaImage };
+    return { pixels, roundTrip: { drawing, agreements } };
+  }
+
+  /** Features → VQ codes (with previews) → pixels: one drawing. */
+  private async paint(
+    features: Float32Array,
+    sampling: DetokSampling,
+    uniforms: UniformSource,
+    previewEveryRows: number,
+    image: number,
+    clock: PhaseClock,
+    emit: (e: ImagineEvent | VaryEvent) => void,
+    signal: AbortSignal,
+    detok: ArDetokenizer,
+    vq: VqDecoder,
+  ): Promise<RgbaImage> {
     const side = detok.gridSize;
     const total = side * side;
     const codes = new Uint32Array(total);
@@ -344,7 +385,7 @@ export class Engine implements TarEngine {
     const clock = new PhaseClock();
     const tokens = await clock.time('encode', () => encoder.encode(options.image, o.scale, signal));
     emit(clock.progress('encode', 0, 1, 1));
-    const pixels = await this.drawImage(tokens, o.scale, o.detok, seededUniforms(o.seed), o.previewEveryRows, 0, clock, emit, signal, tatok, detok, vq);
+    const { pixels } = await this.drawImage(tokens, o.scale, o.detok, [seededUniforms(o.seed)], o.previewEveryRows, 0, clock, emit, signal, tatok, detok, vq);
     emit({ type: 'image', image: 0, seed: o.seed, pixels, tokens });
     emit({ type: 'done', timings: clock.timings, elapsedMs: clock.elapsed() });
   }

@@ -8,7 +8,7 @@ export interface RgbaImage {
   data: Uint8ClampedArray;
 }
 
-export type Phase = 'load' | 'encode' | 'llm' | 'tatok-decode' | 'detokenize' | 'vq-decode' | 'self-check';
+export type Phase = 'load' | 'encode' | 'llm' | 'tatok-decode' | 'detokenize' | 'vq-decode' | 'round-trip' | 'self-check';
 
 /** Milliseconds spent in each phase of a job (summed over its images). */
 export type PhaseTimings = Partial<Record<Phase, number>>;
@@ -42,6 +42,9 @@ export interface ImageEvent {
   /** With imagine's candidates > 1: which candidate this is and every candidate's self-check score (log p of the
    *  prompt as the answer to the package's selfCheckQuestion about the candidate's picture; the highest kept). */
   selfCheck?: { candidate: number; scores: number[] };
+  /** With imagine's drawings > 1: which drawing this is and every drawing's agreement (how many of `tokens` the
+   *  TA-Tok encoder reads back from the drawing's picture at the same position; the most kept, first of equals). */
+  roundTrip?: { drawing: number; agreements: number[] };
 }
 
 export interface TokenEvent {

@@ -32,6 +32,11 @@ export interface ImagineOptions extends SamplingOverrides {
    *  the one the model itself reads back as likeliest to be described by the prompt is kept. Needs the package's
    *  sampling.textToImage.selfCheckQuestion and the TA-Tok encoder. Default: the package's candidates (1). */
   candidates?: number;
+  /** Round trip: drawings the de-tokenizer makes of each picture's image tokens (each with a stream of its own,
+   *  drawing 0 that of the picture), of which the one the TA-Tok encoder reads back as the most of those tokens
+   *  (same position, same index) is kept; each costs a de-tokenizer pass. Default: the package's
+   *  sampling.detokenizer.drawings (1). */
+  drawings?: number;
   /** A preview every this many VQ-code rows (0: none), fewer where the previews would take more than a quarter of
    *  the drawing time (a slow adapter: src/pipeline/preview-pacer.ts). */
   previewEveryRows?: number;
@@ -73,6 +78,7 @@ export interface ResolvedImagine {
   cfg: number;
   count: number;
   candidates: number;
+  drawings: number;
   /** Asked of every candidate when candidates > 1. */
   selfCheckQuestion?: string;
   seed: number;
@@ -84,6 +90,9 @@ export interface ResolvedImagine {
 
 /** The most self-check candidates one image may draw. */
 const MAX_CANDIDATES = 16;
+
+/** The most round-trip drawings one picture may make. */
+const MAX_DRAWINGS = 16;
 
 function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 31);
@@ -135,6 +144,9 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
     check(t.selfCheckQuestion !== undefined, 'candidates', candidates, 'needs a package whose manifest names sampling.textToImage.selfCheckQuestion');
     check(o.uniforms === undefined, 'candidates', candidates, 'cannot be more than 1 with explicit uniforms (they are one picture\'s)');
   }
+  const drawings = o.drawings ?? manifest.sampling.detokenizer.drawings ?? 1;
+  check(Number.isInteger(drawings) && drawings >= 1 && drawings <= MAX_DRAWINGS, 'drawings', drawings, `must be an integer in [1, ${MAX_DRAWINGS}]`);
+  if (drawings > 1) check(o.uniforms === undefined, 'drawings', drawings, 'cannot be more than 1 with explicit uniforms (they are one drawing\'s)');
   if (o.promptCfg !== undefined) check(Number.isFinite(o.promptCfg) && o.promptCfg >= 0, 'promptCfg', o.promptCfg, 'must be ≥ 0');
   if (o.negativePrompt !== undefined) check(typeof o.negativePrompt === 'string', 'negativePrompt', o.negativePrompt, 'must be a string');
   const detok = resolveDetok(manifest, o);
@@ -145,6 +157,7 @@ export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedI
     cfg: detok.cfgScale,
     count,
     candidates,
+    drawings,
     ...(candidates > 1 ? { selfCheckQuestion: t.selfCheckQuestion } : {}),
     seed: o.seed ?? randomSeed(),
     previewEveryRows,

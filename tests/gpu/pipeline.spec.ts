@@ -51,9 +51,28 @@ test('self-check: each image keeps the best-scored of its candidates, whose scor
   expect(r.inUseAfter).toBe(r.inUseBefore);
 });
 
+test('round trip: each image keeps the drawing its tokens read back from most, as read here; drawing 0 is the plain image', async ({ harnessPage }) => {
+  const r = await harnessPage.evaluate(async () => (await window.harness.pipeline()).roundTrip(3));
+  expect(r.agreements).toHaveLength(3);
+  expect(r.drawing).toBe(r.argmax);
+  expect(r.agreements[r.drawing]).toBe(r.rereadKept);
+  expect(r.redrawnAgreements).toEqual(r.agreements);
+  expect(r.keptIsRedrawn).toBe(true);
+  expect(r.drawingsDiffer, 'drawings draw different pictures').toBe(true);
+  expect(r.plainSameTokens).toBe(true);
+  expect(r.plainIsDrawing0).toBe(true);
+  expect(r.plainHasRoundTrip).toBe(false);
+  expect(r.roundTripProgress).toBe(3);
+  expect(r.roundTripMs).toBeGreaterThan(0);
+  expect(r.withSelfCheck).toEqual({ agreements: 2, scores: 2, roundTripProgress: 2 * 2 });
+  expect(r.inUseAfter).toBe(r.inUseBefore);
+  test.info().annotations.push({ type: 'round-trip agreements', description: JSON.stringify(r.agreements) });
+});
+
 const CANCELS = [
   ['cancel', 'cancel stops within one token, frees its GPU buffers, and the next job runs'],
   ['selfCheckCancel', 'cancelling a self-checked job between candidates stops it, frees its GPU buffers, and the next job runs'],
+  ['roundTripCancel', 'cancelling a job between drawings stops it, frees its GPU buffers, and the next job runs'],
 ] as const;
 
 for (const [probe, title] of CANCELS) {
@@ -80,6 +99,9 @@ test('bad input gives typed errors and the engine keeps serving', async ({ harne
   expect(r.errors.noCandidates?.message).toContain('candidates = 0: must be an integer in [1, 16]');
   expect(r.errors.tooManyCandidates).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.candidatesWithUniforms?.message).toContain('explicit uniforms');
+  expect(r.errors.noDrawings?.message).toContain('drawings = 0: must be an integer in [1, 16]');
+  expect(r.errors.tooManyDrawings?.message).toContain('drawings = 17: must be an integer in [1, 16]');
+  expect(r.errors.drawingsWithUniforms?.message).toContain('explicit uniforms');
   expect(r.errors.selfCheckPastContext).toMatchObject({ name: 'InvalidArgumentError' });
   expect(r.errors.selfCheckPastContext?.message).toContain('exceed the context');
   expect(r.errors.longNegativePrompt).toMatchObject({ name: 'InvalidArgumentError' });

@@ -339,6 +339,17 @@ test('sampling.textToImage.candidates and selfCheckQuestion: optional, one candi
   expect(parseManifest(offered).sampling.textToImage.candidates).toBe(1);
 });
 
+test('sampling.detokenizer.drawings: optional, left out when absent (one drawing); a positive integer', () => {
+  const older = validManifest();
+  expect(parseManifest(older).sampling.detokenizer.drawings).toBeUndefined();
+  const drawn = validManifest();
+  drawn.sampling.detokenizer.drawings = 4;
+  expect(parseManifest(drawn).sampling.detokenizer.drawings).toBe(4);
+  rejects((m) => (m.sampling.detokenizer.drawings = 0), 'sampling.detokenizer.drawings: expected a positive integer, got 0');
+  rejects((m) => (m.sampling.detokenizer.drawings = 2.5), 'sampling.detokenizer.drawings: expected a positive integer, got 2.5');
+  rejects((m) => (m.sampling.detokenizer.drawings = '3'), 'sampling.detokenizer.drawings: expected a positive integer, got "3"');
+});
+
 test('every problem is reported at once', () => {
   const m = validManifest();
   m.components.llm.config.kvHeads = -1;

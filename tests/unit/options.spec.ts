@@ -1,6 +1,7 @@
 // Job options (pure logic): resolveImagine's self-check candidates (default from the manifest, their range, and what
 // more than one candidate needs: a selfCheckQuestion, seeded rather than listed uniforms) and resolveChat's
-// test-time views (default from the manifest, their range).
+// test-time views (default from the manifest, their range), and its round-trip drawings (default from the manifest,
+// their range, seeded rather than listed uniforms).
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { InvalidArgumentError } from '../../src/errors.ts';
@@ -36,6 +37,25 @@ test('bad candidates, and candidates the package or the options cannot serve, ar
   const listed = { llm: [0.5], detok: [0.5] };
   expect(() => resolveImagine(manifest, { prompt: 'a cat', candidates: 2, uniforms: listed })).toThrow(/explicit uniforms/);
   expect(resolveImagine(manifest, { prompt: 'a cat', uniforms: listed }).candidates).toBe(1);
+});
+
+test('one drawing by default, the package default when it names one; counts outside [1, 16] and more than one with explicit uniforms refused', () => {
+  const manifest = tinyManifest();
+  expect(resolveImagine(manifest, { prompt: 'a cat' }).drawings).toBe(1);
+  expect(resolveImagine(manifest, { prompt: 'a cat', drawings: 16 }).drawings).toBe(16);
+  const byDefault = tinyManifest((m) => (m.sampling.detokenizer.drawings = 3));
+  expect(resolveImagine(byDefault, { prompt: 'a cat' }).drawings).toBe(3);
+  expect(resolveImagine(byDefault, { prompt: 'a cat', drawings: 1 }).drawings).toBe(1);
+  for (const drawings of [0, -1, 1.5, 17, Number.NaN]) {
+    expect(() => resolveImagine(manifest, { prompt: 'a cat', drawings })).toThrow(InvalidArgumentError);
+  }
+  expect(() => resolveImagine(manifest, { prompt: 'a cat', drawings: 0 })).toThrow('drawings = 0: must be an integer in [1, 16]');
+  expect(() => resolveImagine(manifest, { prompt: 'a cat', drawings: 1.5 })).toThrow('drawings = 1.5: must be an integer in [1, 16]');
+  expect(() => resolveImagine(manifest, { prompt: 'a cat', drawings: 17 })).toThrow('drawings = 17: must be an integer in [1, 16]');
+  const listed = { llm: [0.5], detok: [0.5] };
+  expect(() => resolveImagine(manifest, { prompt: 'a cat', drawings: 2, uniforms: listed })).toThrow(/explicit uniforms/);
+  expect(() => resolveImagine(byDefault, { prompt: 'a cat', uniforms: listed })).toThrow(InvalidArgumentError);
+  expect(resolveImagine(manifest, { prompt: 'a cat', uniforms: listed }).drawings).toBe(1);
 });
 
 test('chat views: the package default (one), an override, and counts outside [1, 9] refused', () => {

@@ -46,3 +46,12 @@ test('candidate 0 is the image itself; other candidates draw other streams', () 
   expect(first(imageUniforms(7, 2, 0))).toBe(first(imageUniforms(9, 0)));
   expect(first(imageUniforms(7, 2, 1))).not.toBe(first(imageUniforms(7, 2, 0)));
 });
+
+test('drawing 0 is the image\'s de-tokenizer stream; other drawings draw other ones, pinned as the Python port draws them; the LLM stream is the same', () => {
+  const first = (s: { llm: () => number; detok: () => number }) => [s.llm(), s.detok()];
+  expect(first(imageUniforms(7, 2, 3, 0))).toEqual(first(imageUniforms(7, 2, 3)));
+  const drawing = imageUniforms(7, 2, 0, 1);
+  expect([drawing.detok(), drawing.detok()]).toEqual([0.35846717981621623, 0.6482973529491574]);
+  expect(imageUniforms(7, 2, 0, 1).llm()).toBe(imageUniforms(7, 2).llm());
+  expect(imageUniforms(7, 2, 0, 2).detok()).not.toBe(imageUniforms(7, 2, 0, 1).detok());
+});

@@ -24,6 +24,7 @@ const PHASE_WORDS: Record<Phase, string> = {
   'tatok-decode': 'Decoding the image tokens',
   detokenize: 'Drawing',
   'vq-decode': 'Painting the pixels',
+  'round-trip': 'Checking the drawing against its tokens',
   'self-check': 'Checking the picture against the prompt',
 };
 

@@ -12,6 +12,7 @@ const PHASE_TEXT: Record<Phase, string> = {
   'tatok-decode': 'decoding the tokens',
   detokenize: 'drawing',
   'vq-decode': 'painting the pixels',
+  'round-trip': 'checking the drawing against its tokens',
   'self-check': 'checking the picture against the prompt',
 };
 

@@ -9,10 +9,12 @@ import { logProbMean } from '../../../src/kernels/log-prob-mean.ts';
 import { parseGoldens, type Goldens } from '../../../src/model/goldens.ts';
 import { pooledGrid } from '../../../src/model/manifest.ts';
 import { openUrlSource } from '../../../src/model/source.ts';
-import { TatokEncoder, UNDERSTANDING_SCALE } from '../../../src/models/tatok.ts';
+import { TatokDecoder, TatokEncoder, UNDERSTANDING_SCALE } from '../../../src/models/tatok.ts';
+import { VqDecoder } from '../../../src/models/vqdecoder.ts';
 import { Engine, type TarEngine } from '../../../src/pipeline/engine.ts';
 import type { JobEvent, ProgressEvent, RgbaImage } from '../../../src/pipeline/events.ts';
 import type { ImagineOptions } from '../../../src/pipeline/options.ts';
+import { imageUniforms } from '../../../src/pipeline/uniforms.ts';
 import { TarTokenizer } from '../../../src/tokenizer/tar-tokenizer.ts';
 import { createWorkerEngine } from '../../../src/worker/client.ts';
 import { compareArrays } from '../compare.ts';
@@ -309,6 +311,90 @@ export async function pipelineSelfCheckProbe(candidates: number): Promise<SelfCh
   }
 }
 
+export interface RoundTripReport {
+  /** The reported agreements, the kept drawing, and the argmax of the agreements (first of equals). */
+  agreements: number[];
+  drawing: number;
+  argmax: number;
+  /** The kept picture read back here (encoder at the tokens' scale) against the returned tokens. */
+  rereadKept: number;
+  /** Each drawing redrawn here (TA-Tok decoder → de-tokenizer with drawing d's stream → VQ decoder), read back. */
+  redrawnAgreements: number[];
+  keptIsRedrawn: boolean;
+  /** Drawings 0 and 1 are different pictures (their own streams). */
+  drawingsDiffer: boolean;
+  /** A plain one-drawing job: the same tokens, drawing 0's picture, no roundTrip field. */
+  plainSameTokens: boolean;
+  plainIsDrawing0: boolean;
+  plainHasRoundTrip: boolean;
+  roundTripProgress: number;
+  roundTripMs: number;
+  /** candidates 2 × drawings 2: each candidate's drawings read back, the self-check scoring the kept ones. */
+  withSelfCheck: { agreements: number; scores: number; roundTripProgress: number };
+  inUseBefore: number;
+  inUseAfter: number;
+}
+
+export async function pipelineRoundTripProbe(drawings: number): Promise<RoundTripReport> {
+  const e = await engine();
+  const options = { prompt: 'a red circle', scale: 3, seed: 7, previewEveryRows: 0 };
+  const inUseBefore = (await e.bufferStats()).inUseBytes;
+  const events = await collect(e.imagine({ ...options, drawings }));
+  const inUseAfter = (await e.bufferStats()).inUseBytes;
+  const kept = events.find((ev) => ev.type === 'image');
+  const plain = (await collect(e.imagine(options))).find((ev) => ev.type === 'image');
+  if (kept?.type !== 'image' || plain?.type !== 'image') throw new Error('no image event');
+  const both = await collect(e.imagine({ ...options, candidates: 2, drawings: 2 }));
+  const checked = both.find((ev) => ev.type === 'image');
+  const done = events.find((ev) => ev.type === 'done');
+  const ctx = await gpu();
+  const source = await openUrlSource(PACKAGE);
+  const encoder = await TatokEncoder.load(ctx, source);
+  const tatok = await TatokDecoder.load(ctx, source);
+  const detok = await ArDetokenizer.load(ctx, source);
+  const vq = await VqDecoder.load(ctx, source);
+  const agreement = async (pixels: RgbaImage, tokens: Uint32Array) =>
+    (await encoder.encode(pixels, options.scale)).reduce((n, index, i) => (index === tokens[i] ? n + 1 : n), 0);
+  const same = (a: RgbaImage, b: RgbaImage) => a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
+  try {
+    const { cfgScale, temperature, topK, topP } = source.manifest.sampling.detokenizer;
+    const features = await tatok.decode(kept.tokens, options.scale);
+    const redrawn: RgbaImage[] = [];
+    for (let d = 0; d < drawings; d++) {
+      const codes = await detok.generate(features, detok.gridSize ** 2, { cfgScale, temperature, topK, topP }, imageUniforms(options.seed, 0, 0, d).detok);
+      redrawn.push(await vq.decode(codes, detok.gridSize));
+    }
+    const agreements = kept.roundTrip?.agreements ?? [];
+    const drawing = kept.roundTrip?.drawing ?? -1;
+    return {
+      agreements,
+      drawing,
+      argmax: agreements.indexOf(Math.max(...agreements)),
+      rereadKept: await agreement(kept.pixels, kept.tokens),
+      redrawnAgreements: await Promise.all(redrawn.map((pixels) => agreement(pixels, kept.tokens))),
+      keptIsRedrawn: redrawn[drawing] !== undefined && same(kept.pixels, redrawn[drawing]),
+      drawingsDiffer: !same(redrawn[0] as RgbaImage, redrawn[1] as RgbaImage),
+      plainSameTokens: plain.tokens.length === kept.tokens.length && plain.tokens.every((t, i) => t === kept.tokens[i]),
+      plainIsDrawing0: same(plain.pixels, redrawn[0] as RgbaImage),
+      plainHasRoundTrip: 'roundTrip' in plain,
+      roundTripProgress: events.filter((ev) => ev.type === 'progress' && ev.phase === 'round-trip').length,
+      roundTripMs: done?.type === 'done' ? (done.timings['round-trip'] ?? 0) : 0,
+      withSelfCheck: {
+        agreements: checked?.type === 'image' ? (checked.roundTrip?.agreements.length ?? 0) : 0,
+        scores: checked?.type === 'image' ? (checked.selfCheck?.scores.length ?? 0) : 0,
+        roundTripProgress: both.filter((ev) => ev.type === 'progress' && ev.phase === 'round-trip').length,
+      },
+      inUseBefore,
+      inUseAfter,
+    };
+  } finally {
+    await encoder.release();
+    await tatok.release();
+    await detok.release();
+    await vq.dispose();
+  }
+}
+
 export interface CancelReport {
   error: ThrownError | null;
   llmEventsAfterAbort: number;
@@ -359,6 +445,15 @@ export function pipelineSelfCheckCancelProbe(): Promise<CancelReport> {
   );
 }
 
+/** Cancels a job of three drawings once its first drawing has been read back. */
+export function pipelineRoundTripCancelProbe(): Promise<CancelReport> {
+  return cancelImagine(
+    { prompt: 'a green star', scale: 3, seed: 5, drawings: 3, previewEveryRows: 0 },
+    (event) => event.phase === 'round-trip',
+    { prompt: 'a green star', scale: 3, seed: 5, drawings: 2, previewEveryRows: 0 },
+  );
+}
+
 export interface BadInputReport {
   errors: Record<string, ThrownError | null>;
   servedAfter: boolean;
@@ -396,6 +491,9 @@ export async function pipelineBadInputProbe(): Promise<BadInputReport> {
     noCandidates: await run(e.imagine({ prompt: 'a cat', candidates: 0 })),
     tooManyCandidates: await run(e.imagine({ prompt: 'a cat', candidates: 17 })),
     candidatesWithUniforms: await run(e.imagine({ prompt: 'a cat', candidates: 2, uniforms: { llm: [0.5], detok: [0.5] } })),
+    noDrawings: await run(e.imagine({ prompt: 'a cat', drawings: 0 })),
+    tooManyDrawings: await run(e.imagine({ prompt: 'a cat', drawings: 17 })),
+    drawingsWithUniforms: await run(e.imagine({ prompt: 'a cat', drawings: 2, uniforms: { llm: [0.5], detok: [0.5] } })),
     selfCheckPastContext: await run(e.imagine({ prompt: await longestScale3Prompt(context), scale: 3, candidates: 2 })),
     noViews: await run(e.chat({ messages: [{ role: 'user', text: 'what is it?' }], views: 0 })),
     tooManyViews: await run(e.chat({ messages: [{ role: 'user', text: 'what is it?' }], views: 10 })),
@@ -496,6 +594,8 @@ export const pipelineProbes = {
   guidance: pipelineGuidanceProbe,
   selfCheck: pipelineSelfCheckProbe,
   selfCheckCancel: pipelineSelfCheckCancelProbe,
+  roundTrip: pipelineRoundTripProbe,
+  roundTripCancel: pipelineRoundTripCancelProbe,
   cancel: pipelineCancelProbe,
   badInput: pipelineBadInputProbe,
   manyJobs: pipelineManyJobsProbe,
