@@ -4,6 +4,7 @@
 //   --t2i N     text-to-image prompts, each drawn at every pool scale of the manifest (default T2I_DEFAULT)
 //   --scales LIST  only these pool scales, comma-separated (default: all of the manifest's)
 //   --candidates K  the self-check's pictures per image (default: the manifest's candidates)
+//   --drawings D  the de-tokenizer's drawings per picture, kept by TA-Tok's read-back (default: the manifest's)
 //   --chat N    image-chat questions (default CHAT_DEFAULT)
 //   --views V   chat's test-time views of each picture (default: the manifest's views)
 //   --out PATH  the result (default bench/results/shapes-eval.json)
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     scales: { type: 'string' },
     candidates: { type: 'string' },
+    drawings: { type: 'string' },
     views: { type: 'string' },
   },
 });
@@ -72,6 +74,11 @@ const chatCount = count('chat');
 const candidates = values.candidates === undefined ? undefined : count('candidates');
 if (candidates === 0) {
   console.error('--candidates must be ≥ 1');
+  process.exit(2);
+}
+const drawings = values.drawings === undefined ? undefined : count('drawings');
+if (drawings === 0) {
+  console.error('--drawings must be ≥ 1');
   process.exit(2);
 }
 const views = values.views === undefined ? undefined : count('views');
@@ -148,12 +155,14 @@ async function runEngine(page, evaluation, scales) {
   console.log(`engine: ${modelId} loaded in ${seconds(loadMs)}`);
   for (const [i, item] of evaluation.t2i.entries()) {
     for (const scale of scales) {
-      const options = { prompt: item.prompt, scale, seed: i, count: 1, previewEveryRows: 0, ...(candidates ? { candidates } : {}) };
+      const options = {
+        prompt: item.prompt, scale, seed: i, count: 1, previewEveryRows: 0, ...(candidates ? { candidates } : {}), ...(drawings ? { drawings } : {}),
+      };
       const result = await page.evaluate((o) => window.tarHeadless.session.imagine(o), options);
       const path = join(ENGINE_DIR, `${item.id}-s${scale}.png`);
       await writeFile(path, Buffer.from(result.images[0].png));
-      const { tokens, selfCheck } = result.images[0];
-      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path), tokens, ...(selfCheck ? { selfCheck } : {}) });
+      const { tokens, selfCheck, roundTrip } = result.images[0];
+      run.t2i.push({ id: item.id, scale, image: relative(EVAL_DIR, path), tokens, ...(selfCheck ? { selfCheck } : {}), ...(roundTrip ? { roundTrip } : {}) });
       images.push(result);
       console.log(`  ${item.id} scale ${scale}: ${seconds(result.elapsedMs)} (${phases(result.timings)})  "${item.prompt}"`);
     }
@@ -180,7 +189,7 @@ async function torchScores(setPath, modelId, manifestSha, scales) {
   if (!existsSync(TORCH_MANIFEST) || sha256(await readFile(TORCH_MANIFEST)) !== manifestSha) {
     return { scores: null, note: `skipped: the engine's package is not the one torch_eval compares with (${torchManifest})` };
   }
-  const drawing = { scales: scales.join(','), candidates: candidates ?? 'manifest', views: views ?? 'manifest' };
+  const drawing = { scales: scales.join(','), candidates: candidates ?? 'manifest', drawings: drawings ?? 'manifest', views: views ?? 'manifest' };
   const key = { manifest: manifestSha, set: sha256(await readFile(setPath)), format: TORCH_FORMAT, ...drawing };
   if (existsSync(TORCH_CACHE)) {
     const cached = JSON.parse(await readFile(TORCH_CACHE, 'utf8'));
@@ -191,7 +200,12 @@ async function torchScores(setPath, modelId, manifestSha, scales) {
   console.log('torch: running tools/shapes/torch_eval.py on the same set ...');
   const scratch = join(EVAL_DIR, 'torch-scores.json');
   const started = performance.now();
-  const options = ['--scales', drawing.scales, ...(candidates ? ['--candidates', String(candidates)] : []), ...(views ? ['--views', String(views)] : [])];
+  const options = [
+    '--scales', drawing.scales,
+    ...(candidates ? ['--candidates', String(candidates)] : []),
+    ...(drawings ? ['--drawings', String(drawings)] : []),
+    ...(views ? ['--views', String(views)] : []),
+  ];
   python(['tools.shapes.torch_eval', '--set', setPath, '--out', scratch, '--images', TORCH_IMAGES, ...options]);
   const scores = JSON.parse(await readFile(scratch, 'utf8'));
   await writeFile(TORCH_CACHE, `${JSON.stringify({ key, scores }, null, 1)}\n`);
@@ -242,6 +256,7 @@ const result = {
     },
     scales,
     candidates: candidates ?? manifest.sampling.textToImage.candidates ?? 1,
+    drawings: drawings ?? manifest.sampling.detokenizer.drawings ?? 1,
     chat: { ...CHAT, understandingScale: 1, views: views ?? manifest.sampling.chat.views ?? 1, stop: '<|im_end|> or end of text' },
     torch: torch.note,
   },
@@ -259,6 +274,14 @@ const result = {
         Object.fromEntries(Object.entries(torch.scores.selfCheck).map(([k, scores]) => [k, scores.indexOf(Math.max(...scores))])),
         (r) => `${r.id}-s${r.scale}`,
         (r) => r.selfCheck.candidate,
+      )
+    : null,
+  t2iRoundTripAgreementsIdenticalToTorch: torch.scores?.roundTrip
+    ? identicalShare(
+        engineRun.run.t2i.filter((r) => r.roundTrip),
+        Object.fromEntries(Object.entries(torch.scores.roundTrip).map(([k, agreements]) => [k, agreements.join(',')])),
+        (r) => `${r.id}-s${r.scale}`,
+        (r) => r.roundTrip.agreements.join(','),
       )
     : null,
   chatAnswersIdenticalToTorch: torch.scores ? identicalShare(engineRun.run.chat, torch.scores.answers, (r) => r.id, (r) => r.answer) : null,
@@ -279,6 +302,8 @@ if (pictures?.compared) {
 }
 const kept = result.t2iSelfCheckKeepsTorchsCandidate;
 if (kept?.n) console.log(`self-check kept torch's candidate: ${(100 * kept.identical).toFixed(1)}% of ${kept.n}`);
+const roundTrip = result.t2iRoundTripAgreementsIdenticalToTorch;
+if (roundTrip?.n) console.log(`round-trip agreements identical to torch's: ${(100 * roundTrip.identical).toFixed(1)}% of ${roundTrip.n}`);
 const agreement = result.chatAnswersIdenticalToTorch;
 if (agreement?.n) console.log(`chat answers identical to torch's: ${(100 * agreement.identical).toFixed(1)}% of ${agreement.n}`);
 console.log(

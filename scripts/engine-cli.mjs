@@ -1,7 +1,8 @@
 // `npm run imagine -- --prompt "…" --seed 7 --out out.png` and `npm run chat -- --image in.png --question "…"`:
 // drive the real engine (in its worker, on WebGPU) in headless Chromium, write the result, print per-phase
 // timings. Options: --model URL-or-path-under-public (default /models/tar-shapes/), --scale, --size, --cfg, --top-k,
-// --top-p, --temperature, --count, --candidates (the self-check's pictures per image), --seed, --max-new-tokens,
+// --top-p, --temperature, --count, --candidates (the self-check's pictures per image), --drawings (the
+// de-tokenizer's drawings per picture, the one TA-Tok reads back closest to its tokens kept), --seed, --max-new-tokens,
 // --views (chat's test-time views of the picture), --preview-rows (a preview every N VQ-code rows; default 0: none,
 // since only the final PNG is written and each preview costs a VQ decode). Exits 2 on bad arguments, 1 on engine
 // errors.
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     temperature: { type: 'string' },
     count: { type: 'string' },
     candidates: { type: 'string' },
+    drawings: { type: 'string' },
     views: { type: 'string' },
     'max-new-tokens': { type: 'string' },
     'preview-rows': { type: 'string', default: '0' },
@@ -64,6 +66,7 @@ if (job === 'imagine') {
       temperature: number('temperature'),
       count: number('count'),
       candidates: number('candidates'),
+      drawings: number('drawings'),
       previewEveryRows: number('preview-rows'),
     }),
   };
@@ -94,6 +97,10 @@ try {
       if (image.selfCheck) {
         const { candidate, scores } = image.selfCheck;
         console.log(`  self-check kept candidate ${candidate} of ${scores.length} (log p: ${scores.map((s) => s.toFixed(2)).join(', ')})`);
+      }
+      if (image.roundTrip) {
+        const { drawing, agreements } = image.roundTrip;
+        console.log(`  round trip kept drawing ${drawing} of ${agreements.length} (tokens read back: ${agreements.join(', ')} of ${image.tokens.length})`);
       }
     }
     console.log(`previews: ${result.previews}`);

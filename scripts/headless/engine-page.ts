@@ -30,8 +30,16 @@ export interface HeadlessChat extends HeadlessChatTurn {
 
 export interface HeadlessResult {
   /** tokens: the TA-Tok codebook indices the LLM drew for the image; selfCheck: with candidates > 1, the kept one
-   *  and every candidate's score. */
-  images: { png: number[]; width: number; height: number; seed: number; tokens: number[]; selfCheck?: { candidate: number; scores: number[] } }[];
+   *  and every candidate's score; roundTrip: with drawings > 1, the kept drawing and every drawing's agreement. */
+  images: {
+    png: number[];
+    width: number;
+    height: number;
+    seed: number;
+    tokens: number[];
+    selfCheck?: { candidate: number; scores: number[] };
+    roundTrip?: { drawing: number; agreements: number[] };
+  }[];
   previews: number;
   text?: string;
   timings: PhaseTimings;
@@ -66,6 +74,7 @@ async function runImagine(engine: TarEngine, options: HeadlessImagineOptions, lo
         seed: event.seed,
         tokens: Array.from(event.tokens),
         ...(event.selfCheck ? { selfCheck: event.selfCheck } : {}),
+        ...(event.roundTrip ? { roundTrip: event.roundTrip } : {}),
       });
     }
     if (event.type === 'done') {

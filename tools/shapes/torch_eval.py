@@ -16,11 +16,11 @@ codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-che
 engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
 <|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's chat
 `views`, or --views) as the engine's chat reads them. --codes-out (one scale) saves the VQ codes of every kept
-picture, int [N,h,w] in the set's order, for finetune_vq_decoder's paired comparison (--codes). --drawings K (not
-in the engine yet): the de-tokenizer draws each candidate's image tokens K times (drawing d > 0 from its own
-seeded stream, seeded_uniforms' `drawing`), TA-Tok reads each picture back at the tokens' pool scale, and the
-drawing whose reading agrees with the most drawn tokens is kept (first of equals); the agreements go into
-"roundTrip"."""
+picture, int [N,h,w] in the set's order, for finetune_vq_decoder's paired comparison (--codes). --drawings K (the
+engine's imagine `drawings`; default: the manifest's sampling.detokenizer.drawings, else 1): the de-tokenizer draws
+each candidate's image tokens K times (drawing d > 0 from its own seeded stream, seeded_uniforms' `drawing`), TA-Tok
+reads each picture back at the tokens' pool scale, and the drawing whose reading agrees with the most drawn tokens
+is kept (first of equals); the agreements go into "roundTrip"."""
 import argparse
 import json
 import os
@@ -74,13 +74,14 @@ class TorchTar:
         return self.tatok_arch["image_size"] // self.tatok_arch["patch_size"] // scale
 
     @torch.no_grad()
-    def imagine(self, prompt, scale, seed, candidates=None, drawings=1):
+    def imagine(self, prompt, scale, seed, candidates=None, drawings=None):
         """→ Picture: the first image of an engine job seeded `seed`; with candidates > 1 (default: the manifest's),
-        the candidate the self-check scores highest, as the engine's imagine keeps; with drawings > 1, each
-        candidate's image tokens drawn that many times by the de-tokenizer and the drawing TA-Tok reads back as
-        the most of those tokens kept."""
+        the candidate the self-check scores highest, as the engine's imagine keeps; with drawings > 1 (default: the
+        manifest's), each candidate's image tokens drawn that many times by the de-tokenizer and the drawing TA-Tok
+        reads back as the most of those tokens kept."""
         t2i = self.sampling["textToImage"]
         candidates = t2i.get("candidates", 1) if candidates is None else candidates
+        drawings = self.sampling["detokenizer"].get("drawings", 1) if drawings is None else drawings
         drawn = [self._draw(prompt, scale, seed, c, drawings) for c in range(candidates)]
         if candidates == 1:
             return drawn[0]
@@ -137,7 +138,7 @@ class TorchTar:
         return self.chat.decode([t for t in new if t not in stop]).strip()
 
 
-def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES, views=None, drawings=1):
+def run(evaluation, base, images_out=None, candidates=None, scales=text.SCALES, views=None, drawings=None):
     torch.set_num_threads(int(os.environ.get("SHAPES_THREADS", "1")))
     tar = TorchTar()
     t2i, draws, codes, self_check, round_trip = [], {}, [], {}, {}
@@ -178,15 +179,16 @@ def main(argv=None):
     parser.add_argument("--scales", default=",".join(map(str, text.SCALES)), help="pool scales to draw at")
     parser.add_argument("--views", type=int, help="chat's test-time views per picture (default: the manifest's)")
     parser.add_argument("--codes-out", help="save the kept pictures' VQ codes, int [N,h,w] (one scale only)")
-    parser.add_argument("--drawings", type=int, default=1,
-                        help="de-tokenizer drawings per image tokens, the one TA-Tok reads back best kept")
+    parser.add_argument("--drawings", type=int,
+                        help="de-tokenizer drawings per image tokens, the one TA-Tok reads back best kept "
+                             "(default: the manifest's)")
     args = parser.parse_args(argv)
     scales = [int(x) for x in args.scales.split(",")]
     if args.candidates is not None and args.candidates < 1 or not set(scales) <= set(text.SCALES):
         parser.error(f"--candidates must be ≥ 1 and --scales among {text.SCALES}")
     if args.views is not None and not 1 <= args.views <= len(VIEW_SHIFTS):
         parser.error(f"--views must lie in [1, {len(VIEW_SHIFTS)}]")
-    if not 1 <= args.drawings <= MAX_DRAWINGS:
+    if args.drawings is not None and not 1 <= args.drawings <= MAX_DRAWINGS:
         parser.error(f"--drawings must lie in [1, {MAX_DRAWINGS}]")
     if args.codes_out and len(scales) != 1:
         parser.error("--codes-out needs a single --scales")

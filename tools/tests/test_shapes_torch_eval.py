@@ -19,9 +19,9 @@ class StandIn:
     def __init__(self):
         self.scenes = {item["prompt"]: world.Scene.from_json(item["scene"]) for item in eval_set.build(3, 0)["t2i"]}
 
-    def imagine(self, prompt, scale, seed, candidates=None, drawings=1):
+    def imagine(self, prompt, scale, seed, candidates=None, drawings=None):
         return torch_eval.Picture(world.render(self.scenes[prompt]), [seed], np.full((4, 4), seed, np.int64), None,
-                                  list(range(drawings)) if drawings > 1 else None)
+                                  list(range(drawings)) if drawings else None)
 
 
 class TorchEvalCodesTest(unittest.TestCase):

@@ -57,7 +57,7 @@ def image_uniforms(seed: int, image: int, llm_count: int, detok_count: int,
     """The first `llm_count` uniforms of the LLM's stream and `detok_count` of the de-tokenizer's for image `image`
     of an imagine job seeded with `seed`, or for that image's self-check candidate `candidate` (uniforms.ts
     imageUniforms); with `drawing` d > 0, the de-tokenizer's stream of its d-th drawing of the same image tokens
-    (drawing 0 is the de-tokenizer's own stream; not in the engine yet: torch_eval --drawings)."""
+    (drawing 0 is the de-tokenizer's own stream; imagine's `drawings`)."""
     base = ((seed + image) & MASK) ^ ((candidate * CANDIDATE_MIX) & MASK)
     llm = SeededRandom(base)
     detok = SeededRandom(base ^ DETOK_STREAM_XOR ^ ((drawing * DRAWING_MIX) & MASK))
