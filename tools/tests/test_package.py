@@ -104,8 +104,12 @@ class PackageWriterTest(unittest.TestCase):
                                     {"textToImage": {"candidates": 4, "selfCheckQuestion": "describe the image."}})
         self.assertEqual(checked["textToImage"], {**DEFAULT_SAMPLING["textToImage"], "candidates": 4,
                                                   "selfCheckQuestion": "describe the image."})
+        self.assertNotIn("drawings", DEFAULT_SAMPLING["detokenizer"])
+        drawn = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"detokenizer": {"drawings": 4}})
+        self.assertEqual(drawn["detokenizer"], {**DEFAULT_SAMPLING["detokenizer"], "drawings": 4})
         for bad in ({"textToImage": {"selfCheckQuestion": " "}}, {"textToImage": {"selfCheckQuestion": 3}},
-                    {"textToImage": {"candidates": "4"}}, {"chat": {"selfCheckQuestion": "describe"}}):
+                    {"textToImage": {"candidates": "4"}}, {"chat": {"selfCheckQuestion": "describe"}},
+                    {"textToImage": {"drawings": 4}}, {"detokenizer": {"drawings": "4"}}):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):
                 override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
         for bad in ({"detokeniser": {"cfgScale": 1}}, {"detokenizer": {"cfg": 1}}, {"detokenizer": {"cfgScale": "1"}},
