@@ -72,7 +72,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <script type="module" src="/src/lib.ts"></script>
 <style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:0 auto;padding:1rem}</style></head>
 <body><main><h1>Two Tar elements, one engine</h1>
-<tar-text-to-image model="/models/tar-shapes/" scale="3" seed="7" candidates="2" preview-rows="0"></tar-text-to-image>
+<tar-text-to-image model="/models/tar-shapes/" scale="3" seed="7" candidates="2" drawings="2" preview-rows="0"></tar-text-to-image>
 <tar-image-chat model="/models/tar-shapes/" max-tokens="12" seed="3" views="3"></tar-image-chat>
 </main></body></html>`;
 
@@ -125,7 +125,12 @@ test('two elements share one engine worker; cancel; keyboard-only image; chat st
   const selfCheck = image?.detail.selfCheck as { candidate: number; scores: number[] };
   expect(selfCheck.scores).toHaveLength(2);
   expect(selfCheck.scores[selfCheck.candidate]).toBe(Math.max(...selfCheck.scores));
-  for (const phase of ['llm', 'self-check']) {
+  // drawings="2": each candidate drawn twice by the de-tokenizer, the drawing TA-Tok reads back closest kept.
+  const roundTrip = image?.detail.roundTrip as { drawing: number; agreements: number[] };
+  expect(roundTrip.agreements).toHaveLength(2);
+  expect(roundTrip.agreements[roundTrip.drawing]).toBe(Math.max(...roundTrip.agreements));
+  expect(roundTrip.agreements.indexOf(Math.max(...roundTrip.agreements))).toBe(roundTrip.drawing);
+  for (const phase of ['llm', 'self-check', 'round-trip']) {
     expect(log.some((e) => e.type === 'progress' && e.detail.stage === 'job' && e.detail.phase === phase)).toBe(true);
   }
   expect(log.filter((e) => e.type === 'done' && e.tag === 'tar-text-to-image')).toHaveLength(1);

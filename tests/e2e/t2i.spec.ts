@@ -80,6 +80,7 @@ test('download progress per file; Cancel stops a job and the buttons return; the
   await expect(page.locator('#generate')).toBeEnabled();
   await expect(page.locator('#scale option')).toHaveText(['4 tokens (fastest)', '9 tokens', '36 tokens']);
   await expect(page.locator('#size')).toHaveValue('64');
+  await expect(page.locator('#drawings')).toHaveValue('1'); // the package's default: one drawing, no round trip
 
   // Cancel: a job stopped while it chooses image tokens leaves no image, and the buttons return.
   await page.locator('#scale').selectOption('1');

@@ -20,6 +20,8 @@ export interface TarImageDetail {
   tokens: Uint32Array;
   /** With candidates > 1: the kept candidate and every candidate's self-check score. */
   selfCheck?: { candidate: number; scores: number[] };
+  /** With drawings > 1: the kept drawing and every drawing's agreement with the tokens (TA-Tok's read-back). */
+  roundTrip?: { drawing: number; agreements: number[] };
 }
 
 /** `token`: one streamed piece of a <tar-image-chat> answer (`text` may be empty mid-character). */

@@ -1,7 +1,7 @@
 // <tar-text-to-image>: a prompt field, Generate and Cancel, and the pictures (live previews while drawing).
 // Attributes: model (package URL, required), prompt, seed, scale (1, 2, 3 → 729, 169, 81 tokens for Tar),
-// size, cfg, prompt-cfg, negative-prompt, count, candidates (the self-check's pictures per image), preview-rows (0: no
-// previews). Events: progress, image,
+// size, cfg, prompt-cfg, negative-prompt, count, candidates (the self-check's pictures per image), drawings (the
+// de-tokenizer's drawings per picture, kept by TA-Tok's read-back), preview-rows (0: no previews). Events: progress, image,
 // done, error. Methods: generate(), cancel().
 import type { RgbaImage } from '../../pipeline/events.ts';
 import type { ImagineOptions } from '../../pipeline/options.ts';
@@ -116,6 +116,7 @@ export class TarTextToImage extends TarElement {
             pixels: event.pixels,
             tokens: event.tokens,
             ...(event.selfCheck ? { selfCheck: event.selfCheck } : {}),
+            ...(event.roundTrip ? { roundTrip: event.roundTrip } : {}),
           };
           finished.push(detail);
           this.emit('image', detail);
@@ -135,7 +136,7 @@ export class TarTextToImage extends TarElement {
 
   private options(prompt: string, signal: AbortSignal): ImagineOptions {
     const options: ImagineOptions = { prompt, signal };
-    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', promptCfg: 'prompt-cfg', count: 'count', candidates: 'candidates', previewEveryRows: 'preview-rows' } as const;
+    const numbers = { seed: 'seed', scale: 'scale', size: 'size', cfg: 'cfg', promptCfg: 'prompt-cfg', count: 'count', candidates: 'candidates', drawings: 'drawings', previewEveryRows: 'preview-rows' } as const;
     for (const [key, attribute] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
       const value = numberAttribute(this, attribute);
       if (value !== undefined) options[key] = value;

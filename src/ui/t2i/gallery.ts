@@ -83,7 +83,8 @@ class Card {
     const meta = document.createElement('span');
     meta.className = 'hint';
     const kept = event.selfCheck ? ` · self-check kept picture ${event.selfCheck.candidate + 1} of ${event.selfCheck.scores.length}` : '';
-    meta.textContent = `seed ${event.seed} · ${width} × ${height} px · ${(elapsedMs / 1000).toFixed(1)} s${kept}`;
+    const drawn = event.roundTrip ? ` · round trip kept drawing ${event.roundTrip.drawing + 1} of ${event.roundTrip.agreements.length}` : '';
+    meta.textContent = `seed ${event.seed} · ${width} × ${height} px · ${(elapsedMs / 1000).toFixed(1)} s${kept}${drawn}`;
     const save = document.createElement('a');
     save.href = this.url;
     save.download = fileName(this.prompt, event.seed);

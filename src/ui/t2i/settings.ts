@@ -1,12 +1,13 @@
 // The generation settings of the text-to-image page: filled from the loaded model's manifest (scales with
-// their token counts, image sizes, sampling defaults, the self-check where the package offers it) and read back as
+// their token counts, image sizes, sampling defaults, the self-check where the package offers it, the round trip's
+// drawings) and read back as
 // imagine() options.
 import type { Manifest } from '../../model/manifest.ts';
 import { supportedSizes, type ImagineOptions } from '../../pipeline/options.ts';
 import { scaleOptions } from '../scale-options.ts';
 import { byId } from './dom.ts';
 
-export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'promptCfg' | 'negativePrompt' | 'topK' | 'topP' | 'temperature' | 'count' | 'candidates' | 'previewEveryRows'>> &
+export type GenerationSettings = Required<Pick<ImagineOptions, 'scale' | 'size' | 'cfg' | 'promptCfg' | 'negativePrompt' | 'topK' | 'topP' | 'temperature' | 'count' | 'candidates' | 'drawings' | 'previewEveryRows'>> &
   Pick<ImagineOptions, 'seed'>;
 
 function option(value: number, text: string): HTMLOptionElement {
@@ -26,6 +27,7 @@ export class SettingsForm {
   private readonly size = byId('size', HTMLSelectElement);
   private readonly count = byId('count', HTMLInputElement);
   private readonly candidates = byId('candidates', HTMLInputElement);
+  private readonly drawings = byId('drawings', HTMLInputElement);
   private readonly seed = byId('seed', HTMLInputElement);
   private readonly cfg = byId('cfg', HTMLInputElement);
   private readonly promptCfg = byId('prompt-cfg', HTMLInputElement);
@@ -69,6 +71,7 @@ export class SettingsForm {
     // Packages without a self-check question draw one picture per image.
     this.candidates.value = String(t.candidates);
     this.candidates.disabled = t.selfCheckQuestion === undefined;
+    this.drawings.value = String(manifest.sampling.detokenizer.drawings ?? 1);
     this.previews.value = '1';
   }
 
@@ -86,6 +89,7 @@ export class SettingsForm {
       temperature: Number(this.temperature.value),
       count: Number(this.count.value),
       candidates: Number(this.candidates.value),
+      drawings: Number(this.drawings.value),
       previewEveryRows: Number(this.previews.value),
       ...(seed ? { seed: Number(seed) } : {}),
     };
