@@ -98,7 +98,7 @@ class TorchTar:
         s, d = self.sampling["textToImage"], self.sampling["detokenizer"]
         count = self.grid(scale) ** 2
         base = self.chat.image_base
-        llm_uniforms, detok_uniforms = image_uniforms(seed, 0, count, self.ardtok.args.max_seq_len, candidate)
+        llm_uniforms, _ = image_uniforms(seed, 0, count, 0, candidate)
         guided = s["cfgScale"] != 1.0
         choose = Chooser(Sampling(s["temperature"], s["topK"], s["topP"], lo=base, hi=base + self.codebook_size,
                                   guidance=s["cfgScale"] if guided else None,
@@ -112,8 +112,7 @@ class TorchTar:
         detok_guidance = d["cfgScale"] if d["cfgScale"] != 1.0 else None                # the engine's: scale 1 is no guidance
         pictures = []
         for drawing in range(drawings):
-            uniforms = detok_uniforms if drawing == 0 else image_uniforms(
-                seed, 0, 0, self.ardtok.args.max_seq_len, candidate, drawing)[1]
+            _, uniforms = image_uniforms(seed, 0, 0, self.ardtok.args.max_seq_len, candidate, drawing)
             detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=detok_guidance), uniforms)
             grid = torch.tensor(detokenize(self.ardtok, features, detok)).reshape(1, side, side)  # [1,h,w]
             pictures.append((to_uint8_hwc(self.vq(grid))[0].numpy(), grid[0].numpy()))

@@ -183,8 +183,8 @@ def understand(tatok, image_rgb, pool_scale=1):
 def round_trip_agreement(tatok, image_rgb, indices, pool_scale):
     """How many of the drawn TA-Tok indices [N] (at pool_scale) TA-Tok reads back from the picture drawn of them,
     uint8 [H,W,3]: the same position, the same codebook entry."""
-    _, read = tatok.encode(tatok.preprocess(image_rgb), pool_scale)
-    return int((read[0] == torch.as_tensor(indices)).sum())
+    _, read = understand(tatok, image_rgb, pool_scale)
+    return int((read == torch.as_tensor(indices)).sum())
 
 
 # Chat's test-time views (the engine's src/models/views.ts): (dy, dx) shifts of the encoder's input, in the order
