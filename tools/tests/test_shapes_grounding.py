@@ -1,7 +1,8 @@
 """Tar-Shapes grounding labels (tools/shapes/grounding.py), the TA-Tok stage's single-token purity, the TA-Tok
-probe's linear read-out and the chain diagnostic's per-code label odds: labels name the object under each cell
-from the scene's geometry, "none" elsewhere; purity counts what one code says; the probe reads separable classes
-and not noise; a code's odds come from object patches only."""
+probe's linear read-out and the chain diagnostic's per-code label odds, its probes and its object votes: labels
+name the object under each cell from the scene's geometry, "none" elsewhere; purity counts what one code says; the
+probes read separable classes and not noise, fitted on object patches only; a code's odds come from object patches
+only; an object is read from its own cells."""
 import unittest
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from tools.shapes import grounding, world
-from tools.shapes.chain_reading import code_log_probabilities
+from tools.shapes.chain_reading import code_log_probabilities, fit_probe, object_votes
 from tools.shapes.probe_tatok import probe_accuracy
 from tools.shapes.train_tatok import token_purity
 
@@ -89,6 +90,41 @@ class ProbeAccuracyTest(unittest.TestCase):
         separable = F.one_hot(labels, 3).float() * 5 + 0.1 * torch.randn(400, 3, generator=generator)
         self.assertEqual(probe_accuracy(separable, labels, 3), 1.0)
         self.assertLess(probe_accuracy(torch.randn(400, 3, generator=generator), labels, 3), 0.6)
+
+
+class ChainProbeTest(unittest.TestCase):
+    def test_the_chain_probe_is_fitted_on_object_patches_and_reads_separable_shapes(self):
+        shape = 1
+        rng = np.random.default_rng(0)
+        labels = rng.integers(0, grounding.CLASSES[shape], 600)                  # "none" included
+        rows = np.eye(grounding.CLASSES[shape])[labels] * 5 + 0.1 * rng.standard_normal((600, grounding.CLASSES[shape]))
+        read = fit_probe(rows.astype(np.float32), labels, shape)
+        on_object = labels < NONE[shape]
+        log_probabilities = read(rows[on_object].astype(np.float32))              # [M, shapes]
+        self.assertEqual(log_probabilities.shape[1], grounding.CLASSES[shape] - 1)
+        np.testing.assert_allclose(np.exp(log_probabilities).sum(1), 1.0, rtol=1e-5)
+        self.assertTrue((log_probabilities.argmax(1) == labels[on_object]).all())
+        noise = rng.standard_normal((600, 4)).astype(np.float32)
+        guess = fit_probe(noise, labels, shape)(noise).argmax(1)
+        self.assertLess((guess[on_object] == labels[on_object]).mean(), 0.6)
+
+    def test_an_object_is_read_from_its_own_cells_only(self):
+        star = world.Thing("star", "blue", "large", "left")
+        circle = world.Thing("circle", "red", "large", "right")
+        scene = world.Scene("white", (star, circle))
+        labels = grounding.scene_labels(scene, 6)                                  # [3,6,6]
+        votes = []
+        for head in range(2):
+            classes = grounding.CLASSES[head] - 1
+            truth = labels[head].reshape(-1)                                        # [36]
+            cells = np.full((1, 36, classes), np.log(0.1 / (classes - 1)))
+            cells[0, truth < NONE[head], truth[truth < NONE[head]]] = np.log(0.9)  # each object's cells say it
+            cells[0, truth == NONE[head], 0] = 10.0                                 # background says class 0, loudly
+            votes.append(cells)
+        reading = object_votes(votes, [scene])                                   # {group: scores}
+        self.assertEqual(sum(scores["shape_n"] for scores in reading.values()), 2)
+        for scores in reading.values():
+            self.assertEqual((scores["colour"], scores["shape"]), (1.0, 1.0))
 
 
 if __name__ == "__main__":
