@@ -103,6 +103,23 @@ def cosine_lr(step, total, peak, warmup=100):
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
+def encoder_share_optimiser(model, encoder_share, weight_decay=1e-4):
+    """AdamW over `model`'s learning parameters in two groups: those under "encoder." at encoder_share of the rest's
+    rate (a share of 0 leaves them out), the rest at the full rate; set_shared_lr sets both each step."""
+    encoder = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    groups = [{"params": rest, "share": 1.0}]
+    if encoder_share > 0 and encoder:
+        groups.append({"params": encoder, "share": encoder_share})
+    return torch.optim.AdamW(groups, lr=0.0, weight_decay=weight_decay)
+
+
+def set_shared_lr(optimiser, lr):
+    """Each group of an encoder_share_optimiser at its share of lr."""
+    for group in optimiser.param_groups:
+        group["lr"] = group["share"] * lr
+
+
 def save_atomic(obj, path):
     torch.save(obj, path + ".tmp")
     os.replace(path + ".tmp", path)

@@ -123,18 +123,14 @@ def token_loss(student, codebook, x, targets, scale):
 
 def train(student, images, targets, clock):
     """images uint8 [N,64,64,3]; targets {scale: (codes [N,p²,D], indices int64 [N,p²])}. → steps taken."""
-    encoder = [p for n, p in student.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-    heads = [p for n, p in student.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-    optimiser = torch.optim.AdamW([{"params": encoder, "share": ENCODER_LR_SHARE}, {"params": heads, "share": 1.0}],
-                                  lr=LR, weight_decay=1e-4)
+    optimiser = common.encoder_share_optimiser(student, ENCODER_LR_SHARE)
     with torch.no_grad():
         codebook = student.codebook()                                                          # [K,D], frozen
     rng = random.Random(SEED)
     budget = common.step_budget(STEPS, "SHAPES_REBASE_SECONDS")
     step = 0
     while step < budget.tick(step):
-        for group in optimiser.param_groups:
-            group["lr"] = common.cosine_lr(step, budget.total, LR) * group["share"]
+        common.set_shared_lr(optimiser, common.cosine_lr(step, budget.total, LR))
         scale = rng.choice(text.SCALES)
         batch = torch.tensor([rng.randrange(len(images)) for _ in range(BATCH)])
         loss, agreement = token_loss(student, codebook, pixels(images[batch]),

@@ -1,6 +1,7 @@
-"""The Tar-Shapes TA-Tok stage's second phase (tools/shapes/train_tatok.refine_decoder), on random weights and a
-few real scenes: only the decoder side learns, so every token of every image stays what the first phase made it
-(the LLM is trained on those tokens). Not a test of the stage's quality."""
+"""The Tar-Shapes TA-Tok stage's two phases (tools/shapes/train_tatok), on random weights and a few real scenes.
+The joint phase at ENCODER_LR_SHARE 0 leaves the encoder the teacher's while the rest learns (and at a share above
+0 the encoder learns too). The second phase trains only the decoder side, so every token of every image stays what
+the first phase made it (the LLM is trained on those tokens). Not a test of the stage's quality."""
 import unittest
 
 import numpy as np
@@ -13,6 +14,49 @@ from tools.shapes.train_teacher import VisionTower, pixels
 SCENES, CODES, CODE_DIM = 6, 40, 96
 
 
+def random_tatok():
+    torch.manual_seed(0)
+    tatok = TATok(train_tatok.architecture(CODES, CODE_DIM))
+    tatok.bottleneck.regularizer.embedding.weight.data.copy_(torch.randn(CODES, CODE_DIM))
+    tatok.bottleneck.regularizer.embedding.weight.requires_grad_(False)
+    return tatok
+
+
+def scene_images():
+    return torch.from_numpy(np.stack([data.images("test")[i] for i in range(SCENES)]))    # uint8 [N,64,64,3]
+
+
+class JointPhaseTest(unittest.TestCase):
+    def setUp(self):
+        self.saved = train_tatok.STEPS, train_tatok.BATCH, train_tatok.ENCODER_LR_SHARE
+        train_tatok.STEPS, train_tatok.BATCH = 3, 4
+
+    def tearDown(self):
+        train_tatok.STEPS, train_tatok.BATCH, train_tatok.ENCODER_LR_SHARE = self.saved
+
+    def moved_after_joint_phase(self, share):
+        """→ {parameter name: whether the joint phase changed it} at ENCODER_LR_SHARE = share."""
+        train_tatok.ENCODER_LR_SHARE = share
+        tatok = random_tatok()
+        teacher = VisionTower().eval().requires_grad_(False)
+        before = {k: v.clone() for k, v in tatok.named_parameters()}
+        steps = train_tatok.train_jointly(tatok, teacher, scene_images(), common.Clock("test"))
+        self.assertEqual(steps, train_tatok.STEPS)
+        return {name: not torch.equal(p, before[name]) for name, p in tatok.named_parameters()}
+
+    def test_share_zero_keeps_the_encoder_the_teachers_while_the_rest_learns(self):
+        moved = self.moved_after_joint_phase(0.0)
+        encoder = [name for name in moved if name.startswith("encoder.")]
+        self.assertTrue(encoder)
+        self.assertEqual([name for name in encoder if moved[name]], [], "an encoder parameter moved at share 0")
+        self.assertTrue(moved["encode_task_layer.0.weight"], "the task layer did not learn")
+        self.assertTrue(any(moved[name] for name in moved if name.startswith("decoder")), "the decoder did not learn")
+
+    def test_a_share_above_zero_trains_the_encoder(self):
+        moved = self.moved_after_joint_phase(0.1)
+        self.assertTrue(any(moved[name] for name in moved if name.startswith("encoder.")), "the encoder stayed")
+
+
 class RefineDecoderTest(unittest.TestCase):
     def setUp(self):
         self.saved = train_tatok.DECODER_STEPS, train_tatok.BATCH
@@ -22,11 +66,9 @@ class RefineDecoderTest(unittest.TestCase):
         train_tatok.DECODER_STEPS, train_tatok.BATCH = self.saved
 
     def test_only_the_decoder_side_learns_and_every_token_stays(self):
-        torch.manual_seed(0)
-        tatok = TATok(train_tatok.architecture(CODES, CODE_DIM))
-        tatok.bottleneck.regularizer.embedding.weight.data.copy_(torch.randn(CODES, CODE_DIM))
+        tatok = random_tatok()
         teacher = VisionTower().eval().requires_grad_(False)
-        images = torch.from_numpy(np.stack([data.images("test")[i] for i in range(SCENES)]))   # uint8 [N,64,64,3]
+        images = scene_images()
 
         def tokens():
             with torch.no_grad():
