@@ -100,6 +100,13 @@ def positions(tatok, p):
     return resized.reshape(grid.shape[1], p * p).t()
 
 
+def start_from_teacher(tatok, teacher_state):
+    """TA-Tok's encoder := the teacher's vision tower up to the layers TA-Tok reads (no post_layernorm, no head)."""
+    tatok.encoder.load_state_dict({k[len("encoder."):]: v for k, v in teacher_state.items()
+                                   if k.startswith("encoder.") and not k.startswith(("encoder.post_layernorm.",
+                                                                                      "encoder.head."))})
+
+
 def teacher_features(teacher, x):
     """Frozen teacher's hidden_states[-2]: [B, g², C]."""
     with torch.no_grad():
@@ -112,8 +119,11 @@ def reconstruction_loss(decoded, target):
 
 
 def step_loss(tatok, teacher, x, scale):
-    target = tatok.avg_pool(teacher_features(teacher, x), scale)                         # [B,p²,C]
-    codes = tatok.project(tatok.avg_pool(tatok.encode_features(x), scale))               # [B,p²,D] unit
+    taught = teacher_features(teacher, x)                                                # [B,g²,C]
+    # At share 0 the encoder is the teacher's (train_jointly checks): its features are the target's, run once.
+    features = taught if ENCODER_LR_SHARE == 0 else tatok.encode_features(x)             # [B,g²,C]
+    target = tatok.avg_pool(taught, scale)                                               # [B,p²,C]
+    codes = tatok.project(tatok.avg_pool(features, scale))                               # [B,p²,D] unit
     codebook = tatok.codebook()                                                          # [K,D] unit
     similarity = codes @ codebook.t()                                                    # [B,p²,K]
     chosen = codebook[similarity.argmax(-1)]                                             # [B,p²,D]
@@ -298,9 +308,7 @@ def run():
     embeddings = text_embeddings()                                                       # E [K, D]
     teacher, teacher_state = frozen_teacher()
     tatok = TATok(architecture(embeddings.shape[0], embeddings.shape[1]))
-    tatok.encoder.load_state_dict({k[len("encoder."):]: v for k, v in teacher_state.items()
-                                   if k.startswith("encoder.") and not k.startswith(("encoder.post_layernorm.",
-                                                                                      "encoder.head."))})
+    start_from_teacher(tatok, teacher_state)
     regulariser = tatok.bottleneck.regularizer
     regulariser.embedding.weight.data.copy_(embeddings)
     regulariser.embedding.weight.requires_grad_(False)
@@ -389,6 +397,12 @@ def train_jointly(tatok, teacher, images, clock):
     images a step, as many steps as fit in SHAPES_TATOK_SECONDS (common.step_budget).
     images uint8 [N,64,64,3] on the models' device. → steps taken."""
     tatok.encoder.requires_grad_(ENCODER_LR_SHARE > 0)
+    if ENCODER_LR_SHARE == 0:
+        with torch.no_grad():
+            probe = pixels(images[:8])
+            if not torch.allclose(tatok.encode_features(probe), teacher_features(teacher, probe), rtol=1e-4, atol=1e-5):
+                raise ValueError("ENCODER_LR_SHARE is 0 but TA-Tok's encoder is not the teacher's "
+                                 "(start_from_teacher)")
     optimiser = common.encoder_share_optimiser(tatok, ENCODER_LR_SHARE)
     rng = random.Random(SEED)
     with torch.no_grad():

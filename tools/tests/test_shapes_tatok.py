@@ -14,9 +14,11 @@ from tools.shapes.train_teacher import VisionTower, pixels
 SCENES, CODES, CODE_DIM = 6, 40, 96
 
 
-def random_tatok():
+def random_tatok(teacher):
+    """A TA-Tok on random weights whose encoder is `teacher`'s, as the stage starts one."""
     torch.manual_seed(0)
     tatok = TATok(train_tatok.architecture(CODES, CODE_DIM))
+    train_tatok.start_from_teacher(tatok, teacher.state_dict())
     tatok.bottleneck.regularizer.embedding.weight.data.copy_(torch.randn(CODES, CODE_DIM))
     tatok.bottleneck.regularizer.embedding.weight.requires_grad_(False)
     return tatok
@@ -37,8 +39,8 @@ class JointPhaseTest(unittest.TestCase):
     def moved_after_joint_phase(self, share):
         """→ {parameter name: whether the joint phase changed it} at ENCODER_LR_SHARE = share."""
         train_tatok.ENCODER_LR_SHARE = share
-        tatok = random_tatok()
         teacher = VisionTower().eval().requires_grad_(False)
+        tatok = random_tatok(teacher)
         before = {k: v.clone() for k, v in tatok.named_parameters()}
         steps = train_tatok.train_jointly(tatok, teacher, scene_images(), common.Clock("test"))
         self.assertEqual(steps, train_tatok.STEPS)
@@ -51,6 +53,15 @@ class JointPhaseTest(unittest.TestCase):
         self.assertEqual([name for name in encoder if moved[name]], [], "an encoder parameter moved at share 0")
         self.assertTrue(moved["encode_task_layer.0.weight"], "the task layer did not learn")
         self.assertTrue(any(moved[name] for name in moved if name.startswith("decoder")), "the decoder did not learn")
+
+    def test_share_zero_refuses_an_encoder_that_is_not_the_teachers(self):
+        train_tatok.ENCODER_LR_SHARE = 0.0
+        teacher = VisionTower().eval().requires_grad_(False)
+        tatok = random_tatok(teacher)
+        with torch.no_grad():
+            tatok.encoder.encoder.layers[0].mlp.fc1.weight.mul_(1.1)
+        with self.assertRaisesRegex(ValueError, "not the teacher's"):
+            train_tatok.train_jointly(tatok, teacher, scene_images(), common.Clock("test"))
 
     def test_a_share_above_zero_trains_the_encoder(self):
         moved = self.moved_after_joint_phase(0.1)
@@ -66,8 +77,8 @@ class RefineDecoderTest(unittest.TestCase):
         train_tatok.DECODER_STEPS, train_tatok.BATCH = self.saved
 
     def test_only_the_decoder_side_learns_and_every_token_stays(self):
-        tatok = random_tatok()
         teacher = VisionTower().eval().requires_grad_(False)
+        tatok = random_tatok(teacher)
         images = scene_images()
 
         def tokens():
