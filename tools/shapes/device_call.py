@@ -1,6 +1,6 @@
-"""Tar-Shapes trained from nothing in one call of the device tool (a machine with one GPU, lent to some sessions),
-twice side by side (VARIANTS: the recipe, and the recipe with three times the training scenes), and the results
-brought home. Three steps:
+"""Tar-Shapes trained from nothing but the shipped teacher (or, --train-teacher, from nothing) in one call of the
+device tool (a machine with one GPU, lent to some sessions), twice side by side (VARIANTS: the recipe, and the
+recipe with three times the training scenes), and the results brought home. Three steps:
 
     /usr/bin/python3 -m tools.shapes.device_call prepare        here: .gpu/ (git-ignored) with what that
                                                                  machine's Python lacks (easydict, pure Python)
@@ -32,11 +32,15 @@ from tools.shapes import train as train_recipe
 
 CARRIED = os.path.join(data.ROOT, ".gpu")
 # Seconds per stage within one call (the tool allows 600 s a call and 900 s of device time a session, the
-# machine's start included): the teacher beside the VQ and text LM, then TA-Tok, then the LLM beside the
-# de-tokenizer. Critical path ~ teacher (+ its reading) + TA-Tok (joint + tokens + decoder + figures) + the
-# de-tokenizer (+ its sample figures) ≈ 115 + 120 + 255 s with start-ups, ~45 s more for the more-scenes run
-# (its rendering and labels). The eighth run's stages had LLM 260 s, de-tokenizer 14,168 steps.
-BUDGETS = {"vq": 150, "teacher": 100, "tatok": 60, "decoder": 40, "llm": 220, "ardtok": 235}
+# machine's start included): the VQ beside the text LM and TA-Tok, then the LLM beside the de-tokenizer. TA-Tok's
+# encoder is its teacher's, frozen (train_tatok.ENCODER_LR_SHARE), so the teacher is the shipped one
+# (SHIPPED_TEACHER: 6,000 CPU steps, held-out objects' shape named 95.1%) unless --train-teacher asks for a new one
+# (TEACHER_SECONDS, first, beside the VQ and text LM). Critical path ~ text LM + TA-Tok (joint + tokens + decoder +
+# figures) + the de-tokenizer (+ its sample figures) ≈ 30 + 120 + 315 s with start-ups, ~45 s more for the
+# more-scenes run (its rendering and labels). The eighth run's stages had LLM 260 s, de-tokenizer 14,168 steps.
+BUDGETS = {"vq": 150, "tatok": 60, "decoder": 40, "llm": 280, "ardtok": 295}
+TEACHER_SECONDS = 100
+SHIPPED_TEACHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped_teacher")
 # The runs of one call, each in its own work folder (data.WORK + the name without its dash) and its files back with
 # the name as a prefix. At the GPU's batch sizes the LLM sees each of the recipe's 16,000 training scenes ~100
 # times and answers 97% on training scenes against 76.5% held out: three times the scenes says whether that gap
@@ -139,18 +143,35 @@ def preflight(env, device):
     return None if result.returncode == 0 else result.stderr.strip().splitlines()[-1]
 
 
-def train(out, device="cuda", scale=1.0, deadline=DEADLINE, variants=VARIANTS):
+def place_shipped_teacher(work):
+    """The shipped teacher's checkpoint and done.json into `work`'s teacher stage, as the stage would leave them."""
+    folder = os.path.join(work, "teacher")
+    os.makedirs(folder, exist_ok=True)
+    for name in ("teacher.pt", "done.json"):
+        shutil.copyfile(os.path.join(SHIPPED_TEACHER, name), os.path.join(folder, name))
+
+
+def stage_budgets(scale, train_teacher):
+    """{stage: seconds} for train_gpu, each × scale; the teacher's only when it is trained."""
+    budgets = dict(BUDGETS, **({"teacher": TEACHER_SECONDS} if train_teacher else {}))
+    return {stage: seconds * scale for stage, seconds in budgets.items()}
+
+
+def train(out, device="cuda", scale=1.0, deadline=DEADLINE, variants=VARIANTS, train_teacher=False):
     """On the device machine: the whole recipe on its GPU (`device`) once per variant, side by side, each budget ×
-    `scale`, stopped after `deadline` seconds, then every variant's outputs — what is done by then — packed into
-    `out`; → 0 when every run ended on its own with exit 0, else 1. (--device cpu --scale 0.1 here: a check of the
-    whole call, not a model.)"""
+    `scale`, from the shipped teacher (or, with train_teacher, a new one), stopped after `deadline` seconds, then
+    every variant's outputs — what is done by then — packed into `out`; → 0 when every run ended on its own with
+    exit 0, else 1. (--device cpu --scale 0.1 here: a check of the whole call, not a model.)"""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
                PYTHONPATH=os.pathsep.join([data.ROOT, os.path.join(CARRIED, "site")]))
     problem = preflight(env, device)
     if problem:
         print(f"not started: {problem} (carried .gpu/site? run `device_call prepare` here first)", file=sys.stderr)
         return 2
-    budgets = {stage: seconds * scale for stage, seconds in BUDGETS.items()}
+    budgets = stage_budgets(scale, train_teacher)
+    if not train_teacher:
+        for prefix in variants:
+            place_shipped_teacher(variant_work(prefix))
     command = [sys.executable, "-m", "tools.shapes.train_gpu", "--from-scratch", f"--device={device}",
                f"--threads={THREADS}"] + [f"--{stage}-seconds={seconds}" for stage, seconds in budgets.items()]
     runs = [(command, dict(env, SHAPES_WORK=variant_work(prefix), **settings)) for prefix, settings in variants.items()]
@@ -206,6 +227,8 @@ def main(argv=None):
     training.add_argument("--device", default="cuda")
     training.add_argument("--scale", type=float, default=1.0, help="every stage's seconds times this")
     training.add_argument("--deadline", type=float, default=DEADLINE, help="seconds until the training is stopped")
+    training.add_argument("--train-teacher", action="store_true",
+                          help=f"train a new teacher ({TEACHER_SECONDS} s) instead of using the shipped one")
     training.add_argument("--more-scenes", type=int, default=int(VARIANTS["more-scenes-"]["SHAPES_TRAIN_SCENES"]),
                           help="training scenes of the more-scenes- variant")
     unpacking = verbs.add_parser("unpack")
@@ -219,7 +242,7 @@ def main(argv=None):
             parser.error("train needs --out or $OUT (the device tool sets it)")
         os.makedirs(args.out, exist_ok=True)
         variants = dict(VARIANTS, **{"more-scenes-": {"SHAPES_TRAIN_SCENES": str(args.more_scenes)}})
-        return train(args.out, args.device, args.scale, args.deadline, variants)
+        return train(args.out, args.device, args.scale, args.deadline, variants, args.train_teacher)
     return unpack(args.folder, args.variant)
 
 

@@ -1,8 +1,9 @@
 """The Tar-Shapes stages retrained on one GPU with wall-clock budgets: from the teacher or TA-Tok on, or all of them.
 
-With --from-scratch (and --teacher-seconds, --tatok-seconds), the whole recipe from nothing: the text LM and the
-VQ (its schedule shortened to fit --vq-seconds) start in the background beside the teacher; TA-Tok waits for the
-text LM, the de-tokenizer for the VQ. With --teacher-seconds, the teacher first (it needs --tatok-seconds too:
+With --from-scratch (and --tatok-seconds), the whole recipe from nothing but the teacher, which is either done
+already under the work folder (e.g. the shipped one, tools/shapes/shipped_teacher) or, with --teacher-seconds,
+trained first: the text LM and the VQ (its schedule shortened to fit --vq-seconds) start in the background beside
+it; TA-Tok waits for the text LM, the de-tokenizer for the VQ. With --teacher-seconds, the teacher first (it needs --tatok-seconds too:
 TA-Tok starts from the teacher and learns to reconstruct its features). With --tatok-seconds, the whole TA-Tok
 stage (its joint phase for that many seconds, then the tokens of every image and the decoder phase for
 --decoder-seconds), then the LLM beside the AR de-tokenizer. Without it, TA-Tok's joint phase and tokens stay as
@@ -10,8 +11,8 @@ they are (trained on CPU by tools.shapes.train), and the LLM, which needs only t
 decoder phase followed by the de-tokenizer (which reads the refined decoder's features). Each stage runs in its
 own process with SHAPES_DEVICE=cuda and trains for as many steps as fit in its budget (GPU batch sizes: the
 stages' GPU_* constants; the cap on steps: common.BUDGET_STEP_CAP; the steps taken go into each done.json).
-Without --from-scratch the text LM and VQ (and the teacher, without --teacher-seconds) must be done already; their
-outputs stay as they are. --device cpu runs the same budgeted stages on CPU at the CPU batch sizes (a check that
+Without --from-scratch the text LM and VQ (and, either way, the teacher without --teacher-seconds) must be done
+already; their outputs stay as they are. --device cpu runs the same budgeted stages on CPU at the CPU batch sizes (a check that
 the chain runs, not a model). Not here: packaging (tools.shapes.package) or the device call around it all
 (tools.shapes.device_call).
 
@@ -47,7 +48,7 @@ def clear(stage, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from-scratch", action="store_true",
-                        help="the text LM, VQ and teacher too (needs --teacher-seconds and --tatok-seconds)")
+                        help="the text LM and VQ too (needs --tatok-seconds)")
     parser.add_argument("--vq-seconds", type=float, default=240, help="with --from-scratch")
     parser.add_argument("--teacher-seconds", type=float, help="retrain the teacher first (needs --tatok-seconds)")
     parser.add_argument("--tatok-seconds", type=float, help="retrain the whole TA-Tok stage first")
@@ -59,9 +60,9 @@ def main():
     args = parser.parse_args()
     if args.teacher_seconds and not args.tatok_seconds:
         parser.error("--teacher-seconds needs --tatok-seconds: TA-Tok must follow a new teacher")
-    if args.from_scratch and not args.teacher_seconds:
-        parser.error("--from-scratch needs --teacher-seconds and --tatok-seconds")
-    required = () if args.from_scratch else ("text_lm", "vq") + (() if args.teacher_seconds else ("teacher",)) + \
+    if args.from_scratch and not args.tatok_seconds:
+        parser.error("--from-scratch needs --tatok-seconds: TA-Tok is made of the new text LM's embeddings")
+    required = (() if args.from_scratch else ("text_lm", "vq")) + (() if args.teacher_seconds else ("teacher",)) + \
         (() if args.tatok_seconds else ("tatok",))
     for stage in required:
         if not os.path.exists(os.path.join(data.WORK, stage, "done.json")):

@@ -1,7 +1,9 @@
 """tools.shapes.device_call: the stage outputs a device call returns (checkpoints and done.json files, not the
 training states), one variant's files by their prefix, unpacked here into the same layout; a tar file with entries it
-should not hold refused; runs stopped at the deadline with their children; the preflight naming what is missing."""
+should not hold refused; runs stopped at the deadline with their children; the shipped teacher placed as a done stage
+(and the teacher's budget only when one is trained); the preflight naming what is missing."""
 import os
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -9,7 +11,7 @@ import time
 import unittest
 from unittest import mock
 
-from tools.shapes import data, device_call
+from tools.shapes import common, data, device_call, train_tatok
 
 
 def write(path, content):
@@ -112,6 +114,31 @@ class DeadlineTest(unittest.TestCase):
         with mock.patch.object(data, "WORK", "/w/shapes"):
             self.assertEqual([device_call.variant_work(p) for p in device_call.VARIANTS],
                              ["/w/shapes", "/w/shapes-more-scenes"])
+
+
+class TeacherTest(unittest.TestCase):
+    def test_the_shipped_teacher_is_placed_as_a_done_stage_that_loads(self):
+        with tempfile.TemporaryDirectory() as work:
+            device_call.place_shipped_teacher(work)
+            with mock.patch.object(data, "WORK", work):
+                self.assertTrue(common.is_done(data.stage_dir("teacher")))
+                teacher, state = train_tatok.frozen_teacher()
+            self.assertTrue(all(not p.requires_grad for p in teacher.parameters()))
+            self.assertTrue(any(name.startswith("grounding.") for name in state))
+
+    def test_the_teacher_has_a_budget_only_when_trained(self):
+        self.assertNotIn("teacher", device_call.stage_budgets(1.0, train_teacher=False))
+        budgets = device_call.stage_budgets(0.5, train_teacher=True)
+        self.assertEqual(budgets["teacher"], device_call.TEACHER_SECONDS * 0.5)
+        self.assertEqual(budgets["llm"], device_call.BUDGETS["llm"] * 0.5)
+
+    def test_from_scratch_without_a_teacher_or_its_budget_is_refused(self):
+        with tempfile.TemporaryDirectory() as work:
+            result = subprocess.run([sys.executable, "-m", "tools.shapes.train_gpu", "--from-scratch",
+                                     "--tatok-seconds", "1", "--device", "cpu"], cwd=data.ROOT, capture_output=True,
+                                    text=True, env=dict(os.environ, SHAPES_WORK=work, PYTHONPATH=data.ROOT))
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("stage teacher is not done", result.stderr)
 
 
 class PreflightTest(unittest.TestCase):
