@@ -2,9 +2,9 @@
 
 With --from-scratch (and --tatok-seconds), the whole recipe from nothing but the teacher, which is either done
 already under the work folder (e.g. the shipped one, tools/shapes/shipped_teacher) or, with --teacher-seconds,
-trained first: the text LM and the VQ (its schedule shortened to fit --vq-seconds) start in the background beside
-it; TA-Tok waits for the text LM, the de-tokenizer for the VQ. With --teacher-seconds, the teacher first (it needs --tatok-seconds too:
-TA-Tok starts from the teacher and learns to reconstruct its features). With --tatok-seconds, the whole TA-Tok
+trained first (it needs --tatok-seconds too: TA-Tok starts from the teacher and learns to reconstruct its
+features): the text LM and the VQ (its schedule shortened to fit --vq-seconds) start in the background beside it;
+TA-Tok waits for the text LM, the de-tokenizer for the VQ. With --tatok-seconds, the whole TA-Tok
 stage (its joint phase for that many seconds, then the tokens of every image and the decoder phase for
 --decoder-seconds), then the LLM beside the AR de-tokenizer. Without it, TA-Tok's joint phase and tokens stay as
 they are (trained on CPU by tools.shapes.train), and the LLM, which needs only the tokens, trains beside the
@@ -12,9 +12,9 @@ decoder phase followed by the de-tokenizer (which reads the refined decoder's fe
 own process with SHAPES_DEVICE=cuda and trains for as many steps as fit in its budget (GPU batch sizes: the
 stages' GPU_* constants; the cap on steps: common.BUDGET_STEP_CAP; the steps taken go into each done.json).
 Without --from-scratch the text LM and VQ (and, either way, the teacher without --teacher-seconds) must be done
-already; their outputs stay as they are. --device cpu runs the same budgeted stages on CPU at the CPU batch sizes (a check that
-the chain runs, not a model). Not here: packaging (tools.shapes.package) or the device call around it all
-(tools.shapes.device_call).
+already; their outputs stay as they are. --device cpu runs the same budgeted stages on CPU at the CPU batch
+sizes (a check that the chain runs, not a model). Not here: packaging (tools.shapes.package) or the device call
+around it all (tools.shapes.device_call).
 
     python3 -m tools.shapes.train_gpu [--from-scratch --vq-seconds 240] [--teacher-seconds 120 --tatok-seconds 80]
                                       [--llm-seconds 450] [--decoder-seconds 90] [--ardtok-seconds 330]"""

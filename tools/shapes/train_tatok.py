@@ -1,14 +1,14 @@
 """Stage "tatok": Tar-Shapes' text-aligned tokenizer (TAR_SPEC §1, the paper's §3.1) trained from the teacher.
 
-TA-Tok = the teacher's vision tower (kept as the teacher's: ENCODER_LR_SHARE) → hidden_states[-2] → scale-adaptive average pooling
-(scale 1, 2 or 3 per batch) → encode_task_layer → in_linear → L2-normalise → nearest row of the text-aligned
-codebook C = normalize(E·Wᵀ + b), where E is the text LM's embedding table (frozen) and only W, b learn (SimVQ)
-→ straight-through → out_linear → a small SigLIP2-style ViT decoder → decode_task_layer, trained to reconstruct
-the frozen teacher's hidden_states[-2] (pooled to the same scale): MSE + cosine distance, plus the distance as
-the teacher's own grounding head reads both (KL between its per-patch colour / shape / size predictions on the
-target and on the reconstruction). Without that last term the quantiser spent its few used codes on the
-features' high-variance directions: single-token colour purity fell to 24% although the teacher's features name
-the colour under a patch 99% of the time. The decoder's 6×6 position table is resized per scale with the same
+TA-Tok = the teacher's vision tower (kept as the teacher's: ENCODER_LR_SHARE) → hidden_states[-2] → scale-adaptive
+average pooling (scale 1, 2 or 3 per batch) → encode_task_layer → in_linear → L2-normalise → nearest row of the
+text-aligned codebook C = normalize(E·Wᵀ + b), where E is the text LM's embedding table (frozen) and only W, b learn
+(SimVQ) → straight-through → out_linear → a small SigLIP2-style ViT decoder → decode_task_layer, trained to
+reconstruct the frozen teacher's hidden_states[-2] (pooled to the same scale): MSE + cosine distance, plus the
+distance as the teacher's own grounding head reads both (KL between its per-patch colour / shape / size predictions
+on the target and on the reconstruction). Without that last term the quantiser spent its few used codes on the
+features' high-variance directions: single-token colour purity fell to 24% although the teacher's features name the
+colour under a patch 99% of the time. The decoder's 6×6 position table is resized per scale with the same
 antialiased bilinear resize the converter bakes in, here differentiably.
 
 A second phase then trains the decoder side alone (out_linear, the decoder ViT, decode_task_layer) on the same
