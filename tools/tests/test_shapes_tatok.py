@@ -1,6 +1,7 @@
 """The Tar-Shapes TA-Tok stage's two phases (tools/shapes/train_tatok), on random weights and a few real scenes.
 The joint phase at ENCODER_LR_SHARE 0 leaves the encoder the teacher's while the rest learns (and at a share above
-0 the encoder learns too). The second phase trains only the decoder side, so every token of every image stays what
+0 the encoder learns too); its optimiser leaves the encoder out at share 0 and sets its rate to the share of the
+rest's otherwise. The second phase trains only the decoder side, so every token of every image stays what
 the first phase made it (the LLM is trained on those tokens). Not a test of the stage's quality."""
 import unittest
 
@@ -66,6 +67,32 @@ class JointPhaseTest(unittest.TestCase):
     def test_a_share_above_zero_trains_the_encoder(self):
         moved = self.moved_after_joint_phase(0.1)
         self.assertTrue(any(moved[name] for name in moved if name.startswith("encoder.")), "the encoder stayed")
+
+
+class EncoderShareOptimiserTest(unittest.TestCase):
+    """common.encoder_share_optimiser / set_shared_lr, which the joint phase and rebase_tatok train with."""
+
+    def groups(self, share):
+        """→ {group: (its parameters' ids, its learning rate)} after set_shared_lr(optimiser, 1e-3)."""
+        tatok = random_tatok(VisionTower())
+        optimiser = common.encoder_share_optimiser(tatok, share)
+        common.set_shared_lr(optimiser, 1e-3)
+        encoder = {id(p) for p in tatok.encoder.parameters()}
+        return {("encoder" if {id(p) for p in g["params"]} <= encoder else "rest"): ({id(p) for p in g["params"]},
+                                                                                  g["lr"])
+                for g in optimiser.param_groups}, encoder
+
+    def test_share_zero_leaves_the_encoder_out(self):
+        groups, encoder = self.groups(0.0)
+        self.assertEqual(list(groups), ["rest"])
+        self.assertFalse(groups["rest"][0] & encoder)
+        self.assertEqual(groups["rest"][1], 1e-3)
+
+    def test_a_share_sets_the_encoders_rate_against_the_rest(self):
+        groups, encoder = self.groups(0.1)
+        self.assertEqual(groups["encoder"][0], encoder)
+        self.assertAlmostEqual(groups["encoder"][1], 1e-4)
+        self.assertEqual(groups["rest"][1], 1e-3)
 
 
 class RefineDecoderTest(unittest.TestCase):
