@@ -13,7 +13,8 @@ by a pixel, tools/convert/reference/pipeline.py VIEW_SHIFTS), all tokens then re
 
 Writes build/shapes/llm/ (the official folder) and done.json.
 
-    python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S] [--off-shape-share S]"""
+    python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S] [--off-shape-share S]
+        [--steps N]"""
 import argparse
 import os
 import random
@@ -82,7 +83,8 @@ def view_tokens(images, tatok_path):
             torch.cat(views).numpy().astype(np.int64))
 
 
-def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_share=0.0):
+def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_share=0.0, steps=STEPS,
+        phase=PHASES[-1][0]):
     folder = data.stage_dir("llm")
     if common.is_done(folder):
         print("llm: done already")
@@ -93,7 +95,7 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_shar
     clock = common.Clock("llm finetune")
     tok, _, vocab_size, _ = tokenizer_folder()
     model = load_llm(source, vocab_size).to(common.device())
-    name, _, _, mix, weighting = PHASES[-1]
+    name, _, _, mix, weighting = next(p for p in PHASES if p[0] == phase)
     scenes = data.scene_list("train")
     indices, views = (view_tokens(data.images("train"), package.checkpoints()["tatok"]) if view_share
                       else (image_indices("train"), None))
@@ -101,8 +103,8 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_shar
     off_shape = off_shape_examples(len(scenes), package.checkpoints()["tatok"]) if off_shape_share else None
     example = mixed_example(text.ChatSequences(tok), scenes, indices, mix, off_palette, off_palette_share, views,
                             view_share, off_shape, off_shape_share)
-    budget = common.step_budget(STEPS, "SHAPES_LLM_SECONDS")
-    loss, steps = train(model, STEPS, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
+    budget = common.step_budget(steps, "SHAPES_LLM_SECONDS")
+    loss, steps = train(model, steps, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
                         budget=budget)
     write_llm_folder(folder, model.cpu())
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "batch": BATCH,
@@ -123,8 +125,12 @@ def main(argv=None):
     parser.add_argument("--off-shape-share", type=float, default=0.0,
                         help="share of image-to-text examples asked of an off-shape scene")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--phase", choices=[p[0] for p in PHASES], default=PHASES[-1][0],
+                        help="the train_llm phase whose task mix and loss weighting the fine-tune takes")
     args = parser.parse_args(argv)
-    run(args.source, args.off_palette_share, args.seed, args.view_share, args.off_shape_share)
+    run(args.source, args.off_palette_share, args.seed, args.view_share, args.off_shape_share, args.steps,
+        args.phase)
 
 
 if __name__ == "__main__":
