@@ -11,11 +11,11 @@ import { DEFAULT_PACKAGE, packageBytes, readPicture } from './shapes-world.ts';
 // A held-out prompt of the evaluation set (a colour–shape–place triple in it is never in a training scene), drawn
 // at 36 tokens with this seed; what the evaluator must read in the picture: each object's colour, shape, size and
 // place (the model's scores over many prompts are in docs/tar-shapes.md and bench/results/shapes-eval.json).
-const PROMPT = 'a small red square at the top and a large green square in the centre';
+const PROMPT = 'a small blue star at the top and a small orange square on the right';
 const SEED = '1';
 const OBJECTS = [
-  { colour: 'red', shape: 'square', size: 'small', position: 'top' },
-  { colour: 'green', shape: 'square', size: 'large', position: 'centre' },
+  { colour: 'blue', shape: 'star', size: 'small', position: 'top' },
+  { colour: 'orange', shape: 'square', size: 'small', position: 'right' },
 ];
 
 // A Tar-Shapes picture takes ~40 s on SwiftShader (the de-tokenizer's 256 steps and the VQ decoder), longer on a
