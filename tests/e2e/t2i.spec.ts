@@ -131,7 +131,7 @@ test('download progress per file; Cancel stops a job and the buttons return; the
   });
   const { bytes, ...file } = saved;
   // The file name holds the prompt's first 40 characters.
-  expect(file).toEqual({ type: 'image/png', name: `tar-a-small-red-square-at-the-top-and-a-larg-${SEED}.png`, width: 64, height: 64 });
+  expect(file).toEqual({ type: 'image/png', name: `tar-a-small-blue-star-at-the-top-and-a-small-${SEED}.png`, width: 64, height: 64 });
   const reading = readPicture(Buffer.from(bytes), PROMPT);
   const seen = reading.objects.map(({ colour, shape, size, position }) => ({ colour, shape, size, position }));
   expect(seen, `the evaluator's reading of the picture drawn for "${PROMPT}": ${JSON.stringify(reading)}`).toEqual(OBJECTS);
