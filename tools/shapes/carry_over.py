@@ -34,6 +34,7 @@ from tools.shapes.rebase_tatok import indices_of
 from tools.shapes.train_ardtok import TRAIN_SCALE, write_checkpoint
 from tools.shapes.train_llm import (BATCH, PHASES, batch_stream, image_indices, mixed_example, tokenizer_folder,
                                     train, write_llm_folder)
+from tools.tiny.llm import write_whole
 
 EMBED_STEPS, EMBED_LR = 500, 2e-3
 SEED = 43
@@ -116,12 +117,6 @@ def decoded_patches(tatok, images, scale):
     return torch.cat([tatok.decode(chunk) for chunk in indices.split(DECODE_BATCH)]).flatten(0, 1)
 
 
-def write_report(path, report):
-    with open(path + ".tmp", "w") as f:
-        json.dump(report, f, indent=1)
-    os.replace(path + ".tmp", path)
-
-
 def carry_llm(old_tatok, source, out):
     common.setup(SEED)
     clock = common.Clock("carry llm")
@@ -144,10 +139,10 @@ def carry_llm(old_tatok, source, out):
     os.makedirs(out, exist_ok=True)
     write_llm_folder(out, model)
     used = counts.sum(1) > 0
-    write_report(os.path.join(out, "carried.json"),
-                 {"source": source, "old_tatok": old_tatok, "new_codes_used": int(used.sum()),
-                  "patches_on_the_new_codes_most_shared_old_code": float(counts.max(1).sum() / counts.sum()),
-                  "embed_steps": steps, "embed_lr": EMBED_LR, "final_loss": loss, "minutes": clock.minutes()})
+    report = {"source": source, "old_tatok": old_tatok, "new_codes_used": int(used.sum()),
+              "patches_on_the_new_codes_most_shared_old_code": float(counts.max(1).sum() / counts.sum()),
+              "embed_steps": steps, "embed_lr": EMBED_LR, "final_loss": loss, "minutes": clock.minutes()}
+    write_whole(os.path.join(out, "carried.json"), json.dumps(report, indent=1))
 
 
 def carry_ardtok(old_tatok, source, out):
@@ -164,12 +159,12 @@ def carry_ardtok(old_tatok, source, out):
     compose_condition(model.clip_proj, a)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     write_checkpoint(out, model, args)
-    write_report(os.path.join(os.path.dirname(os.path.abspath(out)), "carried.json"),
-                 {"source": source, "old_tatok": old_tatok, "alignment_images": ALIGNMENT_IMAGES, "ridge": RIDGE,
-                  "explained_train": explained(x, y, a),
-                  "explained_test": explained(decoded_patches(new, test_images, TRAIN_SCALE),
-                                              decoded_patches(old, test_images, TRAIN_SCALE), a),
-                  "minutes": clock.minutes()})
+    report = {"source": source, "old_tatok": old_tatok, "alignment_images": ALIGNMENT_IMAGES, "ridge": RIDGE,
+              "explained_train": explained(x, y, a),
+              "explained_test": explained(decoded_patches(new, test_images, TRAIN_SCALE),
+                                          decoded_patches(old, test_images, TRAIN_SCALE), a),
+              "minutes": clock.minutes()}
+    write_whole(os.path.join(os.path.dirname(os.path.abspath(out)), "carried.json"), json.dumps(report, indent=1))
 
 
 def main(argv=None):

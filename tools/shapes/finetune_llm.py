@@ -14,7 +14,7 @@ by a pixel, tools/convert/reference/pipeline.py VIEW_SHIFTS), all tokens then re
 Writes build/shapes/llm/ (the official folder) and done.json.
 
     python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S] [--off-shape-share S]
-        [--steps N]"""
+        [--steps N] [--phase a|b]"""
 import argparse
 import os
 import random

@@ -20,12 +20,12 @@ OUT = os.path.join(data.ROOT, "public", "models", MODEL_ID)
 # its LLM): on the same 400, colour 84.1 → 91.0%, shape 77.0 → 80.3%, whole object 64.0 → 71.0%, count 88.3 →
 # 87.5% (without the min-p filter guidance draws extra objects: count 79% at 1.5 on half of them). The min-p rose to
 # 0.3 with the LLM carried onto the recipe's TA-Tok (tools.shapes.carry_over, twenty-seventh session), whose guided
-# drawings at 0.1 had extra objects (every count miss of 400 an extra object): on the same 400, count 86.8 → 90.5%,
-# shape 84.2 → 87.3%, whole object 73.7 → 76.4%, colour 87.5 → 87.2% (0.5: no better; guidance 3: no better;
-# the previous package at 0.3: count 92.25 → 90.8%, shape 83.9 → 80.6%, so 0.3 belongs to this LLM). Chat reads each
-# picture once (Tar's default, views 1): the LLM, fine-tuned on test-time views, answers 800 held-out questions
-# 85.5% at 1 view and 85.6% at 5, so 5 would only make answers 4× slower on software WebGPU (the thirteenth
-# session's LLM gained from them: 81.9 → 83.9%).
+# drawings at 0.1 had extra objects (at 0.3 every one of its 41 count misses in 400 is one): on the same 400, count
+# 86.8 → 90.5%, shape 84.2 → 87.3%, whole object 73.7 → 76.4%, colour 87.5 → 87.2% (0.5: no better; guidance 3: no
+# better; the previous package at 0.3: count 92.25 → 90.8%, shape 83.9 → 80.6%, so 0.3 belongs to this LLM). Chat
+# reads each picture once (Tar's default, views 1): the LLM, fine-tuned on test-time views, answers 800 held-out
+# questions 85.5% at 1 view and 85.6% at 5, so 5 would only make answers 4× slower on software WebGPU (the
+# thirteenth session's LLM gained from them: 81.9 → 83.9%).
 SAMPLING = {"textToImage": {"temperature": 0.7, "cfgScale": 2.0, "cfgMinP": 0.3, "candidates": 1,
                             "selfCheckQuestion": world.DESCRIBE[0]},
             "detokenizer": {"cfgScale": 1.0},
