@@ -16,6 +16,9 @@ import { StepSampler } from './step-sampler.ts';
 
 export interface DetokSampling {
   cfgScale: number;
+  /** With guidance: only codes whose conditional probability is at least this share of the most probable one's
+   *  are drawn (sample-reference.ts); absent: every code. */
+  cfgMinP?: number;
   temperature: number;
   topK: number;
   topP: number;
@@ -60,8 +63,8 @@ export class ArDetokenizer {
   }
 
   /** features [N, condDim] (N ≤ maxPrefixLen) → `tokens` VQ codes (default maxSeqLen), raster order; each code is
-   *  drawn from l_u + cfgScale·(l_c − l_u) and fed to both rows (at cfgScale 1 from l_c, the conditional row
-   *  alone). `sampling` fields left out take the package defaults. onCode(code, i) per code. */
+   *  drawn from l_u + cfgScale·(l_c − l_u), among the codes cfgMinP keeps, and fed to both rows (at cfgScale 1
+   *  from l_c, the conditional row alone). `sampling` fields left out take the package defaults. onCode(code, i) per code. */
   async generate(
     features: Float32Array,
     tokens: number | undefined,
@@ -75,10 +78,11 @@ export class ArDetokenizer {
     if (!Number.isInteger(count) || count < 1 || count > maxSeqLen) {
       throw new InvalidArgumentError(`tokens ${count} must be an integer in [1, ${maxSeqLen}] (maxSeqLen)`);
     }
-    const { cfgScale, ...rest } = { ...this.defaultSampling, ...sampling };
+    const { cfgScale, cfgMinP, ...rest } = { ...this.defaultSampling, ...sampling };
     const guided = cfgScale !== 1;
     const batch = guided ? GUIDED_BATCH : 1;
-    const settings: SampleSettings = guided ? { ...rest, guidance: { scale: cfgScale, pairs: GUIDANCE_PAIRS } } : rest;
+    const guidance = { scale: cfgScale, pairs: GUIDANCE_PAIRS, ...(cfgMinP !== undefined ? { condMinP: cfgMinP } : {}) };
+    const settings: SampleSettings = guided ? { ...rest, guidance } : rest;
     const prefix = this.checkFeatures(features);
     signal?.throwIfAborted();
     const kv = this.cache(batch);

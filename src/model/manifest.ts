@@ -167,9 +167,11 @@ export interface Sampling {
     candidates: number;
     selfCheckQuestion?: string;
   };
-  /** drawings (≥ 1; absent: 1): the de-tokenizer's drawings of each picture's image tokens, the one the TA-Tok
-   *  encoder reads back as the most of them being kept (imagine's `drawings`). */
-  detokenizer: { cfgScale: number; temperature: number; topK: number; topP: number; drawings?: number };
+  /** cfgMinP (optional, in (0, 1]): with guidance, only the codes whose conditional probability is at least this
+   *  share of the most probable one's are drawn. drawings (≥ 1; absent: 1): the de-tokenizer's drawings of each
+   *  picture's image tokens, the one the TA-Tok encoder reads back as the most of them being kept (imagine's
+   *  `drawings`). */
+  detokenizer: { cfgScale: number; cfgMinP?: number; temperature: number; topK: number; topP: number; drawings?: number };
   /** views (1 to MAX_VIEWS; absent: 1): test-time views of each picture (src/models/views.ts) an answer is read
    *  from. */
   chat: { temperature: number; topP: number; topK: number; maxNewTokens: number; repetitionPenalty: number; views: number };
@@ -655,6 +657,7 @@ function checkSampling(c: Checker, raw: unknown): void {
   const det = c.object(raw, 'detokenizer', 'sampling.detokenizer');
   if (det) {
     c.nonNegativeNumber(det, 'cfgScale', 'sampling.detokenizer.cfgScale');
+    if ('cfgMinP' in det) c.probability(det, 'cfgMinP', 'sampling.detokenizer.cfgMinP');
     c.nonNegativeNumber(det, 'temperature', 'sampling.detokenizer.temperature');
     c.nonNegativeInt(det, 'topK', 'sampling.detokenizer.topK');
     c.probability(det, 'topP', 'sampling.detokenizer.topP');

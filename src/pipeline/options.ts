@@ -85,7 +85,7 @@ export interface ResolvedImagine {
   previewEveryRows: number;
   llm: { temperature: number; topK: number; topP: number; cfgScale: number; cfgMinP?: number };
   negativePrompt: string;
-  detok: { cfgScale: number; temperature: number; topK: number; topP: number };
+  detok: { cfgScale: number; cfgMinP?: number; temperature: number; topK: number; topP: number };
 }
 
 /** The most self-check candidates one image may draw. */
@@ -122,7 +122,13 @@ export function supportedSizes(manifest: Manifest): number[] {
 function resolveDetok(manifest: Manifest, o: SamplingOverrides & { cfg?: number }) {
   const d = manifest.sampling.detokenizer;
   if (o.cfg !== undefined) check(Number.isFinite(o.cfg) && o.cfg >= 0, 'cfg', o.cfg, 'must be ≥ 0');
-  return { cfgScale: o.cfg ?? d.cfgScale, temperature: d.temperature, topK: d.topK, topP: d.topP };
+  return {
+    cfgScale: o.cfg ?? d.cfgScale,
+    ...(d.cfgMinP !== undefined ? { cfgMinP: d.cfgMinP } : {}),
+    temperature: d.temperature,
+    topK: d.topK,
+    topP: d.topP,
+  };
 }
 
 export function resolveImagine(manifest: Manifest, o: ImagineOptions): ResolvedImagine {
@@ -215,7 +221,7 @@ export interface ResolvedVary {
   scale: number;
   seed: number;
   previewEveryRows: number;
-  detok: { cfgScale: number; temperature: number; topK: number; topP: number };
+  detok: { cfgScale: number; cfgMinP?: number; temperature: number; topK: number; topP: number };
 }
 
 export function resolveVary(manifest: Manifest, o: VaryOptions): ResolvedVary {

@@ -295,6 +295,8 @@ test('sampling defaults: ranges', () => {
   rejects((m) => (m.sampling.textToImage.cfgScale = 'strong'), 'sampling.textToImage.cfgScale: expected a finite number ≥ 0, got "strong"');
   rejects((m) => (m.sampling.textToImage.cfgMinP = 0), 'sampling.textToImage.cfgMinP: expected a number in (0, 1], got 0');
   rejects((m) => (m.sampling.textToImage.cfgMinP = 1.5), 'sampling.textToImage.cfgMinP: expected a number in (0, 1], got 1.5');
+  rejects((m) => (m.sampling.detokenizer.cfgMinP = 0), 'sampling.detokenizer.cfgMinP: expected a number in (0, 1], got 0');
+  rejects((m) => (m.sampling.detokenizer.cfgMinP = '0.3'), 'sampling.detokenizer.cfgMinP: expected a number in (0, 1], got "0.3"');
   rejects((m) => (m.sampling.chat.maxNewTokens = 0), 'sampling.chat.maxNewTokens: expected a positive integer, got 0');
   rejects((m) => (m.sampling.chat.repetitionPenalty = 0), 'sampling.chat.repetitionPenalty: expected a finite number > 0, got 0');
   rejects((m) => delete m.sampling.chat, 'sampling.chat: expected an object, got nothing (missing)');
@@ -317,6 +319,14 @@ test('sampling.textToImage.cfgScale and cfgMinP: optional, no guidance (1) and n
   expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBeUndefined();
   guided.sampling.textToImage.cfgMinP = 0.05;
   expect(parseManifest(guided).sampling.textToImage.cfgMinP).toBe(0.05);
+});
+
+test('sampling.detokenizer.cfgMinP: optional, no filter when left out, kept when given', () => {
+  const older = validManifest();
+  expect(parseManifest(older).sampling.detokenizer.cfgMinP).toBeUndefined();
+  const filtered = validManifest();
+  filtered.sampling.detokenizer.cfgMinP = 0.3;
+  expect(parseManifest(filtered).sampling.detokenizer.cfgMinP).toBe(0.3);
 });
 
 test('sampling.textToImage.candidates and selfCheckQuestion: optional, one candidate when left out; more need a question', () => {

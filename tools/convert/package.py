@@ -26,10 +26,10 @@ DEFAULT_SAMPLING = {
     "detokenizer": {"cfgScale": 4.0, "temperature": 1.0, "topK": 0, "topP": 1.0},
     "chat": {"temperature": 0.7, "topP": 0.8, "topK": 20, "maxNewTokens": 512, "repetitionPenalty": 1.0, "views": 1},
 }
-# Fields a manifest holds only when set: the conditional min-p filter of prompt guidance (absent: no filter), the
-# question imagine's self-check reads a candidate back with (absent: no self-check), and the de-tokenizer's
-# drawings per picture kept by TA-Tok's read-back (absent: 1).
-OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP", "selfCheckQuestion"), "detokenizer": ("drawings",)}
+# Fields a manifest holds only when set: the conditional min-p filter of prompt guidance and of the de-tokenizer's
+# guidance (absent: no filter), the question imagine's self-check reads a candidate back with (absent: no
+# self-check), and the de-tokenizer's drawings per picture kept by TA-Tok's read-back (absent: 1).
+OPTIONAL_SAMPLING = {"textToImage": ("cfgMinP", "selfCheckQuestion"), "detokenizer": ("cfgMinP", "drawings")}
 # The fields that are text; every other one is a number.
 TEXT_SAMPLING = ("selfCheckQuestion",)
 

@@ -1,9 +1,10 @@
 """The held-out evaluation set of Tar-Shapes and the scoring of a run over it.
 
-    python3 -m tools.shapes.eval_set write --out DIR [--t2i N] [--chat N] [--t2i-from I]
+    python3 -m tools.shapes.eval_set write --out DIR [--t2i N] [--chat N] [--t2i-from I] [--chat-from J]
         → DIR/set.json (text-to-image prompts, chat questions with their truths) and DIR/images/*.png;
           --t2i-from I: the prompts of test scenes I.. (past the data's 400 the same generator goes on, so
-          `--t2i-from 400 --t2i 200` gives 200 other held-out prompts, for checking a choice made on the first)
+          `--t2i-from 400 --t2i 200` gives 200 other held-out prompts, for checking a choice made on the first);
+          --chat-from J: the questions about test scenes J.. (`--chat-from 400 --chat 400`: 400 other questions)
     python3 -m tools.shapes.eval_set score --set DIR/set.json --run RUN.json
         → prints the scores JSON of a run: RUN.json = {"t2i": [{"id", "scale", "image": PNG path}],
           "chat": [{"id", "answer"}]}
@@ -29,15 +30,20 @@ from tools.shapes.data import SPLITS
 SEED = 77
 
 
-def build(t2i_count, chat_count, t2i_from=0):
-    count, seed = SPLITS["test"]
-    scenes = world.scenes("test", count, seed)
+def later_scenes(start, count):
+    """Test scenes start.. start+count-1 of the test split's generator (past the data's own, it goes on)."""
+    total, seed = SPLITS["test"]
+    return world.scenes("test", max(total, start + count), seed)[start:start + count]
+
+
+def build(t2i_count, chat_count, t2i_from=0, chat_from=0):
     rng = random.Random(SEED)
-    prompted = scenes if t2i_from == 0 else world.scenes("test", t2i_from + t2i_count, seed)[t2i_from:]
+    prompted = later_scenes(t2i_from, t2i_count)
     t2i = [{"id": f"t2i-{i}", "prompt": world.canonical_caption(s), "scene": s.to_json()}
-           for i, s in enumerate(prompted[:t2i_count])]
+           for i, s in enumerate(prompted)]
     chat = []
-    for i, scene in enumerate(scenes):
+    asked = later_scenes(chat_from, max(SPLITS["test"][0], (chat_count + 1) // 2))
+    for i, scene in enumerate(asked, start=chat_from):
         for question, truth in rng.sample(world.questions(scene, phrasings=1), 2):
             chat.append({"id": f"chat-{len(chat)}", "image": f"images/test-{i}.png", "scene": scene.to_json(),
                          "question": question, "truth": truth})
@@ -46,8 +52,8 @@ def build(t2i_count, chat_count, t2i_from=0):
     return {"t2i": t2i, "chat": chat[:chat_count]}
 
 
-def write(out, t2i_count, chat_count, t2i_from=0):
-    evaluation = build(t2i_count, chat_count, t2i_from)
+def write(out, t2i_count, chat_count, t2i_from=0, chat_from=0):
+    evaluation = build(t2i_count, chat_count, t2i_from, chat_from)
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     for item in evaluation["chat"]:
         scene = world.Scene.from_json(item["scene"])
@@ -118,6 +124,7 @@ def main(argv=None):
     w.add_argument("--t2i", type=int, default=24)
     w.add_argument("--chat", type=int, default=60)
     w.add_argument("--t2i-from", type=int, default=0, help="the first test scene prompted")
+    w.add_argument("--chat-from", type=int, default=0, help="the first test scene asked about")
     s = sub.add_parser("score")
     s.add_argument("--set", required=True)
     s.add_argument("--run", required=True)
@@ -126,7 +133,7 @@ def main(argv=None):
     c.add_argument("--images", required=True)
     args = parser.parse_args(argv)
     if args.command == "write":
-        write(args.out, args.t2i, args.chat, args.t2i_from)
+        write(args.out, args.t2i, args.chat, args.t2i_from, args.chat_from)
         return 0
     with open(args.run) as f:
         run = json.load(f)

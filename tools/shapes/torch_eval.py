@@ -8,7 +8,7 @@ from), generating with the sampling settings of the package's manifest, and the 
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
 the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
-CFG scale and temperature), drawing with the engine's own uniforms for seed = the prompt's index in the set
+CFG scale, its cfgMinP filter likewise, and temperature), drawing with the engine's own uniforms for seed = the prompt's index in the set
 (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the same
 image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws", TA-Tok
 codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check candidates (the manifest's
@@ -113,7 +113,8 @@ class TorchTar:
         pictures = []
         for drawing in range(drawings):
             _, uniforms = image_uniforms(seed, 0, 0, self.ardtok.args.max_seq_len, candidate, drawing)
-            detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=detok_guidance), uniforms)
+            detok = Chooser(Sampling(d["temperature"], d["topK"], d["topP"], guidance=detok_guidance,
+                                     cond_min_p=d.get("cfgMinP") if detok_guidance else None), uniforms)
             grid = torch.tensor(detokenize(self.ardtok, features, detok)).reshape(1, side, side)  # [1,h,w]
             pictures.append((to_uint8_hwc(self.vq(grid))[0].numpy(), grid[0].numpy()))
         if drawings == 1:

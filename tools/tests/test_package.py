@@ -105,6 +105,9 @@ class PackageWriterTest(unittest.TestCase):
         self.assertEqual(checked["textToImage"], {**DEFAULT_SAMPLING["textToImage"], "candidates": 4,
                                                   "selfCheckQuestion": "describe the image."})
         self.assertNotIn("drawings", DEFAULT_SAMPLING["detokenizer"])
+        self.assertNotIn("cfgMinP", DEFAULT_SAMPLING["detokenizer"])
+        filtered = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"detokenizer": {"cfgMinP": 0.3}})
+        self.assertEqual(filtered["detokenizer"], {**DEFAULT_SAMPLING["detokenizer"], "cfgMinP": 0.3})
         drawn = override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), {"detokenizer": {"drawings": 4}})
         self.assertEqual(drawn["detokenizer"], {**DEFAULT_SAMPLING["detokenizer"], "drawings": 4})
         for bad in ({"textToImage": {"selfCheckQuestion": " "}}, {"textToImage": {"selfCheckQuestion": 3}},
@@ -113,7 +116,8 @@ class PackageWriterTest(unittest.TestCase):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):
                 override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
         for bad in ({"detokeniser": {"cfgScale": 1}}, {"detokenizer": {"cfg": 1}}, {"detokenizer": {"cfgScale": "1"}},
-                    {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1], {"detokenizer": {"cfgMinP": 0.05}}):
+                    {"detokenizer": {"cfgScale": True}}, {"detokenizer": 1}, [1], {"chat": {"cfgMinP": 0.05}},
+                    {"detokenizer": {"cfgMinP": "0.05"}}):
             with self.subTest(bad=bad), self.assertRaises(ConversionError):
                 override_sampling(json.loads(json.dumps(DEFAULT_SAMPLING)), bad)
 

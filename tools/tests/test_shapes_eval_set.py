@@ -1,5 +1,5 @@
 """eval_set.compare: how a run's pictures differ from another run's of the same items; eval_set.build's later
-prompts (--t2i-from) go on from the same generator."""
+prompts (--t2i-from) and questions (--chat-from) go on from the same generator."""
 import os
 import tempfile
 import unittest
@@ -44,6 +44,15 @@ class HeldOutFromTest(unittest.TestCase):
         self.assertEqual([item["scene"] for item in later], [s.to_json() for s in scenes])
         self.assertEqual([item["id"] for item in later], ["t2i-0", "t2i-1", "t2i-2"])
         self.assertNotIn(later[0]["scene"], [item["scene"] for item in eval_set.build(400, 0)["t2i"]])
+
+    def test_later_questions_ask_about_later_scenes_only(self):
+        first = eval_set.build(0, 800)["chat"]
+        later = eval_set.build(0, 6, chat_from=400)["chat"]
+        _, seed = eval_set.SPLITS["test"]
+        scenes = [s.to_json() for s in world.scenes("test", 403, seed)[400:]]
+        self.assertEqual([item["scene"] for item in later], [scene for scene in scenes for _ in range(2)])
+        self.assertEqual([item["image"] for item in later][::2], [f"images/test-{i}.png" for i in (400, 401, 402)])
+        self.assertEqual(eval_set.build(0, 800, chat_from=0)["chat"], first)
 
 
 if __name__ == "__main__":
