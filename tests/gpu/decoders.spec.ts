@@ -23,6 +23,8 @@ test('AR-DTok: prefill rows and CFG-combined logits of steps 0, 1, 2 match the g
 });
 
 const greedy = { temperature: 0, topK: 0, topP: 1 };
+/** A conditional min-p strict enough to drop codes the tiny package's flat logits would otherwise draw. */
+const CFG_MIN_P = 0.5;
 
 test('LLM: the first image token drawn with fixed uniforms equals sampleReference on the golden logits', async ({ harnessPage }) => {
   for (const sampling of [{ temperature: 1, topK: 20, topP: 0.8 }, { temperature: 0.7, topK: 0, topP: 1 }]) {
@@ -40,6 +42,15 @@ test('AR-DTok: the first code drawn with CFG and fixed uniforms equals sampleRef
     expect(r.gpu).toEqual(r.reference);
     expect(r.distinct).toBeGreaterThan(1);
   }
+});
+
+test('AR-DTok: with cfgMinP the first code drawn equals sampleReference with the conditional filter', async ({ harnessPage }) => {
+  const sampling = { temperature: 1, topK: 0, topP: 1, cfgMinP: CFG_MIN_P };
+  const r = await harnessPage.evaluate(async (s) => (await window.harness.decoders()).ardtokAgreement(s, 12), sampling);
+  console.log(`ardtok cfgMinP ${CFG_MIN_P}: drawn ${r.gpu.join(',')}; unfiltered ${r.unfiltered.join(',')}`);
+  expect(r.gpu).toEqual(r.reference);
+  expect(r.distinct).toBeGreaterThan(1);
+  expect(r.gpu, 'the filter should change some draws, or this test cannot tell it was applied').not.toEqual(r.unfiltered);
 });
 
 test('LLM generateImage: exactly grid(scale)² in-range indices for scales 1, 2, 3; KV tensors constant over steps', async ({ harnessPage }) => {

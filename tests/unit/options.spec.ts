@@ -1,12 +1,13 @@
 // Job options (pure logic): resolveImagine's self-check candidates (default from the manifest, their range, and what
 // more than one candidate needs: a selfCheckQuestion, seeded rather than listed uniforms) and resolveChat's
 // test-time views (default from the manifest, their range), and its round-trip drawings (default from the manifest,
-// their range, seeded rather than listed uniforms).
+// their range, seeded rather than listed uniforms); the de-tokenizer's conditional min-p (from the manifest, for
+// imagine and vary).
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import { parseManifest, type Manifest } from '../../src/model/manifest.ts';
-import { resolveChat, resolveImagine } from '../../src/pipeline/options.ts';
+import { resolveChat, resolveImagine, resolveVary } from '../../src/pipeline/options.ts';
 
 function tinyManifest(edit: (raw: any) => void = () => undefined): Manifest {
   const raw = JSON.parse(readFileSync(new URL('../../public/models/tiny/manifest.json', import.meta.url), 'utf8'));
@@ -24,6 +25,14 @@ test('one candidate and no question by default; more carry the package question'
   const byDefault = resolveImagine(tinyManifest((m) => (m.sampling.textToImage.candidates = 3)), { prompt: 'a cat' });
   expect(byDefault.candidates).toBe(3);
   expect(resolveImagine(tinyManifest((m) => (m.sampling.textToImage.candidates = 3)), { prompt: 'a cat', candidates: 1 }).selfCheckQuestion).toBeUndefined();
+});
+
+test("the de-tokenizer's cfgMinP comes from the manifest when it names one, for imagine and vary alike", () => {
+  expect(resolveImagine(tinyManifest(), { prompt: 'a cat' }).detok.cfgMinP).toBeUndefined();
+  const filtered = tinyManifest((m) => (m.sampling.detokenizer.cfgMinP = 0.3));
+  expect(resolveImagine(filtered, { prompt: 'a cat' }).detok).toMatchObject({ cfgMinP: 0.3 });
+  expect(resolveImagine(filtered, { prompt: 'a cat', cfg: 2 }).detok).toMatchObject({ cfgScale: 2, cfgMinP: 0.3 });
+  expect(resolveVary(filtered, { image: new Blob() }).detok.cfgMinP).toBe(0.3);
 });
 
 test('bad candidates, and candidates the package or the options cannot serve, are InvalidArgumentErrors', () => {

@@ -190,24 +190,32 @@ async function llmAgreement(sampling: TokenSampling, draws: number): Promise<Agr
   return report;
 }
 
-/** The first code drawn by ArDetokenizer.generate with fixed uniforms against sampleReference with CFG on the
- *  golden prefill logits [2, V]. */
-async function ardtokAgreement(sampling: { temperature: number; topK: number; topP: number }, draws: number): Promise<AgreementReport> {
+/** The first code drawn by ArDetokenizer.generate with fixed uniforms against sampleReference with CFG (and
+ *  cfgMinP's conditional filter when given) on the golden prefill logits [2, V]; `unfiltered`: the reference's
+ *  draws with the same uniforms and no filter. */
+async function ardtokAgreement(
+  sampling: { temperature: number; topK: number; topP: number; cfgMinP?: number },
+  draws: number,
+): Promise<AgreementReport & { unfiltered: number[] }> {
   const { ardtok, ardGold } = await setup();
   const [, n, d] = tensor(ardGold, 'condition_embed.input.condition').shape as [number, number, number];
   const features = floats(ardGold, 'condition_embed.input.condition').slice(0, n * d);
   const scale = floats(ardGold, 'generate.cfg_scale')[0] as number;
   const logits = new Float32Array([...lastRow(ardGold, 'prefill.output.logits', 0), ...lastRow(ardGold, 'prefill.output.logits', 1)]);
-  const settings: SampleSettings = { ...sampling, guidance: { scale, pairs: [[0, 1]] } };
+  const { cfgMinP, ...tokenSampling } = sampling;
+  const unfilteredSettings: SampleSettings = { ...tokenSampling, guidance: { scale, pairs: [[0, 1]] } };
+  const settings: SampleSettings =
+    cfgMinP === undefined ? unfilteredSettings : { ...tokenSampling, guidance: { scale, pairs: [[0, 1]], condMinP: cfgMinP } };
   const shape = { batch: 2, vocab: logits.length / 2 };
   const plan = planSample(shape, settings);
   const row = sampleRowReference(plan, logits, shape.vocab, plan.rows[0]!, 0);
   const uniforms = clearUniforms(draws, 12, row.drawCumulative);
-  const report: AgreementReport = { gpu: [], reference: [], distinct: 0, topPClear: topPClear(row.topPSuffix, sampling.topP) };
+  const report = { gpu: [] as number[], reference: [] as number[], unfiltered: [] as number[], distinct: 0, topPClear: topPClear(row.topPSuffix, sampling.topP) };
   for (const u of uniforms) {
     const [code] = await ardtok.generate(features, 1, { ...sampling, cfgScale: scale }, () => u);
     report.gpu.push(code as number);
     report.reference.push(sampleReference(shape, settings, logits, [u])[0] as number);
+    report.unfiltered.push(sampleReference(shape, unfilteredSettings, logits, [u])[0] as number);
   }
   report.distinct = new Set(report.reference).size;
   return report;
