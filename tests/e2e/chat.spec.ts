@@ -110,7 +110,7 @@ test('a /draw request draws a picture inline, with previews first', async () => 
     }).observe(document.querySelector('#transcript') as Node, { subtree: true, attributes: true, attributeFilter: ['hidden', 'width'] });
   });
   await expect(page.getByLabel('Picture detail'), "the package's default pool scale is chosen").toHaveValue('1');
-  await expect(page.getByLabel('Looks at each picture'), "the package's test-time views are chosen").toHaveValue('1');
+  await expect(page.getByLabel('Looks at each picture'), "the package's test-time views are chosen").toHaveValue('5');
   await page.getByLabel('Message').fill('/draw a red circle on the left and a blue square on the right');
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.locator('.message.user').last()).toContainText('Draw: a red circle on the left and a blue square on the right');
