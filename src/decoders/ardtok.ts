@@ -64,7 +64,8 @@ export class ArDetokenizer {
 
   /** features [N, condDim] (N ≤ maxPrefixLen) → `tokens` VQ codes (default maxSeqLen), raster order; each code is
    *  drawn from l_u + cfgScale·(l_c − l_u), among the codes cfgMinP keeps, and fed to both rows (at cfgScale 1
-   *  from l_c, the conditional row alone). `sampling` fields left out take the package defaults. onCode(code, i) per code. */
+   *  from l_c, the conditional row alone). `sampling` fields left out take the package defaults. onCode(code, i)
+   *  per code. */
   async generate(
     features: Float32Array,
     tokens: number | undefined,

@@ -8,11 +8,11 @@ from), generating with the sampling settings of the package's manifest, and the 
 
 Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
 the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
-CFG scale, its cfgMinP filter likewise, and temperature), drawing with the engine's own uniforms for seed = the prompt's index in the set
-(tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the same
-image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws", TA-Tok
-codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check candidates (the manifest's
-`candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
+CFG scale, its cfgMinP filter likewise, and temperature), drawing with the engine's own uniforms for seed = the
+prompt's index in the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two
+sides then draw the same image tokens wherever their logits agree to float precision, and the scores hold the
+tokens drawn ("draws", TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check
+candidates (the manifest's `candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
 engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
 <|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's chat
 `views`, or --views) as the engine's chat reads them. --codes-out (one scale) saves the VQ codes of every kept
