@@ -16,7 +16,9 @@ loss with the tokens fixed: the encoder and the codebook are frozen, so every to
 stays as the first phase left it. Its output is the AR de-tokenizer's condition, and after the joint phase the
 teacher's grounding head read the right colour from it on only 64% of the object patches of training scenes
 (46% on held-out ones), although a single token names its colour 91% of the time; the 1,000 decoder-only steps
-take that to 90% / 78% (shape 71 → 81% / 56 → 59%; done.json's decoder_reading).
+take that to 90% / 78% (shape 71 → 81% / 56 → 59%; done.json's decoder_reading). Since the twenty-eighth session
+the phase is 6,000 steps and sees off-shape and off-palette scenes beside the training images
+(DECODER_OFF_SHAPE): held-out colour 88.9%, shape 96.6% (the tokens of the twenty-sixth session's TA-Tok).
 
 Writes build/shapes/tatok/: ta_tok.pth in the official format ({"model": {"args", "sd"}}) with its teacher folder
 siglip2-shapes/config.json, codebook.pt (C, for the LLM's image-token embeddings), indices_{split}_s{scale}.npy
@@ -33,7 +35,7 @@ from easydict import EasyDict
 
 from tools.convert.reference.tatok import TATok
 from tools.convert.tatok import load_tatok
-from tools.shapes import common, data, grounding, text
+from tools.shapes import common, data, grounding, text, world
 from tools.shapes.train_llm import text_embeddings
 from tools.shapes.train_teacher import GRID, VISION, VisionTower, pixels
 
@@ -59,7 +61,15 @@ OBJECT_ENTROPY_WEIGHT = 0.3
 # forgot what the teacher knew of held-out small objects: a linear probe on its features read their shape 72.8%
 # against the teacher's 91.2%, and the tokens 74.2% against 89.9% with it frozen.
 ENCODER_LR_SHARE = 0.0
-DECODER_STEPS, DECODER_LR = 1000, 5e-4
+DECODER_STEPS, DECODER_LR = 6000, 5e-4
+# Scenes beside the training images in the decoder phase (decoder_extra_images), tokenised as the stage's TA-Tok
+# reads them: off-shape scenes (the world's colours at every place, on plus signs) and off-palette renders of
+# training scenes. Neither shows a (colour, shape, place) triple of the world, held out or not, but together they show
+# the decoder colours at places and on shapes that the training scenes never pair: trained on the training scenes
+# alone it redrew held-out tokens in colours seen there (red in the centre as purple, small yellow triangles as
+# green). The teacher's grounding head on the decoder's output, held-out colour: 1,000 steps on the training scenes
+# 77.8%, 6,000 83.3%, 6,000 with these 88.9% (docs/tar-shapes.md, "Twenty-eighth session").
+DECODER_OFF_SHAPE, DECODER_OFF_PALETTE, DECODER_EXTRA_SEED = 4000, 2000, 77
 GPU_DECODER_BATCH = 256   # the decoder phase's batch on a GPU (refine_decoder)
 DECODER_SCALES = (1, 1, 2, 3)  # drawn per batch: scale 1 (the de-tokenizer's) twice as often
 TASK_LAYER_STD = 0.5          # pre-tanh spread of encode_task_layer at the start (see init_task_layer)
@@ -257,23 +267,42 @@ def write_checkpoint(folder, tatok, teacher_state, args):
     return path
 
 
-def write_indices(folder, path):
-    """Indices of every image at every scale, by the converter's loader (one encoder pass per image, on the stage's
-    device); → the loaded model, on the CPU."""
+@torch.no_grad()
+def encode_indices(model, images):
+    """The converter's loaded TA-Tok `model` (on the stage's device) on uint8 images [N,64,64,3] → {scale: int64
+    [N, p²]} on the CPU: one encoder pass per image, every pool scale."""
     dev = common.device()
-    model = load_tatok(path)[0].to(dev)
     codebook = model.codebook()
-    for split in data.SPLITS:
-        images = torch.from_numpy(data.images(split))
-        out = {scale: [] for scale in text.SCALES}
-        with torch.no_grad():
-            for start in range(0, len(images), 256):
-                features = model.encode_features(model.preprocess(images[start:start + 256].to(dev)))
-                for scale in text.SCALES:
-                    out[scale].append(model.nearest(model.project(model.avg_pool(features, scale)), codebook).cpu())
+    out = {scale: [] for scale in text.SCALES}
+    for start in range(0, len(images), 256):
+        features = model.encode_features(model.preprocess(images[start:start + 256].to(dev)))
         for scale in text.SCALES:
-            np.save(os.path.join(folder, f"indices_{split}_s{scale}.npy"), torch.cat(out[scale]).numpy().astype(np.int16))
+            out[scale].append(model.nearest(model.project(model.avg_pool(features, scale)), codebook).cpu())
+    return {scale: torch.cat(rows).long() for scale, rows in out.items()}
+
+
+def write_indices(folder, path):
+    """Indices of every image at every scale, by the converter's loader (encode_indices); → the loaded model, on
+    the CPU."""
+    model = load_tatok(path)[0].to(common.device())
+    for split in data.SPLITS:
+        indices = encode_indices(model, torch.from_numpy(data.images(split)))
+        for scale in text.SCALES:
+            np.save(os.path.join(folder, f"indices_{split}_s{scale}.npy"), indices[scale].numpy().astype(np.int16))
     return model.cpu()
+
+
+def decoder_extra_images(off_shape=None, off_palette=None):
+    """uint8 [off_shape + off_palette, 64, 64, 3] (default DECODER_OFF_SHAPE, DECODER_OFF_PALETTE), seeded: first
+    world.off_shape_scene renders, then world.render_off_palette renders of training scenes drawn at random."""
+    off_shape = DECODER_OFF_SHAPE if off_shape is None else off_shape
+    off_palette = DECODER_OFF_PALETTE if off_palette is None else off_palette
+    rng = random.Random(DECODER_EXTRA_SEED)
+    images = [world.render(world.off_shape_scene(rng)) for _ in range(off_shape)]
+    if off_palette:
+        scenes = data.scene_list("train")
+        images += [world.render_off_palette(scenes[rng.randrange(len(scenes))], rng) for _ in range(off_palette)]
+    return np.stack(images) if images else np.zeros((0, world.IMAGE_SIZE, world.IMAGE_SIZE, 3), np.uint8)
 
 
 def token_purity(indices, labels, scored=None):
@@ -342,20 +371,25 @@ def run():
     with open(joint_figures) as f:
         joint_phase = json.load(f)
     common.mark_done(folder, {"steps": joint_phase["steps"], "decoder_steps": decoder_steps,
+                              "decoder_extra_images": [DECODER_OFF_SHAPE, DECODER_OFF_PALETTE],
                               "batch": joint_phase["batch"], "joint_device": joint_phase["device"],
                               "codes_used": used, "token_purity": purity, "token_purity_held_out": held_out,
                               "decoder_reading": reading, "minutes": clock.minutes()})
 
 
 def decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, clock):
-    """The second phase on the indices the first wrote, then ta_tok.pth again and the teacher's reading of the
-    refined decoder (into `reading`). → steps taken."""
+    """The second phase on the training images with the indices the first wrote, and decoder_extra_images with
+    the indices ta_tok.pth (the first phase's tokens) gives them; then ta_tok.pth again and the teacher's reading
+    of the refined decoder (into `reading`). → steps taken."""
     dev = common.device()
+    extra = torch.from_numpy(decoder_extra_images())
+    extra_indices = encode_indices(load_tatok(os.path.join(folder, "ta_tok.pth"))[0].to(dev), extra)
+    clock.log(f"decoder phase: {len(images)} training images and {len(extra)} off-shape / off-palette ones")
     tatok.to(dev)
     teacher.to(dev)
-    indices = {s: torch.from_numpy(np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64)).to(dev)
-               for s in text.SCALES}
-    steps = refine_decoder(tatok, teacher, images.to(dev), indices, clock)
+    indices = {s: torch.cat([torch.from_numpy(np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64)),
+                             extra_indices[s]]).to(dev) for s in text.SCALES}
+    steps = refine_decoder(tatok, teacher, torch.cat([images, extra]).to(dev), indices, clock)
     tatok.eval()
     write_checkpoint(folder, tatok, teacher_state, args)
     reading["decoder_refined"] = {split: decoder_reading(tatok, teacher, split) for split in ("train", "test")}
@@ -380,7 +414,8 @@ def rerun_decoder_phase():
     steps = decoder_phase(folder, tatok, teacher, teacher_state, torch.from_numpy(data.images("train")),
                           official_args(embeddings.shape[0], embeddings.shape[1]), reading, clock)
     common.mark_done(folder, {**done, "decoder_steps": steps, "decoder_batch": GPU_DECODER_BATCH if common.on_gpu()
-                              else BATCH, "decoder_device": str(common.device()), "decoder_reading": reading})
+                              else BATCH, "decoder_device": str(common.device()), "decoder_reading": reading,
+                              "decoder_extra_images": [DECODER_OFF_SHAPE, DECODER_OFF_PALETTE]})
 
 
 def frozen_teacher():

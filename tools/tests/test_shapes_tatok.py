@@ -2,14 +2,17 @@
 The joint phase at ENCODER_LR_SHARE 0 leaves the encoder the teacher's while the rest learns (and at a share above
 0 the encoder learns too); its optimiser leaves the encoder out at share 0 and sets its rate to the share of the
 rest's otherwise. The second phase trains only the decoder side, so every token of every image stays what
-the first phase made it (the LLM is trained on those tokens). Not a test of the stage's quality."""
+the first phase made it (the LLM is trained on those tokens); its extra scenes (decoder_extra_images) are seeded
+off-shape then off-palette renders, tokenised by the same encode_indices as the training images. Not a test of the
+stage's quality."""
+import random
 import unittest
 
 import numpy as np
 import torch
 
 from tools.convert.reference.tatok import TATok
-from tools.shapes import common, data, train_tatok
+from tools.shapes import common, data, train_tatok, world
 from tools.shapes.train_teacher import VisionTower, pixels
 
 SCENES, CODES, CODE_DIM = 6, 40, 96
@@ -124,6 +127,37 @@ class RefineDecoderTest(unittest.TestCase):
                     self.assertTrue(torch.equal(p, before[name]), "a parameter outside the decoder side moved")
         for scale, indices in tokens().items():
             self.assertTrue(torch.equal(indices, before_tokens[scale]), f"tokens at scale {scale} changed")
+
+
+class DecoderExtraImagesTest(unittest.TestCase):
+    def test_seeded_off_shape_then_off_palette_renders(self):
+        images = train_tatok.decoder_extra_images(3, 2)
+        self.assertEqual(images.shape, (5, world.IMAGE_SIZE, world.IMAGE_SIZE, 3))
+        self.assertEqual(images.dtype, np.uint8)
+        np.testing.assert_array_equal(images, train_tatok.decoder_extra_images(3, 2))
+        rng = random.Random(train_tatok.DECODER_EXTRA_SEED)
+        for k in range(3):
+            np.testing.assert_array_equal(images[k], world.render(world.off_shape_scene(rng)))
+        self.assertEqual(train_tatok.decoder_extra_images(0, 0).shape, (0, world.IMAGE_SIZE, world.IMAGE_SIZE, 3))
+
+    def test_off_palette_renders_hold_no_colour_of_the_world(self):
+        images = train_tatok.decoder_extra_images(0, 4).reshape(-1, 3).astype(np.int64)
+        named = np.array([*world.COLOURS.values()], np.int64)
+        distance = np.sqrt(((images[:, None, :] - named[None]) ** 2).sum(-1)).min(1)              # [pixels]
+        self.assertGreater(distance.min(), 20, "an off-palette render holds a pixel of a world colour")
+
+
+class EncodeIndicesTest(unittest.TestCase):
+    def test_every_scale_is_the_loaded_models_nearest_code(self):
+        teacher = VisionTower().eval().requires_grad_(False)
+        tatok = random_tatok(teacher).eval()
+        images = scene_images()
+        indices = train_tatok.encode_indices(tatok, images)
+        self.assertEqual(set(indices), {1, 2, 3})
+        with torch.no_grad():
+            for scale, rows in indices.items():
+                self.assertEqual(rows.dtype, torch.int64)
+                self.assertTrue(torch.equal(rows, tatok.encode(tatok.preprocess(images), scale)[1]), f"scale {scale}")
 
 
 if __name__ == "__main__":
