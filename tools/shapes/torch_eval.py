@@ -6,21 +6,21 @@ from), generating with the sampling settings of the package's manifest, and the 
     python3 -m tools.shapes.torch_eval --set DIR/set.json --out scores.json [--images DIR] [--candidates N]
         [--scales 1,2,3] [--views N] [--codes-out CODES.npy] [--drawings K]
 
-Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against
-the empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's
-CFG scale, its cfgMinP filter likewise, and temperature), drawing with the engine's own uniforms for seed = the
-prompt's index in the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two
-sides then draw the same image tokens wherever their logits agree to float precision, and the scores hold the
-tokens drawn ("draws", TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check
-candidates (the manifest's `candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
-engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0), stopping at
-<|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's chat
-`views`, or --views) as the engine's chat reads them. --codes-out (one scale) saves the VQ codes of every kept
+Settings: text-to-image as the manifest says (LLM temperature/top-k/top-p over the image tokens, guided against the
+empty prompt by its cfgScale, with its cfgMinP filter when set, when that is not 1; then the de-tokenizer's CFG scale,
+its cfgMinP filter likewise, and temperature), drawing with the engine's own uniforms for seed = the prompt's index in
+the set (tools/convert/reference/seeded_uniforms.py), as eval:shapes seeds the engine: the two sides then draw the
+same image tokens wherever their logits agree to float precision, and the scores hold the tokens drawn ("draws",
+TA-Tok codebook indices per "<id>-s<scale>") for a one-by-one comparison; with self-check candidates (the manifest's
+`candidates`, or --candidates), every candidate drawn with the engine's candidate streams and read back as the
+engine's imagine does, the kept one scored and every candidate's score in "selfCheck"; chat greedy (temperature 0),
+stopping at <|im_end|> or 48 tokens, from the mean log-probabilities of the picture's test-time views (the manifest's
+chat `views`, or --views) as the engine's chat reads them. --codes-out (one scale) saves the VQ codes of every kept
 picture, int [N,h,w] in the set's order, for finetune_vq_decoder's paired comparison (--codes). --drawings K (the
 engine's imagine `drawings`; default: the manifest's sampling.detokenizer.drawings, else 1): the de-tokenizer draws
 each candidate's image tokens K times (drawing d > 0 from its own seeded stream, seeded_uniforms' `drawing`), TA-Tok
-reads each picture back at the tokens' pool scale, and the drawing whose reading agrees with the most drawn tokens
-is kept (first of equals); the agreements go into "roundTrip"."""
+reads each picture back at the tokens' pool scale, and the drawing whose reading agrees with the most drawn tokens is
+kept (first of equals); the agreements go into "roundTrip"."""
 import argparse
 import json
 import os

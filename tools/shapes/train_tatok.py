@@ -387,8 +387,8 @@ def decoder_phase(folder, tatok, teacher, teacher_state, images, args, reading, 
     clock.log(f"decoder phase: {len(images)} training images and {len(extra)} off-shape / off-palette ones")
     tatok.to(dev)
     teacher.to(dev)
-    indices = {s: torch.cat([torch.from_numpy(np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64)),
-                             extra_indices[s]]).to(dev) for s in text.SCALES}
+    stored = {s: np.load(os.path.join(folder, f"indices_train_s{s}.npy")).astype(np.int64) for s in text.SCALES}
+    indices = {s: torch.cat([torch.from_numpy(stored[s]), extra_indices[s]]).to(dev) for s in text.SCALES}
     steps = refine_decoder(tatok, teacher, torch.cat([images, extra]).to(dev), indices, clock)
     tatok.eval()
     write_checkpoint(folder, tatok, teacher_state, args)
