@@ -9,6 +9,10 @@ const port = Number(process.env.TEST_PORT ?? 5183);
 export default defineConfig({
   testDir: 'tests',
   timeout: 120_000,
+  // On CI a failed test runs once more in a fresh browser: software WebGPU (SwiftShader in one GPU process for
+  // every page and worker) has stalled a test once in many runs. A test that passes only on its retry is named
+  // by the summary reporter, so it is seen, not hidden; a real failure fails twice.
+  retries: process.env.CI ? 1 : 0,
   workers: 1,
   fullyParallel: false,
   reporter: [['list'], ['./tests/summary-reporter.ts']],

@@ -11,7 +11,8 @@ export type TarErrorCode =
   | 'invalid-manifest'
   | 'storage-quota'
   | 'download-failed'
-  | 'integrity';
+  | 'integrity'
+  | 'engine-worker';
 
 export class TarError extends Error {
   readonly code: TarErrorCode;
@@ -91,5 +92,14 @@ export class ManifestError extends TarError {
     super('invalid-manifest', `invalid model manifest: ${shown}${more}`);
     this.name = 'ManifestError';
     this.issues = issues;
+  }
+}
+
+/** The engine's worker could not start: its script failed to load or threw before the engine was ready (a
+ *  stale or broken app build, a blocked script, a crash while loading). */
+export class EngineWorkerError extends TarError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('engine-worker', message, options);
+    this.name = 'EngineWorkerError';
   }
 }

@@ -103,6 +103,12 @@ export function explainError(error: unknown): ErrorText {
         action: 'Load the model again. If it happens every time, the package on the server is broken.',
         detail,
       };
+    case 'EngineWorkerError':
+      return {
+        title: 'The engine could not start in the background.',
+        action: 'Reload the page (a newer version of this app may have been installed). If it keeps happening, report the details below.',
+        detail,
+      };
     case 'InvalidArgumentError':
       return { title: 'One of the settings is not allowed for this model.', action: 'Change the setting named below and try again.', detail };
     case 'InvalidInputError':

@@ -1,7 +1,9 @@
 // The page side of the engine worker: `createWorkerEngine` starts the worker, loads the model and returns a
 // TarEngine — the same interface as the in-thread Engine — whose jobs stream events from the worker. An
-// AbortSignal or leaving the event loop early cancels the job in the worker.
+// AbortSignal or leaving the event loop early cancels the job in the worker. A worker that fails to start is an
+// EngineWorkerError, not a load that never ends.
 import * as Comlink from 'comlink';
+import { EngineWorkerError } from '../errors.ts';
 import type { PoolStats } from '../gpu/buffer-pool.ts';
 import { abortError } from '../pipeline/abort.ts';
 import { EventChannel } from '../pipeline/channel.ts';
@@ -78,15 +80,34 @@ export async function createWorkerEngine(options: WorkerEngineOptions): Promise<
   installErrorTransfer();
   const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'tar-engine' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
+  const failure = startFailure(worker);
   try {
-    const info = await remote.load(
+    const loading = remote.load(
       options.model,
       options.onLoad ? Comlink.proxy(options.onLoad) : undefined,
       options.onDownload ? Comlink.proxy(options.onDownload) : undefined,
     );
+    const info = await Promise.race([loading, failure.failed]);
     return new WorkerEngine(worker, remote, info);
   } catch (error) {
     worker.terminate();
     throw error;
+  } finally {
+    failure.stop();
   }
+}
+
+/** Rejects with an EngineWorkerError at the worker's first 'error' event (its script did not load, or threw
+ *  while the engine was loading; either way no answer to `load` will come); `stop` stops listening. */
+function startFailure(worker: Worker): { failed: Promise<never>; stop: () => void } {
+  let stop = (): void => undefined;
+  const failed = new Promise<never>((_resolve, reject) => {
+    const onError = (event: Event): void => {
+      const why = event instanceof ErrorEvent && event.message ? event.message : 'its script did not load';
+      reject(new EngineWorkerError(`the engine worker could not start: ${why}`));
+    };
+    worker.addEventListener('error', onError);
+    stop = () => worker.removeEventListener('error', onError);
+  });
+  return { failed, stop };
 }

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import {
   DeviceLostError,
+  EngineWorkerError,
   GpuKernelError,
   GpuLimitError,
   InvalidArgumentError,
@@ -29,6 +30,7 @@ const CLASSES: Record<string, { prototype: object }> = {
   GpuLimitError,
   GpuKernelError,
   DeviceLostError,
+  EngineWorkerError,
   InvalidInputError,
   InvalidArgumentError,
   ManifestError,

@@ -1,6 +1,7 @@
 // The engine end to end on the tiny package in headless Chromium: the torch reference reproduced with fixed
 // uniforms, determinism, cancellation, bad input, GPU memory over 20 jobs, streaming and previews, and the
 // worker client with typed errors.
+import type { Route } from '@playwright/test';
 import { expect, test } from './fixtures.ts';
 
 test.describe.configure({ timeout: 600_000 });
@@ -135,4 +136,29 @@ test('the worker client has the same interface, typed errors and cancellation', 
   expect(r.typedError).toMatchObject({ name: 'InvalidArgumentError', isInvalidArgument: true });
   expect(r.cancelled).toMatchObject({ name: 'AbortError' });
   expect(r.afterCancel).toBeGreaterThan(0);
+});
+
+test('a worker whose script does not load, or throws while loading, is an EngineWorkerError, not a load that never ends', async ({ browser }) => {
+  const page = await browser.newPage();
+  try {
+    await page.goto('/tests/gpu/harness.html');
+    await page.waitForSelector('body[data-ready="true"]');
+    const failures: Record<string, Parameters<Route['fulfill']>[0]> = {
+      missing: { status: 404, body: 'not found' },
+      throwing: {
+        status: 200,
+        headers: { 'Content-Type': 'text/javascript', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+        body: "throw new Error('broken build');",
+      },
+    };
+    for (const [kind, response] of Object.entries(failures)) {
+      await page.route('**/engine-worker.ts?*', (route) => route.fulfill(response));
+      const thrown = await page.evaluate(async () => (await window.harness.pipeline()).workerStartFailure());
+      expect(thrown, kind).toMatchObject({ name: 'EngineWorkerError', code: 'engine-worker' });
+      expect(thrown?.message, kind).toMatch(kind === 'throwing' ? /broken build/ : /script did not load/);
+      await page.unrouteAll();
+    }
+  } finally {
+    await page.close();
+  }
 });

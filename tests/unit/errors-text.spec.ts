@@ -1,7 +1,7 @@
 // explainError (src/ui/errors-text.ts): each engine error class, thrown here or revived after crossing the
 // worker boundary, becomes a plain-words title and an action; formatBytes prints sizes as people read them.
 import { expect, test } from '@playwright/test';
-import { GpuLimitError, ManifestError, WebGPUUnavailableError } from '../../src/errors.ts';
+import { EngineWorkerError, GpuLimitError, ManifestError, WebGPUUnavailableError } from '../../src/errors.ts';
 import { ModelSourceError } from '../../src/model/source.ts';
 import { DownloadError, StorageQuotaError } from '../../src/storage/errors.ts';
 import { explainError, formatBytes, isAbort } from '../../src/ui/errors-text.ts';
@@ -28,6 +28,10 @@ test('engine errors read as plain words with what to do, also after crossing the
       'A model file could not be downloaded (HTTP 503).',
     );
     expect(explainError(wrap(new GpuLimitError('maxBufferSize', 2 ** 31, 2 ** 28))).title).toMatch(/too small/);
+    const worker = explainError(wrap(new EngineWorkerError('the engine worker could not start: its script did not load')));
+    expect(worker.title).toBe('The engine could not start in the background.');
+    expect(worker.action).toMatch(/^Reload the page/);
+    expect(worker.detail).toMatch(/script did not load/);
   }
   expect(explainError(new TypeError('Failed to fetch')).title).toBe('That address could not be reached.');
   expect(explainError('boom')).toEqual({ title: 'Something went wrong.', action: expect.stringMatching(/Reload/), detail: 'boom' });

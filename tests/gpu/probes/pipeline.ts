@@ -557,28 +557,53 @@ export interface WorkerReport {
   afterCancel: number;
 }
 
-export async function pipelineWorkerProbe(): Promise<WorkerReport> {
-  const worker: TarEngine = await createWorkerEngine({ model: { url: PACKAGE } });
+/** How long one step of the worker probe may take before it fails naming the step (the whole probe takes under
+ *  a minute on SwiftShader): a stalled worker then says where it stalled instead of running out the test's time. */
+const WORKER_STEP_DEADLINE_MS = 180_000;
+
+async function withinDeadline<T>(step: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`worker probe: "${step}" did not finish in ${WORKER_STEP_DEADLINE_MS / 1000} s`)), WORKER_STEP_DEADLINE_MS);
+  });
   try {
-    const image = firstImageEvent(await collect(worker.imagine({ prompt: 'a red circle', scale: 3, seed: 2, previewEveryRows: 0 })));
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function pipelineWorkerProbe(): Promise<WorkerReport> {
+  const worker: TarEngine = await withinDeadline('start', createWorkerEngine({ model: { url: PACKAGE } }));
+  try {
+    const events = await withinDeadline('imagine', collect(worker.imagine({ prompt: 'a red circle', scale: 3, seed: 2, previewEveryRows: 0 })));
+    const image = firstImageEvent(events);
     let typedError: WorkerReport['typedError'] = null;
     try {
-      await collect(worker.imagine({ prompt: '' }));
+      await withinDeadline('empty prompt', collect(worker.imagine({ prompt: '' })));
     } catch (error) {
       const e = error as Error;
       typedError = { name: e.name, isInvalidArgument: error instanceof InvalidArgumentError, message: e.message };
     }
     const controller = new AbortController();
-    const cancelled = await describeErrorForTest(async () => {
-      for await (const event of worker.imagine({ prompt: 'a blue square', scale: 1, seed: 4, signal: controller.signal })) {
-        if (event.type === 'progress' && event.phase === 'llm' && event.done === 2) controller.abort();
-      }
-    });
-    const after = await collect(worker.chat({ messages: [{ role: 'user', text: 'hi' }], maxNewTokens: 2, seed: 1 }));
+    const cancelled = await withinDeadline(
+      'cancel',
+      describeErrorForTest(async () => {
+        for await (const event of worker.imagine({ prompt: 'a blue square', scale: 1, seed: 4, signal: controller.signal })) {
+          if (event.type === 'progress' && event.phase === 'llm' && event.done === 2) controller.abort();
+        }
+      }),
+    );
+    const after = await withinDeadline('chat after cancel', collect(worker.chat({ messages: [{ role: 'user', text: 'hi' }], maxNewTokens: 2, seed: 1 })));
     return { imageSize: [image.width, image.height], typedError, cancelled, afterCancel: after.length };
   } finally {
-    await worker.dispose();
+    await withinDeadline('dispose', worker.dispose());
   }
+}
+
+/** Starts a worker engine whose script the test has made fail; describes what `createWorkerEngine` threw. */
+export function pipelineWorkerStartFailureProbe(): Promise<ThrownError | null> {
+  return describeErrorForTest(() => createWorkerEngine({ model: { url: PACKAGE } }));
 }
 
 function firstImageEvent(events: JobEvent[]): RgbaImage {
@@ -601,4 +626,5 @@ export const pipelineProbes = {
   manyJobs: pipelineManyJobsProbe,
   stream: pipelineStreamProbe,
   worker: pipelineWorkerProbe,
+  workerStartFailure: pipelineWorkerStartFailureProbe,
 };
