@@ -21,6 +21,7 @@ export {
   WebGPUUnavailableError,
   GpuLimitError,
   DeviceLostError,
+  EngineWorkerError,
   InvalidInputError,
   InvalidArgumentError,
   ManifestError,
