@@ -7,14 +7,17 @@ by the present TA-Tok) and asks what can be answered without colour: where each 
 is then seen apart from the colours that go with it in the training scenes. With --off-shape-share, that share of
 the image-to-text examples shows an off-shape scene instead (world.off_shape_scene: the world's colours at every
 place, every object of a shape the world does not have) and asks what can be answered without shape: the colour at
-each place and the place of each colour. With --view-share, that share of the
+each place and the place of each colour. With --off-shape-t2i-share, that share of the text-to-image examples draws
+an off-shape scene from its caption (its shape named, at the understanding scale): every colour is then drawn at
+every place, red in the centre too, with no (colour, shape, place) triple of the world. With --view-share, that
+share of the
 other image-to-text examples reads the scene at a random one of chat's test-time views (the encoder's input moved
 by a pixel, tools/convert/reference/pipeline.py VIEW_SHIFTS), all tokens then read afresh by the present TA-Tok.
 
 Writes build/shapes/llm/ (the official folder) and done.json.
 
     python3 -m tools.shapes.finetune_llm --source DIR/llm [--off-palette-share S] [--view-share S] [--off-shape-share S]
-        [--steps N] [--phase a|b]"""
+        [--off-shape-t2i-share S] [--steps N] [--phase a|b]"""
 import argparse
 import os
 import random
@@ -84,7 +87,7 @@ def view_tokens(images, tatok_path):
 
 
 def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_share=0.0, steps=STEPS,
-        phase=PHASES[-1][0]):
+        phase=PHASES[-1][0], off_shape_t2i_share=0.0):
     folder = data.stage_dir("llm")
     if common.is_done(folder):
         print("llm: done already")
@@ -100,9 +103,10 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_shar
     indices, views = (view_tokens(data.images("train"), package.checkpoints()["tatok"]) if view_share
                       else (image_indices("train"), None))
     off_palette = off_palette_tokens(scenes, package.checkpoints()["tatok"]) if off_palette_share else None
-    off_shape = off_shape_examples(len(scenes), package.checkpoints()["tatok"]) if off_shape_share else None
+    off_shape = (off_shape_examples(len(scenes), package.checkpoints()["tatok"])
+                 if off_shape_share or off_shape_t2i_share else None)
     example = mixed_example(text.ChatSequences(tok), scenes, indices, mix, off_palette, off_palette_share, views,
-                            view_share, off_shape, off_shape_share)
+                            view_share, off_shape, off_shape_share, off_shape_t2i_share)
     budget = common.step_budget(steps, "SHAPES_LLM_SECONDS")
     loss, steps = train(model, steps, LR, batch_stream(example, BATCH, seed), clock, weighting=weighting,
                         budget=budget)
@@ -110,7 +114,8 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_shar
     common.mark_done(folder, {"source": os.path.relpath(source, data.ROOT), "steps": steps, "batch": BATCH,
                               "lr": LR, "mix_of_phase": name,
                               "off_palette_share": off_palette_share, "view_share": view_share,
-                              "off_shape_share": off_shape_share, "seed": seed,
+                              "off_shape_share": off_shape_share, "off_shape_t2i_share": off_shape_t2i_share,
+                              "seed": seed,
                               "final_loss": loss,
                               "minutes": clock.minutes()})
 
@@ -124,13 +129,15 @@ def main(argv=None):
                         help="share of the other image-to-text examples read at a random test-time view")
     parser.add_argument("--off-shape-share", type=float, default=0.0,
                         help="share of image-to-text examples asked of an off-shape scene")
+    parser.add_argument("--off-shape-t2i-share", type=float, default=0.0,
+                        help="share of text-to-image examples that draw an off-shape scene from its caption")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--phase", choices=[p[0] for p in PHASES], default=PHASES[-1][0],
                         help="the train_llm phase whose task mix and loss weighting the fine-tune takes")
     args = parser.parse_args(argv)
     run(args.source, args.off_palette_share, args.seed, args.view_share, args.off_shape_share, args.steps,
-        args.phase)
+        args.phase, args.off_shape_t2i_share)
 
 
 if __name__ == "__main__":

@@ -167,12 +167,14 @@ def image_indices(split):
 
 
 def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_share=0.0, views=None, view_share=0.0,
-                  off_shape=None, off_shape_share=0.0):
+                  off_shape=None, off_shape_share=0.0, off_shape_t2i_share=0.0):
     """example(rng) → one training sequence of a task drawn by the mix ((kind, weight), ...): text-to-image or
     image-to-image at a random scale, or image-to-text at UNDERSTANDING_SCALE, on a random training scene; that
     share of the image-to-text ones is asked of the scene drawn off-palette instead (world.colourless_questions),
     and `view_share` of the others reads the scene at a random one of its test-time views; `off_shape_share` of the
-    image-to-text ones is asked of an off-shape scene instead (world.shapeless_questions).
+    image-to-text ones is asked of an off-shape scene instead (world.shapeless_questions), and `off_shape_t2i_share`
+    of the text-to-image ones draws an off-shape scene from its caption (world.caption, which names its shape) at
+    UNDERSTANDING_SCALE.
     indices: {scale: int64 [N, p²]} image tokens of the scenes; off_palette: int64 [N, p²] at UNDERSTANDING_SCALE;
     views: int64 [N, V, p²] at UNDERSTANDING_SCALE (view 0 the picture itself); off_shape: (scenes, int64 [M, p²] at
     UNDERSTANDING_SCALE), off-shape scenes (world.off_shape_scene) and their tokens."""
@@ -182,6 +184,10 @@ def mixed_example(chat, scenes, indices, mix, off_palette=None, off_palette_shar
         i = rng.randrange(len(scenes))
         scene, scale = scenes[i], rng.choice(text.SCALES)
         kind = rng.choices(kinds, weights)[0]
+        if kind == "t2i" and off_shape_t2i_share and rng.random() < off_shape_t2i_share:
+            j = rng.randrange(len(off_shape[0]))
+            return chat.text_to_image(as_typed(world.caption(off_shape[0][j], rng), rng), off_shape[1][j],
+                                      UNDERSTANDING_SCALE)
         if kind == "t2i":
             return chat.text_to_image(as_typed(world.caption(scene, rng), rng), indices[scale][i], scale)
         if kind == "i2i":

@@ -1,7 +1,7 @@
 """tools/shapes/finetune_llm.py: an LLM folder written by the llm stage's own writer loads back as the same model
 (bf16 as stored), the stage refuses to continue from the folder it would overwrite, its off-palette share asks
 colourless questions of the off-palette tokens, its off-shape share shapeless questions of the off-shape scenes'
-tokens, and its view share reads image-to-text examples at random test-time views (and only those), each view's
+tokens, its off-shape text-to-image share draws off-shape scenes from their captions, and its view share reads image-to-text examples at random test-time views (and only those), each view's
 tokens TA-Tok's reading of the shifted picture."""
 import random
 import os
@@ -88,6 +88,31 @@ class FinetuneLlmTest(unittest.TestCase):
                 j = image[0] - 1
                 answer = chat.decode([t for t, m in zip(sequence, mask) if m]).replace("<|im_end|>", "").strip()
                 self.assertIn(answer, {a for _, a in world.shapeless_questions(off_scenes[j])})
+
+    def test_the_off_shape_t2i_share_draws_off_shape_scenes_from_their_captions(self):
+        p2 = 4
+        base, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
+        rng = random.Random(4)
+        off_scenes = [world.off_shape_scene(rng) for _ in range(3)]
+        off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))   # off-shape scene j → token j+1
+        for share in (1.0, 0.0):
+            example = train_llm.mixed_example(chat, scenes, indices, (("t2i", 1.0),), off_shape=off_shape,
+                                              off_shape_t2i_share=share)
+            rng = random.Random(1)
+            for _ in range(30):
+                sequence, _ = example(rng)
+                image = [t - chat.image_base for t in sequence if chat.image_base <= t < chat.image_base + base]
+                words = chat.decode([t for t in sequence if t < chat.image_base]).lower()
+                self.assertEqual(len(set(image)), 1)
+                if not share:
+                    self.assertEqual(image[0], 0)
+                    self.assertNotIn(world.OFF_SHAPES[0], words)
+                    continue
+                self.assertEqual(len(image), p2)                                   # the understanding scale's grid
+                scene = off_scenes[image[0] - 1]
+                self.assertIn(world.OFF_SHAPES[0], words)
+                for thing in scene.things:
+                    self.assertIn(thing.colour, words)
 
     def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
         p2, views = 4, 9
