@@ -97,8 +97,9 @@ export async function createWorkerEngine(options: WorkerEngineOptions): Promise<
   }
 }
 
-/** Rejects with an EngineWorkerError at the worker's first 'error' event (its script did not load, or threw
- *  while the engine was loading; either way no answer to `load` will come); `stop` stops listening. */
+/** Rejects with an EngineWorkerError at the worker's first 'error' event: its script did not load (no answer to
+ *  `load` would ever come), or an error escaped while the engine loaded (the load is given up rather than
+ *  trusted); `stop` stops listening. */
 function startFailure(worker: Worker): { failed: Promise<never>; stop: () => void } {
   let stop = (): void => undefined;
   const failed = new Promise<never>((_resolve, reject) => {
