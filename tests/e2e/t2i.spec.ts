@@ -12,7 +12,7 @@ import { DEFAULT_PACKAGE, packageBytes, readPicture } from './shapes-world.ts';
 // at 36 tokens with this seed; what the evaluator must read in the picture: each object's colour, shape, size and
 // place (the model's scores over many prompts are in docs/tar-shapes.md and bench/results/shapes-eval.json).
 const PROMPT = 'a small blue star at the top and a small orange square on the right';
-const SEED = '2';
+const SEED = '1';
 const OBJECTS = [
   { colour: 'blue', shape: 'star', size: 'small', position: 'top' },
   { colour: 'orange', shape: 'square', size: 'small', position: 'right' },
