@@ -22,8 +22,8 @@ OUT = os.path.join(data.ROOT, "public", "models", MODEL_ID)
 # prompt at 2 (Tar does not guide its LLM) with conditional min-p 0.3: at 0.1 the LLM carried onto the recipe's TA-Tok
 # (tools.shapes.carry_over, twenty-seventh session) drew extra objects; on the same 400, count 86.8 → 90.5%, shape 84.2
 # → 87.3%, whole object 73.7 → 76.4%, colour 87.5 → 87.2% (0.5: no better; guidance 3: no better). Chat reads each
-# picture at 5 test-time views (Tar: 1): this LLM answers 800 held-out questions 87.4% at 1 view and 90.4% at 5 (32
-# questions right only at 5, 8 only at 1; McNemar p = 0.0002), 800 other questions (`eval_set write --chat-from 400`)
+# picture at 5 test-time views (Tar: 1): the 28th session's LLM, 800 held-out questions 87.4% at 1 view, 90.4% at 5
+# (32 right only at 5, 8 only at 1; McNemar p = 0.0002), 800 other questions (`eval_set write --chat-from 400`)
 # 88.5% and 89.0% (17 against 13, p = 0.58); all 1,600: 88.0 → 89.7% (49 against 21, p = 0.001). The answers take about
 # 4× longer on software WebGPU.
 SAMPLING = {"textToImage": {"temperature": 0.7, "cfgScale": 2.0, "cfgMinP": 0.3, "candidates": 1,
