@@ -68,18 +68,25 @@ class FinetuneLlmTest(unittest.TestCase):
                     answer = chat.decode([t for t, m in zip(sequence, mask) if m]).replace("<|im_end|>", "").strip()
                     self.assertIn(answer, answers)
 
-    def test_the_off_shape_share_asks_shapeless_questions_of_the_off_shape_tokens(self):
-        p2 = 4
+    def off_shape_sequences(self, kind, share_argument, p2=4):
+        """(chat, base, off-shape scenes, {share: 30 sequences with their masks}) of mixed_example for one task kind,
+        each off-shape scene j's tokens all j+1 and the training scenes' all 0, at `share_argument` 1 and 0."""
         base, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
         rng = random.Random(3)
         off_scenes = [world.off_shape_scene(rng) for _ in range(3)]
-        off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))   # off-shape scene j → token j+1
+        off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))
+        sequences = {}
         for share in (1.0, 0.0):
-            example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), off_shape=off_shape,
-                                              off_shape_share=share)
+            example = train_llm.mixed_example(chat, scenes, indices, ((kind, 1.0),), off_shape=off_shape,
+                                              **{share_argument: share})
             rng = random.Random(1)
-            for _ in range(30):
-                sequence, mask = example(rng)
+            sequences[share] = [example(rng) for _ in range(30)]
+        return chat, base, off_scenes, sequences
+
+    def test_the_off_shape_share_asks_shapeless_questions_of_the_off_shape_tokens(self):
+        chat, _, off_scenes, sequences = self.off_shape_sequences("i2t", "off_shape_share")
+        for share, examples in sequences.items():
+            for sequence, mask in examples:
                 image = [t - chat.image_base for t in sequence if t >= chat.image_base]
                 self.assertEqual(len(set(image)), 1)
                 if not share:
@@ -90,17 +97,9 @@ class FinetuneLlmTest(unittest.TestCase):
                 self.assertIn(answer, {a for _, a in world.shapeless_questions(off_scenes[j])})
 
     def test_the_off_shape_t2i_share_draws_off_shape_scenes_from_their_captions(self):
-        p2 = 4
-        base, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
-        rng = random.Random(4)
-        off_scenes = [world.off_shape_scene(rng) for _ in range(3)]
-        off_shape = (off_scenes, np.arange(1, 4, dtype=np.int64)[:, None].repeat(p2, 1))   # off-shape scene j → token j+1
-        for share in (1.0, 0.0):
-            example = train_llm.mixed_example(chat, scenes, indices, (("t2i", 1.0),), off_shape=off_shape,
-                                              off_shape_t2i_share=share)
-            rng = random.Random(1)
-            for _ in range(30):
-                sequence, _ = example(rng)
+        chat, base, off_scenes, sequences = self.off_shape_sequences("t2i", "off_shape_t2i_share")
+        for share, examples in sequences.items():
+            for sequence, _ in examples:
                 image = [t - chat.image_base for t in sequence if chat.image_base <= t < chat.image_base + base]
                 words = chat.decode([t for t in sequence if t < chat.image_base]).lower()
                 self.assertEqual(len(set(image)), 1)
@@ -108,10 +107,9 @@ class FinetuneLlmTest(unittest.TestCase):
                     self.assertEqual(image[0], 0)
                     self.assertNotIn(world.OFF_SHAPES[0], words)
                     continue
-                self.assertEqual(len(image), p2)                                   # the understanding scale's grid
-                scene = off_scenes[image[0] - 1]
+                self.assertEqual(len(image), 4)                                    # the understanding scale's grid
                 self.assertIn(world.OFF_SHAPES[0], words)
-                for thing in scene.things:
+                for thing in off_scenes[image[0] - 1].things:
                     self.assertIn(thing.colour, words)
 
     def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
