@@ -106,7 +106,9 @@ export function explainError(error: unknown): ErrorText {
     case 'EngineWorkerError':
       return {
         title: 'The engine could not start in the background.',
-        action: 'Reload the page (a newer version of this app may have been installed). If it keeps happening, report the details below.',
+        action:
+          'Reload the page (a newer version of this app may have been installed). ' +
+          'If it keeps happening, report the details below.',
         detail,
       };
     case 'InvalidArgumentError':

@@ -138,7 +138,10 @@ test('the worker client has the same interface, typed errors and cancellation', 
   expect(r.afterCancel).toBeGreaterThan(0);
 });
 
-test('a worker whose script does not load, or throws while loading, is an EngineWorkerError, not a load that never ends', async ({ browser }) => {
+const START_FAILURE_TITLE =
+  'a worker whose script does not load, or throws while loading, is an EngineWorkerError, not a load that never ends';
+
+test(START_FAILURE_TITLE, async ({ browser }) => {
   const page = await browser.newPage();
   try {
     await page.goto('/tests/gpu/harness.html');

@@ -28,7 +28,8 @@ test('engine errors read as plain words with what to do, also after crossing the
       'A model file could not be downloaded (HTTP 503).',
     );
     expect(explainError(wrap(new GpuLimitError('maxBufferSize', 2 ** 31, 2 ** 28))).title).toMatch(/too small/);
-    const worker = explainError(wrap(new EngineWorkerError('the engine worker could not start: its script did not load')));
+    const workerError = new EngineWorkerError('the engine worker could not start: its script did not load');
+    const worker = explainError(wrap(workerError));
     expect(worker.title).toBe('The engine could not start in the background.');
     expect(worker.action).toMatch(/^Reload the page/);
     expect(worker.detail).toMatch(/script did not load/);

@@ -1,8 +1,9 @@
 """tools/shapes/finetune_llm.py: an LLM folder written by the llm stage's own writer loads back as the same model
 (bf16 as stored), the stage refuses to continue from the folder it would overwrite, its off-palette share asks
 colourless questions of the off-palette tokens, its off-shape share shapeless questions of the off-shape scenes'
-tokens, its off-shape text-to-image share draws off-shape scenes from their captions, and its view share reads image-to-text examples at random test-time views (and only those), each view's
-tokens TA-Tok's reading of the shifted picture."""
+tokens, its off-shape text-to-image share draws off-shape scenes from their captions, and its view share reads
+image-to-text examples at random test-time views (and only those), each view's tokens TA-Tok's reading of the
+shifted picture."""
 import random
 import os
 import tempfile

@@ -564,7 +564,8 @@ const WORKER_STEP_DEADLINE_MS = 180_000;
 async function withinDeadline<T>(step: string, work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stalled = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`worker probe: "${step}" did not finish in ${WORKER_STEP_DEADLINE_MS / 1000} s`)), WORKER_STEP_DEADLINE_MS);
+    const message = `worker probe: "${step}" did not finish in ${WORKER_STEP_DEADLINE_MS / 1000} s`;
+    timer = setTimeout(() => reject(new Error(message)), WORKER_STEP_DEADLINE_MS);
   });
   try {
     return await Promise.race([work, stalled]);
@@ -576,8 +577,8 @@ async function withinDeadline<T>(step: string, work: Promise<T>): Promise<T> {
 export async function pipelineWorkerProbe(): Promise<WorkerReport> {
   const worker: TarEngine = await withinDeadline('start', createWorkerEngine({ model: { url: PACKAGE } }));
   try {
-    const events = await withinDeadline('imagine', collect(worker.imagine({ prompt: 'a red circle', scale: 3, seed: 2, previewEveryRows: 0 })));
-    const image = firstImageEvent(events);
+    const drawing = worker.imagine({ prompt: 'a red circle', scale: 3, seed: 2, previewEveryRows: 0 });
+    const image = firstImageEvent(await withinDeadline('imagine', collect(drawing)));
     let typedError: WorkerReport['typedError'] = null;
     try {
       await withinDeadline('empty prompt', collect(worker.imagine({ prompt: '' })));
@@ -589,12 +590,14 @@ export async function pipelineWorkerProbe(): Promise<WorkerReport> {
     const cancelled = await withinDeadline(
       'cancel',
       describeErrorForTest(async () => {
-        for await (const event of worker.imagine({ prompt: 'a blue square', scale: 1, seed: 4, signal: controller.signal })) {
+        const job = worker.imagine({ prompt: 'a blue square', scale: 1, seed: 4, signal: controller.signal });
+        for await (const event of job) {
           if (event.type === 'progress' && event.phase === 'llm' && event.done === 2) controller.abort();
         }
       }),
     );
-    const after = await withinDeadline('chat after cancel', collect(worker.chat({ messages: [{ role: 'user', text: 'hi' }], maxNewTokens: 2, seed: 1 })));
+    const chat = worker.chat({ messages: [{ role: 'user', text: 'hi' }], maxNewTokens: 2, seed: 1 });
+    const after = await withinDeadline('chat after cancel', collect(chat));
     return { imageSize: [image.width, image.height], typedError, cancelled, afterCancel: after.length };
   } finally {
     await withinDeadline('dispose', worker.dispose());
