@@ -3,20 +3,20 @@
 import type { FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
 
 export default class SummaryReporter implements Reporter {
-  private readonly outcomes = new Map<string, ReturnType<TestCase['outcome']>>();
-  private readonly titles = new Map<string, string>();
+  /** Each test that ended, by id (a retry replaces its first run); outcome and title are read at the end. */
+  private readonly tests = new Map<string, TestCase>();
 
   onTestEnd(test: TestCase, _result: TestResult): void {
-    this.outcomes.set(test.id, test.outcome());
-    this.titles.set(test.id, test.titlePath().filter(Boolean).join(' › '));
+    this.tests.set(test.id, test);
   }
 
   onEnd(_result: FullResult): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
-    for (const [id, outcome] of this.outcomes) {
-      if (outcome === 'flaky') console.log(`flaky (passed on retry): ${this.titles.get(id)}`);
+    for (const test of this.tests.values()) {
+      const outcome = test.outcome();
+      if (outcome === 'flaky') console.log(`flaky (passed on retry): ${test.titlePath().filter(Boolean).join(' › ')}`);
       if (outcome === 'expected' || outcome === 'flaky') passed++;
       else if (outcome === 'skipped') skipped++;
       else failed++;
