@@ -88,6 +88,12 @@ def done_path(folder):
     return os.path.join(folder, "done.json")
 
 
+def refuse_own_folder(flag, source, folder):
+    """SystemExit when `source` (given as `flag`) is `folder`, the folder the stage is about to write."""
+    if os.path.realpath(source) == os.path.realpath(folder):
+        raise SystemExit(f"{flag} {source} is the folder this stage writes")
+
+
 def is_done(folder):
     return os.path.exists(done_path(folder))
 

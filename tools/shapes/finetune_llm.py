@@ -92,8 +92,7 @@ def run(source, off_palette_share=0.0, seed=SEED, view_share=0.0, off_shape_shar
     if common.is_done(folder):
         print("llm: done already")
         return
-    if os.path.realpath(source) == os.path.realpath(folder):
-        raise SystemExit(f"--source {source} is the folder this stage writes")
+    common.refuse_own_folder("--source", source, folder)
     common.setup(seed)
     clock = common.Clock("llm finetune")
     tok, _, vocab_size, _ = tokenizer_folder()

@@ -12,11 +12,11 @@ Writes build/shapes/llm/ (the official folder) and done.json.
 
     python3 -m tools.shapes.soup_llm --ingredients DIR/llm DIR/llm [DIR/llm ...]"""
 import argparse
-import json
 import os
 
 import torch
 
+from tools.convert.llm import read_config
 from tools.shapes import common, data
 from tools.shapes.finetune_llm import load_llm
 from tools.shapes.train_llm import write_llm_folder
@@ -24,18 +24,12 @@ from tools.shapes.train_llm import write_llm_folder
 MIN_INGREDIENTS = 2
 
 
-def read_config(folder):
-    with open(os.path.join(folder, "config.json")) as f:
-        return json.load(f)
-
-
 def check_ingredients(ingredients, folder):
     """SystemExit unless there are at least MIN_INGREDIENTS folders, none of them `folder`, all of one config."""
     if len(ingredients) < MIN_INGREDIENTS:
         raise SystemExit(f"a soup needs at least {MIN_INGREDIENTS} ingredients, got {len(ingredients)}")
     for source in ingredients:
-        if os.path.realpath(source) == os.path.realpath(folder):
-            raise SystemExit(f"--ingredients {source} is the folder this stage writes")
+        common.refuse_own_folder("--ingredients", source, folder)
     first = read_config(ingredients[0])
     for source in ingredients[1:]:
         if read_config(source) != first:

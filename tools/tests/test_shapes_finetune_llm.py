@@ -98,7 +98,8 @@ class FinetuneLlmTest(unittest.TestCase):
                 self.assertIn(answer, {a for _, a in world.shapeless_questions(off_scenes[j])})
 
     def test_the_off_shape_t2i_share_draws_off_shape_scenes_from_their_captions(self):
-        chat, base, off_scenes, sequences = self.off_shape_sequences("t2i", "off_shape_t2i_share")
+        p2 = 4
+        chat, base, off_scenes, sequences = self.off_shape_sequences("t2i", "off_shape_t2i_share", p2)
         for share, examples in sequences.items():
             for sequence, _ in examples:
                 image = [t - chat.image_base for t in sequence if chat.image_base <= t < chat.image_base + base]
@@ -108,7 +109,7 @@ class FinetuneLlmTest(unittest.TestCase):
                     self.assertEqual(image[0], 0)
                     self.assertNotIn(world.OFF_SHAPES[0], words)
                     continue
-                self.assertEqual(len(image), 4)                                    # the understanding scale's grid
+                self.assertEqual(len(image), p2)                                   # the understanding scale's grid
                 self.assertIn(world.OFF_SHAPES[0], words)
                 for thing in off_scenes[image[0] - 1].things:
                     self.assertIn(thing.colour, words)
