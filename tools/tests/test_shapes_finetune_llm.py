@@ -117,7 +117,8 @@ class FinetuneLlmTest(unittest.TestCase):
     def test_the_view_share_reads_image_to_text_examples_at_random_views(self):
         p2, views = 4, 9
         _, chat, scenes, indices = self.chat_scenes_and_blank_tokens(p2)
-        seen = np.tile(np.arange(views, dtype=np.int64)[None, :, None] + 1, (len(scenes), 1, p2))   # view v → token v+1
+        # view v → token v+1
+        seen = np.tile(np.arange(views, dtype=np.int64)[None, :, None] + 1, (len(scenes), 1, p2))   # [N,V,p²]
         for share, expected in ((1.0, set(range(1, views + 1))), (0.0, {0})):
             example = train_llm.mixed_example(chat, scenes, indices, (("i2t", 1.0),), None, 0.0, seen, share)
             rng = random.Random(2)
@@ -141,7 +142,8 @@ class FinetuneLlmTest(unittest.TestCase):
         pixel_values = model.preprocess(torch.from_numpy(images))
         self.assertEqual(views.shape[:2], (3, len(VIEW_SHIFTS)))
         for v, shift in enumerate(VIEW_SHIFTS):
-            self.assertTrue(np.array_equal(views[:, v], model.encode(shifted_pixels(pixel_values, shift), 1)[1].numpy()))
+            shifted = model.encode(shifted_pixels(pixel_values, shift), 1)[1].numpy()
+            self.assertTrue(np.array_equal(views[:, v], shifted))
         self.assertTrue(np.array_equal(views[:, 0], scales[1]))
         self.assertTrue(np.array_equal(scales[2], model.encode(pixel_values, 2)[1].numpy()))
 
