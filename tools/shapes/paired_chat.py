@@ -12,6 +12,7 @@ import math
 import sys
 from typing import Dict, List, Tuple
 
+from tools.convert.files import read_json
 from tools.shapes import evaluate
 
 
@@ -43,16 +44,12 @@ def compare(pairs: List[Tuple[Dict, Dict[str, str], Dict[str, str]]]) -> Dict[st
     return dict(counts, p=mcnemar_exact_p(counts["onlyFirst"], counts["onlySecond"]))
 
 
-def _read(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pair", nargs=3, action="append", required=True, metavar=("SET", "FIRST", "SECOND"))
     args = parser.parse_args(argv)
-    pairs = [(_read(s), _read(a)["answers"], _read(b)["answers"]) for s, a, b in args.pair]
+    pairs = [(read_json(s, "the evaluation set"), read_json(a, "the first run")["answers"],
+              read_json(b, "the second run")["answers"]) for s, a, b in args.pair]
     json.dump(compare(pairs), sys.stdout, indent=1)
     print()
     return 0
